@@ -1,0 +1,23 @@
+// Each subcommand registers itself on the top-level app; the handlers live in one file each.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "data/tasks.h"
+
+namespace rnnmft::cli {
+
+void register_data(CLI::App& app);
+
+// Flags that define a task (shared by every subcommand that reads one).
+struct TaskFlags {
+  TaskOptions options;
+  std::string data_dir;
+  int64_t permute = -1;
+};
+void add_task_flags(CLI::App* cmd, TaskFlags& flags, bool task_required = true);
+// Loads the data set the task needs and builds it (throws rnnmft::Error with the reason).
+Task make_task(const TaskFlags& flags);
+
+}  // namespace rnnmft::cli

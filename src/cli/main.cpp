@@ -1,0 +1,30 @@
+// rnnmft: mean field theory, critical initialization and training of gated RNNs.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "rnnmft: mean field theory, critical initialization and fast training of gated "
+      "recurrent networks"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "rnnmft 0.1.0");
+  rnnmft::cli::register_data(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const rnnmft::Error& e) {
+    fmt::print(stderr, "rnnmft: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "rnnmft: internal error: {}\n", e.what());
+    return 2;
+  }
+  return 0;
+}
