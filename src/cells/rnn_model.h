@@ -1,0 +1,74 @@
+// One recurrent layer (any of the four cells), a linear readout of the last hidden state and
+// softmax cross-entropy: forward and backward through time over a batch (docs/cells.md).
+// Templated on the scalar so that the float engine has a float64 twin for gradient checks.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstddef>
+#include <vector>
+
+#include "cells/cell_type.h"
+
+namespace rnnmft {
+
+struct ModelConfig {
+  CellType cell = CellType::Lstm;
+  GruVariant gru = GruVariant::ResetAfter;
+  int input_dim = 1, hidden = 128, classes = 10;
+};
+
+// Offsets of each tensor in the flat parameter vector (PyTorch shapes, row-major):
+// W_ih (Gi·N × I), W_hh (Gh·N × N), b_ih (Gi·N), b_hh (Gh·N), W_head (C × N), b_head (C).
+struct ParamLayout {
+  explicit ParamLayout(const ModelConfig& c);
+  size_t w_ih, w_hh, b_ih, b_hh, w_head, b_head, total;
+};
+
+template <typename S>
+class RnnModel {
+ public:
+  using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using MapM = Eigen::Map<Mat>;
+  using CMapM = Eigen::Map<const Mat>;
+  using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+
+  explicit RnnModel(const ModelConfig& cfg);
+
+  const ModelConfig& config() const { return cfg_; }
+  const ParamLayout& layout() const { return layout_; }
+  std::vector<S>& params() { return params_; }
+  const std::vector<S>& params() const { return params_; }
+
+  // Views of one tensor inside a flat vector laid out like params().
+  MapM w_ih(S* base) const;
+  MapM w_hh(S* base) const;
+  MapM w_head(S* base) const;
+  Eigen::Map<Vec> b_ih(S* base) const;
+  Eigen::Map<Vec> b_hh(S* base) const;
+  Eigen::Map<Vec> b_head(S* base) const;
+
+  // Mean cross-entropy of a time-major batch x[(t·B + b)·I + i] with labels, and its gradient
+  // (same layout as params(), overwritten). `correct` gets the number of argmax hits.
+  S loss_and_grad(const S* x, const int* labels, int T, int B, std::vector<S>& grad,
+                  int* correct = nullptr);
+  // Forward only, keeping one step of state (for evaluation of long sequences).
+  S loss(const S* x, const int* labels, int T, int B, int* correct = nullptr);
+
+ private:
+  // One step of the cell: a holds X_t W_ihᵀ + b_ih on entry (B × Gi·N) and the gate activations
+  // on exit; e is the GRU's extra per-step buffer (W_hn h + b_hn, or r ⊙ h).
+  void step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B);
+  S head_loss(const S* h_last, const int* labels, int B, Mat* dlogits, int* correct) const;
+
+  ModelConfig cfg_;
+  ParamLayout layout_;
+  std::vector<S> params_;
+  Mat hp_;  // B × Gh·N recurrent pre-activations of one step
+  // Forward history kept for the backward sweep.
+  Mat A_, H_, C_, E_;
+};
+
+extern template class RnnModel<float>;
+extern template class RnnModel<double>;
+
+}  // namespace rnnmft

@@ -1,0 +1,195 @@
+#include "train/safetensors.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace rnnmft {
+
+using nlohmann::json;
+
+namespace {
+
+size_t dtype_size(const std::string& d) {
+  if (d == "F32" || d == "I32") return 4;
+  if (d == "F64" || d == "I64") return 8;
+  if (d == "F16" || d == "BF16" || d == "I16") return 2;
+  if (d == "U8" || d == "I8" || d == "BOOL") return 1;
+  return 0;
+}
+
+template <typename T>
+StTensor make(const std::string& dtype, std::vector<int64_t> shape, const T* data) {
+  StTensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes.resize(t.numel() * sizeof(T));
+  std::memcpy(t.bytes.data(), data, t.bytes.size());
+  return t;
+}
+
+}  // namespace
+
+size_t StTensor::numel() const {
+  size_t n = 1;
+  for (auto d : shape) n *= size_t(d);
+  return n;
+}
+
+void SafeTensors::add_f32(const std::string& n, std::vector<int64_t> s, const float* d) {
+  tensors[n] = make("F32", std::move(s), d);
+}
+void SafeTensors::add_f64(const std::string& n, std::vector<int64_t> s, const double* d) {
+  tensors[n] = make("F64", std::move(s), d);
+}
+void SafeTensors::add_i64(const std::string& n, std::vector<int64_t> s, const int64_t* d) {
+  tensors[n] = make("I64", std::move(s), d);
+}
+
+std::vector<float> SafeTensors::get_f32(const std::string& name,
+                                        const std::vector<int64_t>& shape) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) fail("{}: no tensor '{}'", path, name);
+  const StTensor& t = it->second;
+  if (!shape.empty() && t.shape != shape) {
+    std::string got, want;
+    for (auto d : t.shape) got += (got.empty() ? "" : "×") + std::to_string(d);
+    for (auto d : shape) want += (want.empty() ? "" : "×") + std::to_string(d);
+    fail("{}: tensor '{}' has shape {}, expected {}", path, name, got, want);
+  }
+  std::vector<float> out(t.numel());
+  if (t.dtype == "F32") {
+    std::memcpy(out.data(), t.bytes.data(), t.bytes.size());
+  } else if (t.dtype == "F64") {
+    for (size_t i = 0; i < out.size(); ++i) {
+      double v;
+      std::memcpy(&v, t.bytes.data() + 8 * i, 8);
+      out[i] = float(v);
+    }
+  } else {
+    fail("{}: tensor '{}' has dtype {}, expected F32 or F64", path, name, t.dtype);
+  }
+  return out;
+}
+
+std::vector<double> SafeTensors::get_f64(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) fail("{}: no tensor '{}'", path, name);
+  if (it->second.dtype != "F64") fail("{}: tensor '{}' is not F64", path, name);
+  std::vector<double> out(it->second.numel());
+  std::memcpy(out.data(), it->second.bytes.data(), it->second.bytes.size());
+  return out;
+}
+
+std::vector<int64_t> SafeTensors::get_i64(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) fail("{}: no tensor '{}'", path, name);
+  if (it->second.dtype != "I64") fail("{}: tensor '{}' is not I64", path, name);
+  std::vector<int64_t> out(it->second.numel());
+  std::memcpy(out.data(), it->second.bytes.data(), it->second.bytes.size());
+  return out;
+}
+
+const std::string& SafeTensors::meta(const std::string& key) const {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) fail("{}: metadata has no '{}'", path, key);
+  return it->second;
+}
+
+void write_safetensors(const std::string& path, const SafeTensors& st) {
+  json header = json::object();
+  size_t offset = 0;
+  for (const auto& [name, t] : st.tensors) {
+    header[name] = {{"dtype", t.dtype},
+                    {"shape", t.shape},
+                    {"data_offsets", {offset, offset + t.bytes.size()}}};
+    offset += t.bytes.size();
+  }
+  if (!st.metadata.empty()) header["__metadata__"] = st.metadata;
+  std::string h = header.dump();
+  while (h.size() % 8) h.push_back(' ');
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) fail("{}: cannot open for writing", absolute_path(tmp));
+    const uint64_t n = h.size();
+    uint8_t len[8];
+    for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(h.data(), std::streamsize(h.size()));
+    for (const auto& [name, t] : st.tensors)
+      out.write(reinterpret_cast<const char*>(t.bytes.data()), std::streamsize(t.bytes.size()));
+    out.flush();
+    if (!out) fail("{}: write failed (disk full?)", absolute_path(tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) fail("cannot rename {} to {}: {}", tmp, path, ec.message());
+}
+
+SafeTensors read_safetensors(const std::string& path) {
+  SafeTensors st;
+  st.path = absolute_path(path);
+  const std::string& where = st.path;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: file not found", where);
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  std::ifstream in(path, std::ios::binary);
+  if (!in || size < 8) fail("{}: not a safetensors file (shorter than 8 bytes)", where);
+  uint8_t len[8];
+  in.read(reinterpret_cast<char*>(len), 8);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
+  if (n > size - 8 || n > (uint64_t(100) << 20))
+    fail("{}: header length {} does not fit the {}-byte file", where, n, size);
+  std::string h(n, '\0');
+  in.read(h.data(), std::streamsize(n));
+  json header;
+  try {
+    header = json::parse(h);
+  } catch (const json::parse_error& e) {
+    fail("{}: header is not valid JSON ({})", where, e.what());
+  }
+  if (!header.is_object()) fail("{}: header is not a JSON object", where);
+  const uint64_t data_size = size - 8 - n;
+  for (auto& [name, v] : header.items()) {
+    if (name == "__metadata__") {
+      for (auto& [k, val] : v.items()) {
+        if (!val.is_string()) fail("{}: metadata '{}' is not a string", where, k);
+        st.metadata[k] = val.get<std::string>();
+      }
+      continue;
+    }
+    try {
+      StTensor t;
+      t.dtype = v.at("dtype").get<std::string>();
+      t.shape = v.at("shape").get<std::vector<int64_t>>();
+      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      const size_t es = dtype_size(t.dtype);
+      if (es == 0) fail("{}: tensor '{}' has unknown dtype {}", where, name, t.dtype);
+      size_t numel = 1;
+      for (auto d : t.shape) {
+        if (d < 0 || d > (int64_t(1) << 40)) fail("{}: tensor '{}' has a bad shape", where, name);
+        numel *= size_t(d);
+      }
+      if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
+        fail("{}: tensor '{}' has data offsets outside the file", where, name);
+      if (off[1] - off[0] != numel * es)
+        fail("{}: tensor '{}' holds {} bytes, its shape and dtype need {}", where, name,
+             off[1] - off[0], numel * es);
+      t.bytes.resize(off[1] - off[0]);
+      in.seekg(std::streamoff(8 + n + off[0]));
+      in.read(reinterpret_cast<char*>(t.bytes.data()), std::streamsize(t.bytes.size()));
+      if (!in) fail("{}: truncated while reading tensor '{}'", where, name);
+      st.tensors[name] = std::move(t);
+    } catch (const json::exception& e) {
+      fail("{}: tensor '{}' has a malformed header entry ({})", where, name, e.what());
+    }
+  }
+  return st;
+}
+
+}  // namespace rnnmft

@@ -1,0 +1,411 @@
+#include "train/trainer.h"
+
+#include <unistd.h>
+
+#include <Eigen/Core>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "data/batches.h"
+#include "spec/draw.h"
+#include "spec/init_spec.h"
+#include "train/optimizers/optimizer.h"
+#include "train/safetensors.h"
+#include "train/weights_io.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rnnmft {
+
+json TrainConfig::to_json() const {
+  json t = {{"name", task.name},           {"seq_len", task.seq_len},
+            {"pad_front", task.pad_front}, {"unit", task.unit},
+            {"repeat", task.repeat},       {"standardize", task.standardize},
+            {"val_size", task.val_size},   {"split_seed", task.split_seed}};
+  t["permute"] = task.permute ? json(*task.permute) : json(nullptr);
+  return {{"task", t},
+          {"data_dir", data_dir},
+          {"cell", cell},
+          {"gru_variant", gru_variant},
+          {"hidden", hidden},
+          {"init", init},
+          {"steps", steps},
+          {"batch", batch},
+          {"optimizer", optimizer},
+          {"lr", lr},
+          {"clip", clip},
+          {"schedule", schedule},
+          {"seed", seed},
+          {"threads", threads},
+          {"log_every", log_every},
+          {"eval_every", eval_every},
+          {"checkpoint_every", checkpoint_every},
+          {"eval_limit", eval_limit},
+          {"test_limit", test_limit}};
+}
+
+TrainConfig TrainConfig::from_json(const json& j, const std::string& where) {
+  TrainConfig c;
+  try {
+    const json& t = j.at("task");
+    c.task.name = t.at("name");
+    c.task.seq_len = t.at("seq_len");
+    c.task.pad_front = t.at("pad_front");
+    c.task.unit = t.at("unit");
+    c.task.repeat = t.at("repeat");
+    c.task.standardize = t.at("standardize");
+    c.task.val_size = t.at("val_size");
+    c.task.split_seed = t.at("split_seed");
+    if (!t.at("permute").is_null()) c.task.permute = t.at("permute").get<uint64_t>();
+    c.data_dir = j.at("data_dir");
+    c.cell = j.at("cell");
+    c.gru_variant = j.at("gru_variant");
+    c.hidden = j.at("hidden");
+    c.init = j.at("init");
+    c.steps = j.at("steps");
+    c.batch = j.at("batch");
+    c.optimizer = j.at("optimizer");
+    c.lr = j.at("lr");
+    c.clip = j.at("clip");
+    c.schedule = j.at("schedule");
+    c.seed = j.at("seed");
+    c.threads = j.at("threads");
+    c.log_every = j.at("log_every");
+    c.eval_every = j.at("eval_every");
+    c.checkpoint_every = j.at("checkpoint_every");
+    c.eval_limit = j.at("eval_limit");
+    c.test_limit = j.value("test_limit", int64_t(0));
+  } catch (const json::exception& e) {
+    fail("{}: malformed run configuration ({})", where, e.what());
+  }
+  return c;
+}
+
+void TrainConfig::validate() const {
+  parse_cell(cell);
+  parse_gru_variant(gru_variant);
+  make_optimizer(optimizer, 1);
+  if (schedule != "constant" && schedule != "cosine")
+    fail("unknown schedule '{}' (expected constant or cosine)", schedule);
+  if (!(lr > 0) || !std::isfinite(lr)) fail("--lr must be a positive finite number (got {})", lr);
+  if (!(clip >= 0) || !std::isfinite(clip)) fail("--clip must be ≥ 0 (got {})", clip);
+  if (steps < 1) fail("--steps must be at least 1 (got {})", steps);
+  if (batch < 1) fail("--batch must be at least 1 (got {})", batch);
+  if (hidden < 1 || hidden > 16384) fail("--hidden must be between 1 and 16384 (got {})", hidden);
+  if (threads < 1 || threads > 256) fail("--threads must be between 1 and 256 (got {})", threads);
+  if (log_every < 1 || eval_every < 1 || checkpoint_every < 1)
+    fail("--log-every, --eval-every and --checkpoint-every must be at least 1");
+  parse_task_name(task.name);
+}
+
+EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64_t limit,
+                    int batch) {
+  const size_t n = limit > 0 ? std::min<size_t>(size_t(limit), task.size(split)) : task.size(split);
+  const int T = task.seq_len(), I = task.input_dim();
+  EvalResult r;
+  double loss_sum = 0;
+  size_t hits = 0;
+  std::vector<float> x;
+  std::vector<int> labels;
+  for (size_t k0 = 0; k0 < n; k0 += size_t(batch)) {
+    const size_t B = std::min<size_t>(size_t(batch), n - k0);
+    std::vector<size_t> ks(B);
+    for (size_t b = 0; b < B; ++b) ks[b] = k0 + b;
+    x.resize(size_t(T) * B * I);
+    labels.resize(B);
+    task.batch(split, ks, x.data(), labels.data());
+    int correct = 0;
+    loss_sum += double(model.loss(x.data(), labels.data(), T, int(B), &correct)) * double(B);
+    hits += size_t(correct);
+  }
+  r.count = n;
+  r.loss = n ? loss_sum / double(n) : 0;
+  r.accuracy = n ? double(hits) / double(n) : 0;
+  return r;
+}
+
+void initialize_model(RnnModel<float>& model, const std::string& init, int seq_len, uint64_t seed) {
+  Rng rng(seed, 0x696e6974 /* "init" */);
+  if (is_preset(init)) {
+    draw_preset(model, init, seq_len, rng);
+  } else if (init.size() > 12 && init.substr(init.size() - 12) == ".safetensors") {
+    import_weights(model, read_safetensors(init));
+  } else if (fs::is_regular_file(init)) {
+    draw_from_spec(model, load_spec_file(init), rng);
+  } else {
+    fail(
+        "--init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]) nor "
+        "an existing spec file or .safetensors weights file",
+        init);
+  }
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const int64_t t = int64_t(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+void write_json_atomic(const std::string& path, const json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) fail("{}: cannot write", absolute_path(path));
+    out << j.dump(2) << "\n";
+    if (!out) fail("{}: write failed", absolute_path(path));
+  }
+  fs::rename(tmp, path);
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot open", absolute_path(path));
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    fail("{}: not valid JSON ({})", absolute_path(path), e.what());
+  }
+}
+
+void save_checkpoint(const std::string& dir, const RnnModel<float>& model, Optimizer& opt,
+                     int64_t step, double wall) {
+  SafeTensors st;
+  st.add_f32("params", {int64_t(model.params().size())}, model.params().data());
+  for (auto& [name, v] : opt.state()) st.add_f32(name, {int64_t(v->size())}, v->data());
+  st.metadata = {{"format", "rnnmft-checkpoint-1"},
+                 {"step", std::to_string(step)},
+                 {"wall_time_s", fmt::format("{:.17g}", wall)},
+                 {"optimizer", opt.name()}};
+  write_safetensors((fs::path(dir) / "checkpoint.safetensors").string(), st);
+}
+
+ModelConfig model_config(const TrainConfig& cfg, const Task& task) {
+  ModelConfig mc;
+  mc.cell = parse_cell(cfg.cell);
+  mc.gru = parse_gru_variant(cfg.gru_variant);
+  mc.hidden = cfg.hidden;
+  mc.input_dim = task.input_dim();
+  mc.classes = task.num_classes();
+  return mc;
+}
+
+// Keeps the log consistent with a checkpoint: drops entries after `step`.
+void truncate_log(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  std::vector<std::string> keep;
+  std::string line;
+  while (std::getline(in, line)) {
+    try {
+      if (json::parse(line).value("step", int64_t(0)) <= step) keep.push_back(line);
+    } catch (const json::exception&) {
+    }
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  for (const auto& l : keep) out << l << "\n";
+}
+
+class Progress {
+ public:
+  Progress(int64_t start, int64_t total) : start_(start), total_(total), tty_(isatty(2)) {}
+  void update(int64_t done, double loss, double acc, double elapsed) {
+    const double rate = (done - start_) / std::max(elapsed, 1e-9);
+    const double eta = (total_ - done) / std::max(rate, 1e-9);
+    if (tty_) {
+      const int width = 24, fill = int(width * done / std::max<int64_t>(total_, 1));
+      fmt::print(stderr, "\r[{}{}] {}/{}  loss {:.4f}  acc {:.3f}  {:.1f} steps/s  ETA {}   ",
+                 std::string(fill, '#'), std::string(width - fill, '.'), done, total_, loss, acc,
+                 rate, format_duration(eta));
+      if (done == total_) fmt::print(stderr, "\n");
+    } else {
+      const int64_t every = std::max<int64_t>(1, total_ / 20);
+      if (done % every == 0 || done == total_)
+        fmt::print(stderr, "step {}/{}  loss {:.4f}  acc {:.3f}  {:.1f} steps/s  ETA {}\n", done,
+                   total_, loss, acc, rate, format_duration(eta));
+    }
+  }
+  void message(const std::string& m) {
+    if (tty_) fmt::print(stderr, "\r{:100}\r", "");
+    fmt::print(stderr, "{}\n", m);
+  }
+
+ private:
+  int64_t start_, total_;
+  bool tty_;
+};
+
+}  // namespace
+
+RnnModel<float> load_run_model(const std::string& dir) {
+  const std::string cfg_path = (fs::path(dir) / "config.json").string();
+  const TrainConfig cfg = TrainConfig::from_json(read_json(cfg_path), absolute_path(cfg_path));
+  const SafeTensors ck = read_safetensors((fs::path(dir) / "checkpoint.safetensors").string());
+  auto data = std::make_shared<const Dataset>(
+      load_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir)));
+  const Task task(data, cfg.task);
+  RnnModel<float> model(model_config(cfg, task));
+  model.params() = ck.get_f32("params", {int64_t(model.params().size())});
+  return model;
+}
+
+json train(const TrainConfig& cfg_in, bool resume) {
+  TrainConfig cfg = cfg_in;
+  if (cfg.out.empty()) fail("--out DIR is required");
+  const fs::path dir(cfg.out);
+  const std::string cfg_path = (dir / "config.json").string(),
+                    ck_path = (dir / "checkpoint.safetensors").string(),
+                    log_path = (dir / "log.jsonl").string();
+  if (resume) {
+    if (!fs::is_regular_file(cfg_path) || !fs::is_regular_file(ck_path))
+      fail("{}: nothing to resume (needs config.json and checkpoint.safetensors)",
+           absolute_path(cfg.out));
+    TrainConfig saved = TrainConfig::from_json(read_json(cfg_path), absolute_path(cfg_path));
+    saved.out = cfg.out;
+    if (cfg_in.steps > 0) saved.steps = cfg_in.steps;  // 0: keep the saved target
+    cfg = saved;
+  } else if (fs::exists(cfg_path)) {
+    fail("{} already holds a run: continue it with --resume {} or choose another --out",
+         absolute_path(cfg.out), cfg.out);
+  }
+  cfg.validate();
+
+  // Everything that can be wrong with the input is found here, before the first step.
+  auto data = std::make_shared<const Dataset>(
+      load_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir)));
+  const Task task(data, cfg.task);
+  if (size_t(cfg.batch) > task.size(Split::Train))
+    fail("--batch {} is larger than the {} training examples", cfg.batch, task.size(Split::Train));
+  RnnModel<float> model(model_config(cfg, task));
+  auto opt = make_optimizer(cfg.optimizer, model.params().size());
+  int64_t start = 0;
+  double wall_before = 0;
+  if (resume) {
+    const SafeTensors ck = read_safetensors(ck_path);
+    model.params() = ck.get_f32("params", {int64_t(model.params().size())});
+    for (auto& [name, v] : opt->state()) *v = ck.get_f32(name, {int64_t(v->size())});
+    start = std::stoll(ck.meta("step"));
+    wall_before = std::stod(ck.meta("wall_time_s"));
+    if (start > cfg.steps)
+      fail("{}: checkpoint is at step {}, beyond --steps {}", ck_path, start, cfg.steps);
+    truncate_log(log_path, start);
+  } else {
+    initialize_model(model, cfg.init, task.seq_len(), cfg.seed);
+    fs::create_directories(dir);
+    write_json_atomic(cfg_path, cfg.to_json());
+  }
+  Eigen::setNbThreads(cfg.threads);
+
+  std::ofstream log(log_path, std::ios::app);
+  if (!log) fail("{}: cannot open for appending", absolute_path(log_path));
+  BatchSampler sampler(task.size(Split::Train), size_t(cfg.batch), cfg.seed);
+  const int T = task.seq_len(), I = task.input_dim(), B = cfg.batch;
+  std::vector<float> x(size_t(T) * B * I), grad;
+  std::vector<int> labels(B);
+  Progress progress(start, cfg.steps);
+  const auto t0 = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  int64_t last_ckpt = start;
+  double recent_loss = 0, recent_acc = 0;
+  int recent_n = 0;
+
+  for (int64_t s = start; s < cfg.steps; ++s) {
+    const auto ks = sampler.batch_at(uint64_t(s));
+    std::vector<size_t> idx(ks.begin(), ks.end());
+    task.batch(Split::Train, idx, x.data(), labels.data());
+    int correct = 0;
+    const float loss = model.loss_and_grad(x.data(), labels.data(), T, B, grad, &correct);
+    double gn2 = 0;
+    for (float g : grad) gn2 += double(g) * g;
+    const double gnorm = std::sqrt(gn2);
+    if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
+      log << json{{"step", s + 1}, {"error", "non-finite loss or gradient"}}.dump() << "\n";
+      log.flush();
+      fail(
+          "non-finite {} at step {} (loss {}, gradient norm {}): training stopped. The last good "
+          "checkpoint, step {}, is intact: {}",
+          std::isfinite(loss) ? "gradient" : "loss", s + 1, loss, gnorm, last_ckpt,
+          last_ckpt > 0 ? absolute_path(ck_path) : "(none written yet)");
+    }
+    if (cfg.clip > 0 && gnorm > cfg.clip) {
+      const float scale = float(cfg.clip / gnorm);
+      for (float& g : grad) g *= scale;
+    }
+    const double lr = cfg.schedule == "cosine"
+                          ? cfg.lr * 0.5 * (1.0 + std::cos(M_PI * double(s) / double(cfg.steps)))
+                          : cfg.lr;
+    opt->step(model.params().data(), grad.data(), grad.size(), float(lr));
+    const int64_t done = s + 1;
+    const double acc = double(correct) / B;
+    recent_loss += loss;
+    recent_acc += acc;
+    ++recent_n;
+    if (done % cfg.log_every == 0 || done == cfg.steps) {
+      log << json{{"step", done},
+                  {"loss", recent_loss / recent_n},
+                  {"accuracy", recent_acc / recent_n},
+                  {"grad_norm", gnorm},
+                  {"lr", lr},
+                  {"time_s", wall_before + elapsed()}}
+                 .dump()
+          << "\n";
+      log.flush();
+      progress.update(done, recent_loss / recent_n, recent_acc / recent_n, elapsed());
+      recent_loss = recent_acc = 0;
+      recent_n = 0;
+    }
+    if (done % cfg.eval_every == 0 && done != cfg.steps) {
+      const EvalResult v = evaluate(model, task, Split::Val, cfg.eval_limit);
+      log << json{{"step", done},
+                  {"val_loss", v.loss},
+                  {"val_accuracy", v.accuracy},
+                  {"val_examples", v.count}}
+                 .dump()
+          << "\n";
+      log.flush();
+      progress.message(fmt::format("step {}: validation loss {:.4f}, accuracy {:.4f} ({} examples)",
+                                   done, v.loss, v.accuracy, v.count));
+    }
+    if (done % cfg.checkpoint_every == 0 || done == cfg.steps) {
+      save_checkpoint(cfg.out, model, *opt, done, wall_before + elapsed());
+      last_ckpt = done;
+    }
+  }
+  const double train_time = wall_before + elapsed();
+  const EvalResult val = evaluate(model, task, Split::Val, cfg.eval_limit);
+  const EvalResult test = evaluate(model, task, Split::Test, cfg.test_limit);
+  json metrics = {
+      {"steps", cfg.steps},
+      {"train_time_s", train_time},
+      {"ms_per_step", 1000.0 * elapsed() / double(std::max<int64_t>(cfg.steps - start, 1))},
+      {"val", {{"loss", val.loss}, {"accuracy", val.accuracy}, {"examples", val.count}}},
+      {"test", {{"loss", test.loss}, {"accuracy", test.accuracy}, {"examples", test.count}}}};
+  log << json{{"step", cfg.steps},
+              {"val_loss", val.loss},
+              {"val_accuracy", val.accuracy},
+              {"test_loss", test.loss},
+              {"test_accuracy", test.accuracy}}
+             .dump()
+      << "\n";
+  write_json_atomic((dir / "metrics.json").string(), metrics);
+  progress.message(
+      fmt::format("done: test accuracy {:.4f} (loss {:.4f}), validation accuracy {:.4f}; "
+                  "{} steps in {}",
+                  test.accuracy, test.loss, val.accuracy, cfg.steps, format_duration(train_time)));
+  return metrics;
+}
+
+}  // namespace rnnmft

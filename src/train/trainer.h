@@ -1,0 +1,56 @@
+// Training runs: configuration, the loop (log, validation, checkpoints, NaN guard, resume) and
+// evaluation (docs/training.md).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cells/rnn_model.h"
+#include "data/tasks.h"
+
+namespace rnnmft {
+
+struct TrainConfig {
+  TaskOptions task;
+  std::string data_dir;  // empty: the default data directory
+  std::string cell = "lstm", gru_variant = "reset-after";
+  int hidden = 128;
+  std::string init = "pytorch";  // preset, spec JSON file or weights .safetensors
+  int64_t steps = 1000;
+  int batch = 64;
+  std::string optimizer = "adam";
+  double lr = 1e-3, clip = 0;
+  std::string schedule = "constant";  // or cosine
+  uint64_t seed = 0;
+  std::string out;
+  int threads = 1;
+  int64_t log_every = 10, eval_every = 500, checkpoint_every = 500;
+  int64_t eval_limit = 2000;  // validation examples of each validation (≤ 0: all)
+  int64_t test_limit = 0;     // test examples of the final evaluation (≤ 0: all)
+
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j, const std::string& where);
+  // Rejects impossible values before any work starts.
+  void validate() const;
+};
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  size_t count = 0;
+};
+
+// Mean loss and accuracy over the first `limit` examples of a split (all when limit ≤ 0).
+EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64_t limit,
+                    int batch = 256);
+
+// Draws or loads the initial weights: a preset, an init spec file, or a weights file.
+void initialize_model(RnnModel<float>& model, const std::string& init, int seq_len, uint64_t seed);
+
+// Runs (or, with resume, continues) a training run; returns the final metrics JSON.
+nlohmann::json train(const TrainConfig& cfg, bool resume);
+
+// Loads the model of a finished or interrupted run directory (its config and checkpoint).
+RnnModel<float> load_run_model(const std::string& dir);
+
+}  // namespace rnnmft

@@ -1,0 +1,88 @@
+#include "train/weights_io.h"
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace rnnmft {
+
+SafeTensors export_weights(const RnnModel<float>& m) {
+  const ModelConfig& c = m.config();
+  const int64_t N = c.hidden, I = c.input_dim, C = c.classes, Gi = input_gates(c.cell),
+                Gh = recurrent_gates(c.cell);
+  const float* P = m.params().data();
+  const ParamLayout& L = m.layout();
+  SafeTensors st;
+  st.add_f32("rnn.weight_ih_l0", {Gi * N, I}, P + L.w_ih);
+  st.add_f32("rnn.weight_hh_l0", {Gh * N, N}, P + L.w_hh);
+  st.add_f32("rnn.bias_ih_l0", {Gi * N}, P + L.b_ih);
+  st.add_f32("rnn.bias_hh_l0", {Gh * N}, P + L.b_hh);
+  st.add_f32("head.weight", {C, N}, P + L.w_head);
+  st.add_f32("head.bias", {C}, P + L.b_head);
+  st.metadata = {{"format", "rnnmft-weights-1"},           {"cell", cell_name(c.cell)},
+                 {"gru_variant", gru_variant_name(c.gru)}, {"hidden", std::to_string(N)},
+                 {"input_dim", std::to_string(I)},         {"classes", std::to_string(C)}};
+  return st;
+}
+
+ModelConfig config_from_weights(const SafeTensors& st) {
+  ModelConfig c;
+  auto it = st.tensors.find("rnn.weight_ih_l0");
+  auto hh = st.tensors.find("rnn.weight_hh_l0");
+  auto head = st.tensors.find("head.weight");
+  if (it == st.tensors.end() || hh == st.tensors.end() || head == st.tensors.end())
+    fail("{}: not a weights file (needs rnn.weight_ih_l0, rnn.weight_hh_l0, head.weight)", st.path);
+  if (it->second.shape.size() != 2 || hh->second.shape.size() != 2 ||
+      head->second.shape.size() != 2)
+    fail("{}: weight tensors must be 2-dimensional", st.path);
+  c.hidden = int(hh->second.shape[1]);
+  c.input_dim = int(it->second.shape[1]);
+  c.classes = int(head->second.shape[0]);
+  if (st.metadata.count("cell")) {
+    c.cell = parse_cell(st.metadata.at("cell"));
+  } else {
+    // As PyTorch writes them: 4 blocks LSTM, 3 GRU, 1 vanilla RNN.
+    const int64_t g = c.hidden > 0 ? it->second.shape[0] / c.hidden : 0;
+    if (g == 4)
+      c.cell = CellType::Lstm;
+    else if (g == 3)
+      c.cell = CellType::Gru;
+    else if (g == 1)
+      c.cell = CellType::Vanilla;
+    else
+      fail("{}: cannot tell the cell from rnn.weight_ih_l0's {} rows and {} hidden units", st.path,
+           it->second.shape[0], c.hidden);
+  }
+  if (st.metadata.count("gru_variant")) c.gru = parse_gru_variant(st.metadata.at("gru_variant"));
+  return c;
+}
+
+void import_weights(RnnModel<float>& m, const SafeTensors& st) {
+  const ModelConfig& c = m.config();
+  const ModelConfig w = config_from_weights(st);
+  if (w.cell != c.cell || w.hidden != c.hidden || w.input_dim != c.input_dim ||
+      w.classes != c.classes || (c.cell == CellType::Gru && w.gru != c.gru))
+    fail(
+        "{}: weights are for {} (hidden {}, input {}, classes {}), the model is {} (hidden {}, "
+        "input {}, classes {})",
+        st.path, cell_name(w.cell), w.hidden, w.input_dim, w.classes, cell_name(c.cell), c.hidden,
+        c.input_dim, c.classes);
+  const int64_t N = c.hidden, I = c.input_dim, C = c.classes, Gi = input_gates(c.cell),
+                Gh = recurrent_gates(c.cell);
+  const ParamLayout& L = m.layout();
+  float* P = m.params().data();
+  auto put = [&](const char* name, std::vector<int64_t> shape, size_t off) {
+    auto v = st.get_f32(name, shape);
+    for (float x : v)
+      if (!std::isfinite(x)) fail("{}: tensor '{}' holds a non-finite value", st.path, name);
+    std::copy(v.begin(), v.end(), P + off);
+  };
+  put("rnn.weight_ih_l0", {Gi * N, I}, L.w_ih);
+  put("rnn.weight_hh_l0", {Gh * N, N}, L.w_hh);
+  put("rnn.bias_ih_l0", {Gi * N}, L.b_ih);
+  put("rnn.bias_hh_l0", {Gh * N}, L.b_hh);
+  put("head.weight", {C, N}, L.w_head);
+  put("head.bias", {C}, L.b_head);
+}
+
+}  // namespace rnnmft
