@@ -192,7 +192,7 @@ S RnnModel<S>::loss(const S* x, const int* labels, int T, int B, int* correct) {
 
 // Backward through time: docs/cells.md §Backward.
 template <typename S>
-S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, std::vector<S>& grad,
+S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, AlignedVector<S>& grad,
                              int* correct) {
   const int N = cfg_.hidden, I = cfg_.input_dim, Gi = input_gates(cfg_.cell),
             Gh = recurrent_gates(cfg_.cell);

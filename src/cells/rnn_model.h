@@ -4,12 +4,18 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <Eigen/StdVector>
 #include <cstddef>
 #include <vector>
 
 #include "cells/cell_type.h"
 
 namespace rnnmft {
+
+// Buffers handed to the GEMMs are aligned to Eigen's largest vector width: the kernels' reduction
+// order depends on alignment, and exact resumption needs it to be the same in every process.
+template <typename S>
+using AlignedVector = std::vector<S, Eigen::aligned_allocator<S>>;
 
 struct ModelConfig {
   CellType cell = CellType::Lstm;
@@ -36,8 +42,10 @@ class RnnModel {
 
   const ModelConfig& config() const { return cfg_; }
   const ParamLayout& layout() const { return layout_; }
-  std::vector<S>& params() { return params_; }
-  const std::vector<S>& params() const { return params_; }
+  AlignedVector<S>& params() { return params_; }
+  const AlignedVector<S>& params() const { return params_; }
+  template <typename V>
+  void set_params(const V& v) { params_.assign(v.begin(), v.end()); }
 
   // Views of one tensor inside a flat vector laid out like params().
   MapM w_ih(S* base) const;
@@ -49,7 +57,7 @@ class RnnModel {
 
   // Mean cross-entropy of a time-major batch x[(t·B + b)·I + i] with labels, and its gradient
   // (same layout as params(), overwritten). `correct` gets the number of argmax hits.
-  S loss_and_grad(const S* x, const int* labels, int T, int B, std::vector<S>& grad,
+  S loss_and_grad(const S* x, const int* labels, int T, int B, AlignedVector<S>& grad,
                   int* correct = nullptr);
   // Forward only, keeping one step of state (for evaluation of long sequences).
   S loss(const S* x, const int* labels, int T, int B, int* correct = nullptr);
@@ -62,7 +70,7 @@ class RnnModel {
 
   ModelConfig cfg_;
   ParamLayout layout_;
-  std::vector<S> params_;
+  AlignedVector<S> params_;
   Mat hp_;  // B × Gh·N recurrent pre-activations of one step
   // Forward history kept for the backward sweep.
   Mat A_, H_, C_, E_;

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "rnnmft 0.1.0");
   rnnmft::cli::register_data(app);
   rnnmft::cli::register_train(app);
+  rnnmft::cli::register_theory(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

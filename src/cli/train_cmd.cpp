@@ -160,12 +160,12 @@ void register_train(CLI::App& app) {
     std::vector<size_t> ks(B);
     for (int b = 0; b < B; ++b) ks[b] = size_t(b);
     const int T = l.task->seq_len(), I = l.task->input_dim();
-    std::vector<float> x(size_t(T) * B * I), grad;
+    AlignedVector<float> x(size_t(T) * B * I), grad;
     std::vector<int> labels(B);
     l.task->batch(split, ks, x.data(), labels.data());
     const float loss = l.model->loss_and_grad(x.data(), labels.data(), T, B, grad);
     RnnModel<float> gm(l.model->config());
-    gm.params() = grad;
+    gm.set_params(grad);
     SafeTensors st = export_weights(gm);
     st.add_f32("x", {T, B, I}, x.data());
     std::vector<int64_t> lab(labels.begin(), labels.end());

@@ -113,7 +113,7 @@ EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64
   EvalResult r;
   double loss_sum = 0;
   size_t hits = 0;
-  std::vector<float> x;
+  AlignedVector<float> x;
   std::vector<int> labels;
   for (size_t k0 = 0; k0 < n; k0 += size_t(batch)) {
     const size_t B = std::min<size_t>(size_t(batch), n - k0);
@@ -210,7 +210,9 @@ void truncate_log(const std::string& path, int64_t step) {
   std::string line;
   while (std::getline(in, line)) {
     try {
-      if (json::parse(line).value("step", int64_t(0)) <= step) keep.push_back(line);
+      const json j = json::parse(line);
+      // The final evaluation of the interrupted run is not part of the continued one.
+      if (j.value("step", int64_t(0)) <= step && !j.contains("test_loss")) keep.push_back(line);
     } catch (const json::exception&) {
     }
   }
@@ -258,7 +260,7 @@ RnnModel<float> load_run_model(const std::string& dir) {
       load_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir)));
   const Task task(data, cfg.task);
   RnnModel<float> model(model_config(cfg, task));
-  model.params() = ck.get_f32("params", {int64_t(model.params().size())});
+  model.set_params(ck.get_f32("params", {int64_t(model.params().size())}));
   return model;
 }
 
@@ -295,7 +297,7 @@ json train(const TrainConfig& cfg_in, bool resume) {
   double wall_before = 0;
   if (resume) {
     const SafeTensors ck = read_safetensors(ck_path);
-    model.params() = ck.get_f32("params", {int64_t(model.params().size())});
+    model.set_params(ck.get_f32("params", {int64_t(model.params().size())}));
     for (auto& [name, v] : opt->state()) *v = ck.get_f32(name, {int64_t(v->size())});
     start = std::stoll(ck.meta("step"));
     wall_before = std::stod(ck.meta("wall_time_s"));
@@ -313,7 +315,7 @@ json train(const TrainConfig& cfg_in, bool resume) {
   if (!log) fail("{}: cannot open for appending", absolute_path(log_path));
   BatchSampler sampler(task.size(Split::Train), size_t(cfg.batch), cfg.seed);
   const int T = task.seq_len(), I = task.input_dim(), B = cfg.batch;
-  std::vector<float> x(size_t(T) * B * I), grad;
+  AlignedVector<float> x(size_t(T) * B * I), grad;
   std::vector<int> labels(B);
   Progress progress(start, cfg.steps);
   const auto t0 = Clock::now();

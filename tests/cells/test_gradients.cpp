@@ -32,7 +32,7 @@ TEST_P(Gradients, MatchCentralDifferences) {
   std::vector<double> x(size_t(T) * B * cfg.input_dim);
   for (auto& v : x) v = rng.normal();
   const std::vector<int> labels = {0, 3, 2};
-  std::vector<double> grad;
+  AlignedVector<double> grad;
   const double L = m.loss_and_grad(x.data(), labels.data(), T, B, grad);
   EXPECT_NEAR(L, m.loss(x.data(), labels.data(), T, B), 1e-12);
 
@@ -80,7 +80,8 @@ TEST(Gradients, GradientIsNotTriviallyZero) {
   Rng rng(3);
   for (auto& p : m.params()) p = rng.normal(0.0, 0.5);
   const int T = 10, B = 1;
-  std::vector<double> x(T * 2, 0.0), g1, g2;
+  std::vector<double> x(T * 2, 0.0);
+  AlignedVector<double> g1, g2;
   std::vector<int> y = {1};
   m.loss_and_grad(x.data(), y.data(), T, B, g1);
   x[0] = 1.0;

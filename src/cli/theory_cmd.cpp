@@ -1,0 +1,107 @@
+// `rnnmft theory`: mean-field diagnosis of an init spec or preset.
+#include <fmt/core.h>
+
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "spec/init_spec.h"
+#include "theory/mean_field.h"
+#include "util/error.h"
+
+namespace rnnmft::cli {
+
+using nlohmann::json;
+
+std::string verdict(const theory::TheoryResult& r, int T) {
+  const double xi = r.xi(), v = r.jacobian.normalized(), m1 = r.jacobian.m1;
+  std::string s;
+  if (r.cell == CellType::Lstm || r.chi >= 1.0 || xi >= T)
+    s = xi >= T ? fmt::format("signals survive T = {} steps (ξ = {})", T, std::isfinite(xi) ? fmt::format("{:.0f}", xi) : "∞")
+                : fmt::format("signals fade after ~{:.0f} of T = {} steps (ξ/T = {:.2g})", xi, T, xi / T);
+  else
+    s = fmt::format("signals fade after ~{:.0f} of T = {} steps (ξ/T = {:.2g})", xi, T, xi / T);
+  const double logm1T = T * std::log(m1);
+  if (std::abs(logm1T) > std::log(100.0))
+    s += fmt::format("; gradients {} by ~10^{:.0f} over T (m1 = {:.4f})", logm1T < 0 ? "vanish" : "explode",
+                     std::abs(logm1T) / std::log(10.0), m1);
+  else
+    s += fmt::format("; gradient norms stay within 100× over T (m1 = {:.4f})", m1);
+  s += fmt::format("; spectrum spread T·v = {:.3g}", T * v);
+  return s;
+}
+
+void print_theory(const theory::TheoryResult& r, const InitSpec& spec, int T) {
+  fmt::print("{} init {}\n", cell_name(r.cell), spec.source);
+  for (const auto& name : gate_names(spec.cell)) {
+    const GateInit& g = spec.gate(name);
+    fmt::print("  {:9} σ={:<8.4g} ν={:<8.4g} μ={:<8.4g} ρ={:<8.4g}{}\n", name, g.recurrent_std,
+               g.input_std, g.bias_mean, g.bias_std, g.orthogonal ? " (orthogonal W)" : "");
+  }
+  if (r.cell == CellType::Lstm)
+    fmt::print("  fixed point  Q_h = {:.5f} ± {:.1e}   Q_c = {:.5f} ± {:.1e}\n", r.Q_h, r.Q_h_err, r.Q_c, r.Q_c_err);
+  else
+    fmt::print("  fixed point  Q_h = {:.6g}   M_h = {:.6g}{}\n", r.Q_h, r.M_h, r.converged ? "" : "   (NOT converged)");
+  fmt::print("  timescale    χ = {:.6f}   ξ = {}   c* = {:.4f}\n", r.chi,
+             std::isfinite(r.xi()) ? fmt::format("{:.1f}", r.xi()) : "∞", r.corr);
+  auto jac = [](const char* name, const theory::Moments2& m) {
+    fmt::print("  {:14} m1 = {:.6f}  m2 = {:.6f}  variance = {:.4g}  normalized = {:.4g}\n", name,
+               m.m1, m.m2, m.variance(), m.normalized());
+  };
+  jac(r.cell == CellType::Lstm ? "J_c (N×N)" : "jacobian", r.jacobian);
+  if (r.cell == CellType::Lstm) jac("J (c,h) 2N", r.jacobian_state);
+  fmt::print("  verdict      {}\n", verdict(r, T));
+}
+
+void add_theory_flags(CLI::App* cmd, theory::TheoryOptions& o) {
+  cmd->add_option("--input-var", o.input_var, "R: second moment of each input component")->capture_default_str();
+  cmd->add_option("--input-overlap", o.input_overlap, "R_ab of the two sequences (default R)");
+  cmd->add_option("--order", o.order, "Gauss–Hermite order")->capture_default_str();
+  cmd->add_option("--samples", o.samples, "LSTM: cell-state samples")->capture_default_str();
+  cmd->add_option("--groups", o.groups, "LSTM: independent groups for Monte Carlo errors")->capture_default_str();
+  cmd->add_option("--burn-in", o.burn_in, "LSTM: burn-in iterations")->capture_default_str();
+  cmd->add_option("--average", o.average, "LSTM: averaging iterations")->capture_default_str();
+  cmd->add_option("--mc-seed", o.seed, "LSTM: sampling seed")->capture_default_str();
+}
+
+void register_theory(CLI::App& app) {
+  struct Args {
+    std::string cell = "lstm", init = "pytorch";
+    int hidden = 128, input_dim = 1, seq_len = 1000;
+    bool json = false;
+    theory::TheoryOptions opt;
+  };
+  auto a = std::make_shared<Args>();
+  auto* t = app.add_subcommand("theory", "Mean-field fixed point, timescale and Jacobian spectrum of an init");
+  auto* cell_opt = t->add_option("--cell", a->cell, "vanilla, minimal, gru (reset-before) or lstm (a spec file brings its own)")
+                       ->capture_default_str();
+  t->add_option("--init", a->init, "Preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]) or spec .json")
+      ->capture_default_str();
+  t->add_option("--hidden", a->hidden, "N, to map a preset to its moments")->capture_default_str();
+  t->add_option("--input-dim", a->input_dim, "I, to map a preset to its moments")->capture_default_str();
+  t->add_option("--seq-len", a->seq_len, "T the verdict and the product moments refer to")->capture_default_str();
+  t->add_flag("--json", a->json, "Print JSON");
+  add_theory_flags(t, a->opt);
+  t->callback([a, cell_opt] {
+    const CellType cell = parse_cell(a->cell);
+    if (a->hidden < 1 || a->input_dim < 1 || a->seq_len < 1) fail("--hidden, --input-dim and --seq-len must be ≥ 1");
+    InitSpec spec = is_preset(a->init) ? preset_moments(a->init, cell, a->hidden, a->input_dim, a->seq_len)
+                                       : load_spec_file(a->init);
+    if (spec.cell != cell && cell_opt->count() > 0)
+      fail("{} is a spec for the {} cell, but --cell {} was given", spec.source, cell_name(spec.cell), a->cell);
+    theory::TheoryOptions opt = a->opt;
+    opt.horizon = a->seq_len;
+    const theory::TheoryResult r = theory::analyze(spec, opt);
+    if (a->json) {
+      json j = r.to_json();
+      j["spec"] = spec.to_json();
+      j["verdict"] = verdict(r, a->seq_len);
+      fmt::print("{}\n", j.dump(2));
+    } else {
+      print_theory(r, spec, a->seq_len);
+    }
+  });
+}
+
+}  // namespace rnnmft::cli

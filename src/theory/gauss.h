@@ -1,0 +1,49 @@
+// Gaussian expectations by Gauss–Hermite quadrature (probabilists' weight e^{−x²/2}), nodes and
+// weights by the Golub–Welsch eigenvalue method. docs/theory.md §1.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+namespace rnnmft::theory {
+
+class GaussHermite {
+ public:
+  explicit GaussHermite(int order = 64);
+  int order() const { return int(x_.size()); }
+  const std::vector<double>& nodes() const { return x_; }
+  const std::vector<double>& weights() const { return w_; }  // sum to 1
+
+  // E[f(u)], u ~ N(mean, var).
+  template <typename F>
+  double expect(F&& f, double mean, double var) const {
+    const double s = std::sqrt(std::max(var, 0.0));
+    double acc = 0;
+    for (size_t i = 0; i < x_.size(); ++i) acc += w_[i] * f(mean + s * x_[i]);
+    return acc;
+  }
+
+  // E[f(u, v)] for (u, v) jointly Gaussian with means (m1, m2), variances (v1, v2), covariance c;
+  // tensor-product rule on the Cholesky factor.
+  template <typename F>
+  double expect2(F&& f, double m1, double v1, double m2, double v2, double c) const {
+    const double s1 = std::sqrt(std::max(v1, 0.0));
+    const double a = s1 > 0 ? c / s1 : 0.0;
+    const double b = std::sqrt(std::max(v2 - a * a, 0.0));
+    double acc = 0;
+    for (size_t i = 0; i < x_.size(); ++i) {
+      const double u = m1 + s1 * x_[i], base = m2 + a * x_[i];
+      double inner = 0;
+      for (size_t j = 0; j < x_.size(); ++j) inner += w_[j] * f(u, base + b * x_[j]);
+      acc += w_[i] * inner;
+    }
+    return acc;
+  }
+
+ private:
+  std::vector<double> x_, w_;
+};
+
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+}  // namespace rnnmft::theory

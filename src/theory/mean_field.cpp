@@ -1,0 +1,614 @@
+// Equations: docs/theory.md (section numbers in the comments).
+#include "theory/mean_field.h"
+
+#include <Eigen/Eigenvalues>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "theory/gauss.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace rnnmft::theory {
+
+using nlohmann::json;
+
+namespace {
+
+double dsig(double s) { return s * (1.0 - s); }  // σ' in terms of σ
+
+// Pre-activation variance of gate g when the matrix multiplies a vector of raw second moment Qin
+// and the inputs have second moment R (§2): q = σ² Qin + ν² R + ρ².
+double preact_var(const GateInit& g, double Qin, double R) {
+  return g.recurrent_std * g.recurrent_std * Qin + g.input_std * g.input_std * R +
+         g.bias_std * g.bias_std;
+}
+double preact_cov(const GateInit& g, double Qab, double Rab) {
+  return g.recurrent_std * g.recurrent_std * Qab + g.input_std * g.input_std * Rab +
+         g.bias_std * g.bias_std;
+}
+double sq(double x) { return x * x; }
+
+// ---------------------------------------------------------------- vanilla, minimal, GRU (§3)
+
+struct AffineCell {
+  // h' = a h + (1 − a) z with a gate a and candidate z independent of h and of each other.
+  const InitSpec& spec;
+  const TheoryOptions& opt;
+  const GaussHermite& gh;
+  double R, Rab;
+
+  bool gru() const { return spec.cell == CellType::Gru; }
+  const GateInit& gate() const { return spec.gate("update"); }
+  const GateInit& cand() const { return spec.gate(gru() ? "candidate" : "embed"); }
+
+  double q_gate(double Q) const { return preact_var(gate(), Q, R); }
+  double Er2(double Q) const {  // E[r²], GRU reset gate
+    const GateInit& r = spec.gate("reset");
+    return gh.expect([](double u) { return sq(sigmoid(u)); }, r.bias_mean, preact_var(r, Q, R));
+  }
+  double q_cand(double Q) const {
+    return gru() ? preact_var(cand(), Er2(Q) * Q, R) : preact_var(cand(), 0.0, R);
+  }
+  // E[z^n], n = 0..4.
+  std::array<double, 5> z_moments(double Q) const {
+    std::array<double, 5> e{};
+    const double q = q_cand(Q), mu = cand().bias_mean;
+    for (int n = 0; n <= 4; ++n) e[n] = gh.expect([n](double u) { return std::pow(std::tanh(u), n); }, mu, q);
+    return e;
+  }
+  // A[k][n] = E[a^k (1 − a)^{n−k}].
+  std::array<std::array<double, 5>, 5> gate_moments(double Q) const {
+    std::array<std::array<double, 5>, 5> A{};
+    const double q = q_gate(Q), mu = gate().bias_mean;
+    for (int n = 0; n <= 4; ++n)
+      for (int k = 0; k <= n; ++k)
+        A[k][n] = gh.expect(
+            [k, n](double u) {
+              const double a = sigmoid(u);
+              return std::pow(a, k) * std::pow(1.0 - a, n - k);
+            },
+            mu, q);
+    return A;
+  }
+  // One step of the moment recursion (§3.1): m'_n = Σ_k C(n,k) E[a^k(1−a)^{n−k}] m_k E[z^{n−k}].
+  std::array<double, 5> step(const std::array<double, 5>& m) const {
+    static const int C[5][5] = {{1}, {1, 1}, {1, 2, 1}, {1, 3, 3, 1}, {1, 4, 6, 4, 1}};
+    const auto A = gate_moments(m[2]);
+    const auto ez = z_moments(m[2]);
+    std::array<double, 5> out{};
+    for (int n = 0; n <= 4; ++n)
+      for (int k = 0; k <= n; ++k) out[n] += C[n][k] * A[k][n] * m[k] * ez[n - k];
+    return out;
+  }
+  // For fixed gate statistics (those at Q), the fixed point of the (then linear, triangular)
+  // recursion in closed form; iterating Q ↦ G(Q) is the fixed-point search (§3.1).
+  std::array<double, 5> solve_linear(double Q) const {
+    static const int C[5][5] = {{1}, {1, 1}, {1, 2, 1}, {1, 3, 3, 1}, {1, 4, 6, 4, 1}};
+    const auto A = gate_moments(Q);
+    const auto ez = z_moments(Q);
+    std::array<double, 5> m{};
+    m[0] = 1;
+    for (int n = 1; n <= 4; ++n) {
+      double s = 0;
+      for (int k = 0; k < n; ++k) s += C[n][k] * A[k][n] * m[k] * ez[n - k];
+      m[n] = s / (1.0 - A[n][n]);
+    }
+    return m;
+  }
+};
+
+void affine_fixed_point(const AffineCell& ac, TheoryResult& r, std::array<double, 5>& m) {
+  double Q = 0;  // the branch reached from a silent state (§3.1: beware of jumps)
+  for (r.iterations = 1; r.iterations <= ac.opt.max_iter; ++r.iterations) {
+    m = ac.solve_linear(Q);
+    const double dQ = std::abs(m[2] - Q);
+    Q = m[2];
+    if (dQ <= ac.opt.tol * std::max(1.0, Q)) {
+      r.converged = true;
+      break;
+    }
+  }
+  m = ac.solve_linear(Q);
+  r.Q_h = m[2];
+  r.M_h = m[1];
+}
+
+// Largest |eigenvalue| of the linearised one-step moment map at the fixed point: χ_Q (§3.2).
+double moment_map_slope(const AffineCell& ac, const std::array<double, 5>& m) {
+  Eigen::Matrix4d J;
+  for (int j = 1; j <= 4; ++j) {
+    const double h = 1e-6 * std::max(1e-3, std::abs(m[j]));
+    auto mp = m, mm = m;
+    mp[j] += h;
+    mm[j] -= h;
+    const auto fp = ac.step(mp), fm = ac.step(mm);
+    for (int i = 1; i <= 4; ++i) J(i - 1, j - 1) = (fp[i] - fm[i]) / (2 * h);
+  }
+  return J.eigenvalues().cwiseAbs().maxCoeff();
+}
+
+// Two-sequence covariance map Q_ab ↦ F(Q_ab) at the variance fixed point (§3.3).
+double affine_cov_map(const AffineCell& ac, const TheoryResult& r, const std::array<double, 5>& ez,
+                      double Qab) {
+  const GaussHermite& gh = ac.gh;
+  const GateInit& g = ac.gate();
+  const double qf = ac.q_gate(r.Q_h), cf = std::min(preact_cov(g, Qab, ac.Rab), qf);
+  const double Ef = gh.expect(sigmoid, g.bias_mean, qf);
+  const double Eff = gh.expect2([](double a, double b) { return sigmoid(a) * sigmoid(b); },
+                                g.bias_mean, qf, g.bias_mean, qf, cf);
+  double qz = ac.q_cand(r.Q_h), cz;
+  const GateInit& z = ac.cand();
+  if (ac.gru()) {
+    const GateInit& rg = ac.spec.gate("reset");
+    const double qr = preact_var(rg, r.Q_h, ac.R), cr = std::min(preact_cov(rg, Qab, ac.Rab), qr);
+    const double Err = gh.expect2([](double a, double b) { return sigmoid(a) * sigmoid(b); },
+                                  rg.bias_mean, qr, rg.bias_mean, qr, cr);
+    cz = preact_cov(z, Err * Qab, ac.Rab);
+  } else {
+    cz = preact_cov(z, 0.0, ac.Rab);
+  }
+  cz = std::min(cz, qz);
+  const double Ezz = gh.expect2([](double a, double b) { return std::tanh(a) * std::tanh(b); },
+                                z.bias_mean, qz, z.bias_mean, qz, cz);
+  return Eff * Qab + 2.0 * (Ef - Eff) * r.M_h * ez[1] + (1.0 - 2.0 * Ef + Eff) * Ezz;
+}
+
+double vanilla_cov_map(const InitSpec& s, const GaussHermite& gh, double Q, double Qab, double R,
+                       double Rab) {
+  const GateInit& g = s.gate("hidden");
+  const double q = preact_var(g, Q, R), c = std::min(preact_cov(g, Qab, Rab), q);
+  return gh.expect2([](double a, double b) { return std::tanh(a) * std::tanh(b); }, g.bias_mean,
+                    q, g.bias_mean, q, c);
+}
+
+// Fixed point of a covariance map and its multiplier χ (§3.3). With identical inputs the
+// coincident point Q_ab = Q is a fixed point; if its one-sided slope is < 1 it is the stable one.
+template <typename F>
+void solve_cov_map(F&& map, double Q, double start, bool identical, const TheoryOptions& opt,
+                   TheoryResult& r) {
+  const double d = 1e-5 * std::max(Q, 1e-12);
+  if (identical) {
+    const double slope = (map(Q) - map(Q - d)) / d;
+    if (slope < 1.0) {
+      r.Q_ab = Q;
+      r.chi = slope;
+      r.corr = 1.0;
+      return;
+    }
+  }
+  double x = start;
+  for (int it = 0; it < opt.max_iter; ++it) {
+    const double y = std::min(map(x), Q);
+    const bool done = std::abs(y - x) <= 1e-13 * std::max(1.0, std::abs(Q));
+    x = y;
+    if (done) break;
+  }
+  r.Q_ab = x;
+  r.corr = Q > 0 ? x / Q : 1.0;
+  const double lo = std::max(x - d, -Q), hi = std::min(x + d, Q);
+  r.chi = hi > lo ? (map(hi) - map(lo)) / (hi - lo) : 0.0;
+}
+
+// General Jacobian rule (§5.2) for J = A + Σ_k B_k W_k C_k; orthogonal W_k drop ⟨b_k²⟩²⟨c_k²⟩²
+// from the k = k term (§5.5).
+TheoryResult analyze_affine(const InitSpec& s, const TheoryOptions& opt, const GaussHermite& gh) {
+  TheoryResult r;
+  r.cell = s.cell;
+  const double R = opt.input_var,
+               Rab = std::isnan(opt.input_overlap) ? opt.input_var : opt.input_overlap;
+  AffineCell ac{s, opt, gh, R, Rab};
+  std::array<double, 5> m{};
+  affine_fixed_point(ac, r, m);
+  const double Q = m[2], M = m[1];
+  r.chi_Q = moment_map_slope(ac, m);
+  const auto ez = ac.z_moments(Q);
+
+  // Jacobian moments (§5.3).
+  const GateInit& g = ac.gate();
+  const double qf = ac.q_gate(Q), mf = g.bias_mean;
+  auto Ef = [&](auto fn) { return gh.expect([&](double u) { return fn(sigmoid(u)); }, mf, qf); };
+  const double f2 = Ef([](double f) { return f * f; }), f4 = Ef([](double f) { return sq(f * f); });
+  const double fp2 = Ef([](double f) { return sq(dsig(f)); }),
+               fp4 = Ef([](double f) { return sq(sq(dsig(f))); }),
+               f2fp2 = Ef([](double f) { return sq(f * dsig(f)); });
+  // E[(h − z)²], E[(h − z)⁴] with h independent of the fresh candidate z.
+  const double hz2 = Q - 2 * M * ez[1] + ez[2];
+  const double hz4 = m[4] - 4 * m[3] * ez[1] + 6 * m[2] * ez[2] - 4 * m[1] * ez[3] + ez[4];
+  const double sf2 = sq(g.recurrent_std);
+  const double orth_f = g.orthogonal ? 1.0 : 0.0;
+  double m1 = f2 + sf2 * fp2 * hz2;
+  double m2 = f4 + 2 * sf2 * (f2fp2 + fp2 * f2) * hz2 +
+              sf2 * sf2 * (fp4 * hz4 + (1.0 - orth_f) * sq(fp2 * hz2));
+  if (ac.gru()) {
+    const GateInit& rg = s.gate("reset");
+    const GateInit& hg = s.gate("candidate");
+    const double qr = preact_var(rg, Q, R), qh = ac.q_cand(Q);
+    auto Er = [&](auto fn) { return gh.expect([&](double u) { return fn(sigmoid(u)); }, rg.bias_mean, qr); };
+    auto Eh = [&](auto fn) { return gh.expect([&](double u) { return fn(std::tanh(u)); }, hg.bias_mean, qh); };
+    const double r2 = Er([](double x) { return x * x; }), r4 = Er([](double x) { return sq(x * x); }),
+                 rp2 = Er([](double x) { return sq(dsig(x)); }),
+                 rp4 = Er([](double x) { return sq(sq(dsig(x))); }),
+                 r2rp2 = Er([](double x) { return sq(x * dsig(x)); });
+    const double hp2 = Eh([](double x) { return sq(1 - x * x); }),
+                 hp4 = Eh([](double x) { return sq(sq(1 - x * x)); }),
+                 hhp2 = Eh([](double x) { return x * sq(1 - x * x); }),
+                 h2hp2 = Eh([](double x) { return sq(x * (1 - x * x)); });
+    const double omf2 = Ef([](double f) { return sq(1 - f); }),
+                 omf4 = Ef([](double f) { return sq(sq(1 - f)); }),
+                 f2omf2 = Ef([](double f) { return sq(f * (1 - f)); }),
+                 fp2omf2 = Ef([](double f) { return sq(dsig(f) * (1 - f)); });
+    const double sh2 = sq(hg.recurrent_std), sr2 = sq(rg.recurrent_std);
+    const double tauE = r2 + sr2 * rp2 * Q;
+    const double tauE2 = r4 + 2 * sr2 * (r2rp2 + rp2 * r2) * Q +
+                         sr2 * sr2 * (rp4 * m[4] + (rg.orthogonal ? 0.0 : 1.0) * sq(rp2 * Q));
+    const double bf2 = fp2 * hz2, bh2 = omf2 * hp2, bh4 = omf4 * hp4, c2 = Q * rp2;
+    const double a2bh2 = f2omf2 * hp2;
+    const double hzhp2 = Q * hp2 - 2 * M * hhp2 + h2hp2;  // E[(h − ĥ)² ĥ'²]
+    const double bf2bh2 = fp2omf2 * hzhp2;
+    m1 += sh2 * bh2 * tauE;
+    m2 += 2 * sh2 * tauE * (a2bh2 + sf2 * bf2bh2) +
+          2 * sh2 * bh2 * (f2 * r2 + sr2 * f2 * c2 + sf2 * bf2 * r2 + sf2 * sr2 * bf2 * c2) +
+          sh2 * sh2 * (bh4 * sq(tauE) + (hg.orthogonal ? 0.0 : 1.0) * sq(bh2) * tauE2);
+  }
+  r.jacobian.m1 = r.jacobian_state.m1 = m1;
+  r.jacobian.m2 = r.jacobian_state.m2 = m2;
+
+  const bool identical = Rab == R;
+  auto map = [&](double Qab) { return affine_cov_map(ac, r, ez, Qab); };
+  solve_cov_map(map, Q, M * M, identical, opt, r);
+  return r;
+}
+
+TheoryResult analyze_vanilla(const InitSpec& s, const TheoryOptions& opt, const GaussHermite& gh) {
+  TheoryResult r;
+  r.cell = s.cell;
+  const GateInit& g = s.gate("hidden");
+  const double R = opt.input_var,
+               Rab = std::isnan(opt.input_overlap) ? opt.input_var : opt.input_overlap;
+  auto G = [&](double Q) {
+    return gh.expect([](double u) { return sq(std::tanh(u)); }, g.bias_mean, preact_var(g, Q, R));
+  };
+  double Q = 1.0;
+  for (r.iterations = 1; r.iterations <= opt.max_iter; ++r.iterations) {
+    const double Qn = G(Q);
+    const bool done = std::abs(Qn - Q) <= opt.tol * std::max(1.0, Q);
+    Q = Qn;
+    if (done) {
+      r.converged = true;
+      break;
+    }
+  }
+  r.Q_h = Q;
+  r.M_h = gh.expect([](double u) { return std::tanh(u); }, g.bias_mean, preact_var(g, Q, R));
+  const double dq = 1e-6 * std::max(Q, 1e-9);
+  r.chi_Q = (G(Q + dq) - G(std::max(Q - dq, 0.0))) / (Q + dq - std::max(Q - dq, 0.0));
+  const double q = preact_var(g, Q, R), s2 = sq(g.recurrent_std);
+  const double p2 = gh.expect([](double u) { return sq(1 - sq(std::tanh(u))); }, g.bias_mean, q);
+  const double p4 = gh.expect([](double u) { return sq(sq(1 - sq(std::tanh(u)))); }, g.bias_mean, q);
+  r.jacobian.m1 = s2 * p2;
+  r.jacobian.m2 = s2 * s2 * (p4 + (g.orthogonal ? 0.0 : sq(p2)));
+  r.jacobian_state = r.jacobian;
+  auto map = [&](double Qab) { return vanilla_cov_map(s, gh, Q, Qab, R, Rab); };
+  solve_cov_map(map, Q, sq(r.M_h), Rab == R, opt, r);
+  return r;
+}
+
+// ---------------------------------------------------------------- LSTM (§4)
+
+// Per-group sums of the per-unit quantities the Jacobian moments need (§5.4).
+struct LstmSums {
+  double n = 0;
+  double Qh = 0, Qc = 0, Mh = 0, Mc = 0;
+  double f2 = 0, f4 = 0, T1sq = 0, T1q = 0, f2T1sq = 0;
+  std::array<double, 3> b2{}, f2b2{}, T2b2{}, f2T2b2{}, T4f2b2{};
+  std::array<std::array<double, 3>, 3> b2b2{}, T2b2b2{};
+  std::array<double, 4> bt2{};
+  std::array<std::array<double, 4>, 4> bt2bt2{};
+  double T2f2 = 0, T4f4 = 0, f4T2 = 0, S2 = 0, T2f2S2 = 0;
+};
+
+struct LstmGates {
+  const GateInit &i, &f, &o, &g;
+};
+
+void lstm_moments(const LstmSums& s, const LstmGates& G, Moments2& jc, Moments2& js) {
+  const double n = s.n;
+  auto E = [n](double v) { return v / n; };
+  const std::array<double, 3> sg = {sq(G.f.recurrent_std), sq(G.i.recurrent_std), sq(G.g.recurrent_std)};
+  const std::array<bool, 3> orth = {G.f.orthogonal, G.i.orthogonal, G.g.orthogonal};
+  const std::array<double, 4> sgt = {sq(G.o.recurrent_std), sg[0], sg[1], sg[2]};
+  // J_c = D_f + Σ_k D_{b_k} W_k D_{T_{t−1}} (§5.4).
+  const double T1 = E(s.T1sq), T1_4 = E(s.T1q);
+  double m1 = E(s.f2), m2 = E(s.f4);
+  for (int k = 0; k < 3; ++k) {
+    m1 += T1 * sg[k] * E(s.b2[k]);
+    m2 += 2 * sg[k] * (E(s.f2b2[k]) * T1 + E(s.b2[k]) * E(s.f2T1sq));
+    for (int l = 0; l < 3; ++l) {
+      m2 += sg[k] * sg[l] * (E(s.b2b2[k][l]) * T1 * T1 + E(s.b2[k]) * E(s.b2[l]) * T1_4);
+      if (k == l && orth[k]) m2 -= sg[k] * sg[k] * sq(E(s.b2[k]) * T1);
+    }
+  }
+  jc.m1 = m1;
+  jc.m2 = m2;
+  // (c, h) state, 2N × 2N (§5.4).
+  double a = E(s.f2), b = E(s.T2f2);
+  for (int k = 0; k < 3; ++k) a += sg[k] * E(s.b2[k]);
+  for (int k = 0; k < 4; ++k) b += sgt[k] * E(s.bt2[k]);
+  js.m1 = 0.5 * (a + b);
+  double t11 = E(s.f4), t12 = E(s.f4T2), t22 = E(s.T4f4) + 2 * sgt[0] * E(s.T2f2S2);
+  double sum_b2 = 0;
+  for (int k = 0; k < 3; ++k) sum_b2 += sg[k] * E(s.b2[k]);
+  t12 += sgt[0] * E(s.S2) * sum_b2;
+  for (int k = 0; k < 3; ++k) {
+    t11 += 2 * sg[k] * E(s.f2b2[k]);
+    t12 += 2 * sg[k] * E(s.f2T2b2[k]);
+    t22 += 2 * sg[k] * E(s.T4f2b2[k]);
+    for (int l = 0; l < 3; ++l) {
+      t11 += sg[k] * sg[l] * (E(s.b2b2[k][l]) + E(s.b2[k]) * E(s.b2[l]));
+      t12 += sg[k] * sg[l] * (E(s.T2b2b2[k][l]) + E(s.T2b2[k]) * E(s.b2[l]));
+    }
+  }
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < 4; ++l)
+      t22 += sgt[k] * sgt[l] * (E(s.bt2bt2[k][l]) + E(s.bt2[k]) * E(s.bt2[l]));
+  js.m2 = 0.5 * (t11 + 2 * t12 + t22);
+}
+
+TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const GaussHermite& gh) {
+  TheoryResult r;
+  r.cell = s.cell;
+  if (opt.samples < 1000) fail("--samples must be at least 1000 (got {})", opt.samples);
+  if (opt.groups < 2 || opt.samples / opt.groups < 500) fail("--groups must be ≥ 2 with ≥ 500 samples each");
+  const LstmGates G{s.gate("input"), s.gate("forget"), s.gate("output"), s.gate("cell")};
+  const double R = opt.input_var;
+  const int K = opt.groups;
+  const int64_t Mg = opt.samples / K, M = Mg * K;
+
+  // Start the population at the exact moments of c for Q_h = 0 (§4.1: c' = f c + i g is affine
+  // with fresh gates, so E[c] and E[c²] follow in closed form), shaped as a Gaussian.
+  auto exact_c_moments = [&](double Qh, double& Mc, double& Qc) {
+    const double qi = preact_var(G.i, Qh, R), qf = preact_var(G.f, Qh, R), qg = preact_var(G.g, Qh, R);
+    const double Ef = gh.expect(sigmoid, G.f.bias_mean, qf);
+    const double Ef2 = gh.expect([](double u) { return sq(sigmoid(u)); }, G.f.bias_mean, qf);
+    const double Ei = gh.expect(sigmoid, G.i.bias_mean, qi);
+    const double Ei2 = gh.expect([](double u) { return sq(sigmoid(u)); }, G.i.bias_mean, qi);
+    const double Eg = gh.expect([](double u) { return std::tanh(u); }, G.g.bias_mean, qg);
+    const double Eg2 = gh.expect([](double u) { return sq(std::tanh(u)); }, G.g.bias_mean, qg);
+    Mc = Ei * Eg / (1.0 - Ef);
+    Qc = (Ei2 * Eg2 + 2.0 * Ef * Ei * Eg * Mc) / (1.0 - Ef2);
+  };
+  double Mc0, Qc0;
+  exact_c_moments(0.0, Mc0, Qc0);
+  Rng rng(opt.seed, 0x6c73746d /* "lstm" */);
+  std::vector<double> c(M);
+  const double sd0 = std::sqrt(std::max(Qc0 - Mc0 * Mc0, 0.0));
+  for (auto& v : c) v = Mc0 + sd0 * rng.normal();
+
+  double Qh = 0;
+  std::vector<LstmSums> sums(K);
+  std::vector<double> v(M, 1.0), Dh(K, 1.0), logchi(K, 0.0);
+  std::vector<int> chi_steps(K, 0);
+  const int total = opt.burn_in + opt.average;
+  const int power_start = opt.burn_in / 2;
+  double Qh_sum = 0, Qc_sum = 0;
+  std::vector<double> Qh_g(K, 0.0), Qc_g(K, 0.0);
+  for (int t = 0; t < total; ++t) {
+    if (t == opt.burn_in / 2) {
+      // Re-centre the population on the exact moments at the current Q_h: the slow relaxation
+      // of c (timescale 1/(1 − E[f])) would otherwise need far more burn-in steps.
+      double Mc, Qc, mean = 0, m2 = 0;
+      exact_c_moments(Qh, Mc, Qc);
+      for (double x : c) mean += x;
+      mean /= double(M);
+      for (double x : c) m2 += sq(x - mean);
+      const double sd = std::sqrt(m2 / double(M)), target = std::sqrt(std::max(Qc - Mc * Mc, 0.0));
+      if (sd > 0)
+        for (auto& x : c) x = Mc + (x - mean) * target / sd;
+    }
+    const double qi = preact_var(G.i, Qh, R), qf = preact_var(G.f, Qh, R),
+                 qo = preact_var(G.o, Qh, R), qg = preact_var(G.g, Qh, R);
+    const double si = std::sqrt(qi), sf = std::sqrt(qf), so = std::sqrt(qo), sgv = std::sqrt(qg);
+    const bool averaging = t >= opt.burn_in, power = t >= power_start;
+    double qh_acc = 0;
+    for (int k = 0; k < K; ++k) {
+      LstmSums& S = sums[k];
+      double qh_k = 0, qc_k = 0, vsum = 0, vsum_new = 0, wsum = 0;
+      for (int64_t j = k * Mg; j < (k + 1) * Mg; ++j) {
+        const double i = sigmoid(G.i.bias_mean + si * rng.normal());
+        const double f = sigmoid(G.f.bias_mean + sf * rng.normal());
+        const double o = sigmoid(G.o.bias_mean + so * rng.normal());
+        const double g = std::tanh(G.g.bias_mean + sgv * rng.normal());
+        const double cp = c[j];
+        const double cn = f * cp + i * g;
+        c[j] = cn;
+        const double tc = std::tanh(cn);
+        qh_k += sq(o * tc);
+        qc_k += cn * cn;
+        const double fp = dsig(f), ip = dsig(i), op = dsig(o), gp = 1 - g * g;
+        const double T = o * (1 - tc * tc), S_ = tc * op;
+        const std::array<double, 3> b = {cp * fp, g * ip, i * gp};
+        if (power) {
+          // Power iteration of the linearised covariance map along the chain (§4.3).
+          vsum += v[j];
+          const double vn = f * f * v[j] +
+                            Dh[k] * (sq(G.f.recurrent_std * b[0]) + sq(G.i.recurrent_std * b[1]) +
+                                     sq(G.g.recurrent_std * b[2]));
+          v[j] = vn;
+          vsum_new += vn;
+          wsum += T * T * vn + sq(G.o.recurrent_std * S_) * Dh[k];
+        }
+        if (!averaging) continue;
+        // One more fresh o_{t−1} for T_{t−1} = o_{t−1} tanh'(c_{t−1}) (§5.4).
+        const double o1 = sigmoid(G.o.bias_mean + so * rng.normal());
+        const double T1 = o1 * (1 - sq(std::tanh(cp)));
+        const double f2 = f * f, T2 = T * T, T1s = T1 * T1;
+        S.n += 1;
+        S.Qh += sq(o * tc);
+        S.Qc += cn * cn;
+        S.Mh += o * tc;
+        S.Mc += cn;
+        S.f2 += f2;
+        S.f4 += f2 * f2;
+        S.T1sq += T1s;
+        S.T1q += T1s * T1s;
+        S.f2T1sq += f2 * T1s;
+        std::array<double, 3> b2;
+        for (int a = 0; a < 3; ++a) b2[a] = b[a] * b[a];
+        for (int a = 0; a < 3; ++a) {
+          S.b2[a] += b2[a];
+          S.f2b2[a] += f2 * b2[a];
+          S.T2b2[a] += T2 * b2[a];
+          S.f2T2b2[a] += f2 * T2 * b2[a];
+          S.T4f2b2[a] += T2 * T2 * f2 * b2[a];
+          for (int l = 0; l < 3; ++l) {
+            S.b2b2[a][l] += b2[a] * b2[l];
+            S.T2b2b2[a][l] += T2 * b2[a] * b2[l];
+          }
+        }
+        const std::array<double, 4> bt2 = {S_ * S_, T2 * b2[0], T2 * b2[1], T2 * b2[2]};
+        for (int a = 0; a < 4; ++a) {
+          S.bt2[a] += bt2[a];
+          for (int l = 0; l < 4; ++l) S.bt2bt2[a][l] += bt2[a] * bt2[l];
+        }
+        S.T2f2 += T2 * f2;
+        S.T4f4 += T2 * T2 * f2 * f2;
+        S.f4T2 += f2 * f2 * T2;
+        S.S2 += S_ * S_;
+        S.T2f2S2 += T2 * f2 * S_ * S_;
+      }
+      if (power) {
+        const double n = double(Mg);
+        const double Dh_new = wsum / n;
+        const double ratio = (vsum_new / n + Dh_new) / (vsum / n + Dh[k]);
+        // Renormalise so that the iteration neither overflows nor underflows.
+        for (int64_t j = k * Mg; j < (k + 1) * Mg; ++j) v[j] /= ratio;
+        Dh[k] = Dh_new / ratio;
+        if (averaging) {
+          logchi[k] += std::log(ratio);
+          chi_steps[k]++;
+        }
+      }
+      qh_acc += qh_k;
+      if (averaging) {
+        Qh_g[k] += qh_k / double(Mg);
+        Qc_g[k] += qc_k / double(Mg);
+      }
+    }
+    Qh = qh_acc / double(M);
+    if (averaging) {
+      Qh_sum += Qh;
+      Qc_sum += 0;
+    }
+  }
+  (void)Qc_sum;
+  (void)Qh_sum;
+  // Estimates over all groups, errors from the spread between groups (batch means).
+  LstmSums all;
+  auto add = [](LstmSums& a, const LstmSums& b) {
+    const double* src = reinterpret_cast<const double*>(&b);
+    double* dst = reinterpret_cast<double*>(&a);
+    for (size_t i = 0; i < sizeof(LstmSums) / sizeof(double); ++i) dst[i] += src[i];
+  };
+  for (const auto& g : sums) add(all, g);
+  lstm_moments(all, G, r.jacobian, r.jacobian_state);
+  r.Q_h = all.Qh / all.n;
+  r.Q_c = all.Qc / all.n;
+  r.M_h = all.Mh / all.n;
+  r.M_c = all.Mc / all.n;
+  std::vector<double> gm1(K), gm2(K), gs1(K), gs2(K), gqh(K), gqc(K), gchi(K);
+  for (int k = 0; k < K; ++k) {
+    Moments2 a, b;
+    lstm_moments(sums[k], G, a, b);
+    gm1[k] = a.m1;
+    gm2[k] = a.m2;
+    gs1[k] = b.m1;
+    gs2[k] = b.m2;
+    gqh[k] = sums[k].Qh / sums[k].n;
+    gqc[k] = sums[k].Qc / sums[k].n;
+    gchi[k] = std::exp(logchi[k] / std::max(chi_steps[k], 1));
+  }
+  auto stderr_of = [K](const std::vector<double>& x) {
+    double m = 0, v2 = 0;
+    for (double y : x) m += y;
+    m /= K;
+    for (double y : x) v2 += sq(y - m);
+    return std::sqrt(v2 / (K - 1) / K);
+  };
+  r.jacobian.m1_err = stderr_of(gm1);
+  r.jacobian.m2_err = stderr_of(gm2);
+  r.jacobian_state.m1_err = stderr_of(gs1);
+  r.jacobian_state.m2_err = stderr_of(gs2);
+  r.Q_h_err = stderr_of(gqh);
+  r.Q_c_err = stderr_of(gqc);
+  double lc = 0;
+  for (int k = 0; k < K; ++k) lc += logchi[k] / std::max(chi_steps[k], 1);
+  r.chi = std::exp(lc / K);
+  r.chi_err = stderr_of(gchi);
+  r.Q_ab = r.Q_h;
+  r.corr = 1.0;
+  r.converged = true;
+  r.iterations = total;
+  (void)Qh_g;
+  (void)Qc_g;
+  return r;
+}
+
+}  // namespace
+
+json TheoryResult::to_json() const {
+  auto num = [](double x) { return std::isfinite(x) ? json(x) : json(x > 0 ? "inf" : "nan"); };
+  auto jac = [&](const Moments2& m) {
+    json j = {{"m1", m.m1}, {"m2", m.m2}, {"variance", m.variance()}, {"normalized_variance", m.normalized()}};
+    if (cell == CellType::Lstm) {
+      j["m1_err"] = m.m1_err;
+      j["m2_err"] = m.m2_err;
+    }
+    // Moments of the product of `horizon` Jacobians under freeness (§5.6).
+    const double m1T = std::pow(m.m1, horizon);
+    j["product"] = {{"steps", horizon}, {"m1", num(m1T)}, {"m2", num(m1T * m1T * (1.0 + horizon * m.normalized()))}};
+    return j;
+  };
+  json fp = {{"Q_h", Q_h}, {"M_h", M_h}, {"converged", converged}, {"iterations", iterations}};
+  if (cell == CellType::Lstm) {
+    fp["Q_c"] = Q_c;
+    fp["M_c"] = M_c;
+    fp["Q_h_err"] = Q_h_err;
+    fp["Q_c_err"] = Q_c_err;
+  }
+  json ts = {{"chi", chi},
+             {"xi", num(xi())},
+             {"c_star", corr},
+             {"chi_Q", chi_Q},
+             {"xi_Q", num(timescale(chi_Q))}};
+  if (cell == CellType::Lstm) {
+    ts["chi_err"] = chi_err;
+    ts.erase("chi_Q");
+    ts.erase("xi_Q");
+  }
+  return {{"cell", cell_name(cell)},
+          {"fixed_point", fp},
+          {"timescale", ts},
+          {"jacobian", jac(jacobian)},
+          {"jacobian_state", jac(jacobian_state)}};
+}
+
+TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
+  if (!(opt.input_var >= 0) || !std::isfinite(opt.input_var))
+    fail("--input-var must be ≥ 0 (got {})", opt.input_var);
+  if (!std::isnan(opt.input_overlap) && !(std::abs(opt.input_overlap) <= opt.input_var))
+    fail("--input-overlap must satisfy |R_ab| ≤ R = {} (got {})", opt.input_var, opt.input_overlap);
+  const GaussHermite gh(opt.order);
+  TheoryResult r;
+  switch (spec.cell) {
+    case CellType::Vanilla: r = analyze_vanilla(spec, opt, gh); break;
+    case CellType::Minimal:
+    case CellType::Gru: r = analyze_affine(spec, opt, gh); break;
+    case CellType::Lstm: r = analyze_lstm(spec, opt, gh); break;
+  }
+  r.horizon = opt.horizon;
+  return r;
+}
+
+}  // namespace rnnmft::theory

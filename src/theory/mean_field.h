@@ -1,0 +1,56 @@
+// Mean field theory of the four cells at initialization (docs/theory.md): fixed points of the
+// state moments, the two-sequence covariance map and its timescale, the moments of the squared
+// singular values of the state-to-state Jacobian, and (LSTM) the sampled stationary cell state.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "spec/init_spec.h"
+
+namespace rnnmft::theory {
+
+struct TheoryOptions {
+  double input_var = 1.0;      // R: per-component second moment of the inputs
+  double input_overlap = NAN;  // R_ab of the two sequences (NaN: = R, identical inputs)
+  int order = 64;              // Gauss–Hermite order
+  double tol = 1e-12;          // fixed-point tolerance (moment recursions)
+  int max_iter = 200000;       // fixed-point iterations
+  // LSTM sampling (§4)
+  int64_t samples = 100000;
+  int groups = 8;  // independent sub-populations for the Monte Carlo errors (batch means)
+  int burn_in = 300, average = 300;
+  uint64_t seed = 0;
+  int horizon = 1000;  // T for the product moments over T steps
+};
+
+struct Moments2 {
+  double m1 = 0, m2 = 0, m1_err = 0, m2_err = 0;
+  double variance() const { return m2 - m1 * m1; }
+  double normalized() const { return m2 / (m1 * m1) - 1.0; }
+};
+
+struct TheoryResult {
+  CellType cell = CellType::Lstm;
+  bool converged = false;
+  int iterations = 0;
+  double Q_h = 0, M_h = 0, Q_c = 0, M_c = 0;  // fixed point (Q_c, M_c: LSTM)
+  double Q_h_err = 0, Q_c_err = 0;            // Monte Carlo errors (LSTM)
+  double Q_ab = 0, corr = 1;                  // covariance-map fixed point and c* = Q_ab/Q_h
+  double chi = 0, chi_err = 0;                // multiplier of the covariance map at its fixed point
+  double chi_Q = 0;                           // slope of the variance map (ξ_Q = −1/ln χ_Q)
+  Moments2 jacobian;                          // J (LSTM: J_c = ∂c_t/∂c_{t−1})
+  Moments2 jacobian_state;                    // full state (LSTM: (c, h), 2N × 2N)
+  int horizon = 1000;
+
+  static double timescale(double chi) {
+    return chi >= 1.0 ? INFINITY : (chi <= 0.0 ? 0.0 : -1.0 / std::log(chi));
+  }
+  double xi() const { return timescale(chi); }
+  nlohmann::json to_json() const;
+};
+
+TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt = {});
+
+}  // namespace rnnmft::theory
