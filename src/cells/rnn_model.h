@@ -45,7 +45,9 @@ class RnnModel {
   AlignedVector<S>& params() { return params_; }
   const AlignedVector<S>& params() const { return params_; }
   template <typename V>
-  void set_params(const V& v) { params_.assign(v.begin(), v.end()); }
+  void set_params(const V& v) {
+    params_.assign(v.begin(), v.end());
+  }
 
   // Views of one tensor inside a flat vector laid out like params().
   MapM w_ih(S* base) const;

@@ -11,6 +11,8 @@ namespace rnnmft::cli {
 void register_data(CLI::App& app);
 void register_train(CLI::App& app);
 void register_theory(CLI::App& app);
+void register_critical(CLI::App& app);
+void register_compare(CLI::App& app);
 
 // Flags that define a task (shared by every subcommand that reads one).
 struct TaskFlags {

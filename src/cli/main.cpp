@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   rnnmft::cli::register_data(app);
   rnnmft::cli::register_train(app);
   rnnmft::cli::register_theory(app);
+  rnnmft::cli::register_critical(app);
+  rnnmft::cli::register_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

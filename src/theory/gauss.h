@@ -44,6 +44,8 @@ class GaussHermite {
   std::vector<double> x_, w_;
 };
 
-inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 
 }  // namespace rnnmft::theory

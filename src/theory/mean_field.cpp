@@ -16,7 +16,9 @@ using nlohmann::json;
 
 namespace {
 
-double dsig(double s) { return s * (1.0 - s); }  // σ' in terms of σ
+double dsig(double s) {
+  return s * (1.0 - s);
+}  // σ' in terms of σ
 
 // Pre-activation variance of gate g when the matrix multiplies a vector of raw second moment Qin
 // and the inputs have second moment R (§2): q = σ² Qin + ν² R + ρ².
@@ -28,7 +30,9 @@ double preact_cov(const GateInit& g, double Qab, double Rab) {
   return g.recurrent_std * g.recurrent_std * Qab + g.input_std * g.input_std * Rab +
          g.bias_std * g.bias_std;
 }
-double sq(double x) { return x * x; }
+double sq(double x) {
+  return x * x;
+}
 
 // ---------------------------------------------------------------- vanilla, minimal, GRU (§3)
 
@@ -55,7 +59,8 @@ struct AffineCell {
   std::array<double, 5> z_moments(double Q) const {
     std::array<double, 5> e{};
     const double q = q_cand(Q), mu = cand().bias_mean;
-    for (int n = 0; n <= 4; ++n) e[n] = gh.expect([n](double u) { return std::pow(std::tanh(u), n); }, mu, q);
+    for (int n = 0; n <= 4; ++n)
+      e[n] = gh.expect([n](double u) { return std::pow(std::tanh(u), n); }, mu, q);
     return e;
   }
   // A[k][n] = E[a^k (1 − a)^{n−k}].
@@ -100,14 +105,37 @@ struct AffineCell {
 };
 
 void affine_fixed_point(const AffineCell& ac, TheoryResult& r, std::array<double, 5>& m) {
-  double Q = 0;  // the branch reached from a silent state (§3.1: beware of jumps)
-  for (r.iterations = 1; r.iterations <= ac.opt.max_iter; ++r.iterations) {
+  // Iterating Q ↦ G(Q) from a silent state (Q = 0) reaches the lowest stable branch (§3.1).
+  double Q = 0;
+  const int plain = std::min(ac.opt.max_iter, 500);
+  for (r.iterations = 1; r.iterations <= plain; ++r.iterations) {
     m = ac.solve_linear(Q);
     const double dQ = std::abs(m[2] - Q);
     Q = m[2];
     if (dQ <= ac.opt.tol * std::max(1.0, Q)) {
       r.converged = true;
       break;
+    }
+  }
+  if (!r.converged) {
+    // Slow convergence (near a jump of the fixed point): the same branch is the smallest root
+    // of H(Q) = G(Q) − Q, H(0) > 0; find its first sign change on a log grid, then bisect.
+    auto H = [&](double q) { return ac.solve_linear(q)[2] - q; };
+    double lo = Q, hi = -1;
+    for (double q = std::max(Q, 1e-12); q <= 4.0; q *= 1.25) {
+      if (H(q) <= 0) {
+        hi = q;
+        break;
+      }
+      lo = q;
+    }
+    if (hi > 0) {
+      for (int it = 0; it < 200 && hi - lo > ac.opt.tol * std::max(1.0, hi); ++it) {
+        const double mid = 0.5 * (lo + hi);
+        (H(mid) > 0 ? lo : hi) = mid;
+      }
+      Q = 0.5 * (lo + hi);
+      r.converged = true;
     }
   }
   m = ac.solve_linear(Q);
@@ -159,8 +187,8 @@ double vanilla_cov_map(const InitSpec& s, const GaussHermite& gh, double Q, doub
                        double Rab) {
   const GateInit& g = s.gate("hidden");
   const double q = preact_var(g, Q, R), c = std::min(preact_cov(g, Qab, Rab), q);
-  return gh.expect2([](double a, double b) { return std::tanh(a) * std::tanh(b); }, g.bias_mean,
-                    q, g.bias_mean, q, c);
+  return gh.expect2([](double a, double b) { return std::tanh(a) * std::tanh(b); }, g.bias_mean, q,
+                    g.bias_mean, q, c);
 }
 
 // Fixed point of a covariance map and its multiplier χ (§3.3). With identical inputs the
@@ -170,21 +198,26 @@ void solve_cov_map(F&& map, double Q, double start, bool identical, const Theory
                    TheoryResult& r) {
   const double d = 1e-5 * std::max(Q, 1e-12);
   if (identical) {
+    // One-sided slope at the coincident point; up to rounding, ≤ 1 means it is the stable
+    // fixed point (χ = 1 is the critical line itself: ξ diverges).
     const double slope = (map(Q) - map(Q - d)) / d;
-    if (slope < 1.0) {
+    if (slope <= 1.0 + 1e-7) {
       r.Q_ab = Q;
       r.chi = slope;
       r.corr = 1.0;
       return;
     }
   }
+  // A few plain iterations, then Newton on F(x) − x with a finite-difference slope.
   double x = start;
-  for (int it = 0; it < opt.max_iter; ++it) {
-    const double y = std::min(map(x), Q);
-    const bool done = std::abs(y - x) <= 1e-13 * std::max(1.0, std::abs(Q));
-    x = y;
-    if (done) break;
+  for (int it = 0; it < 50; ++it) x = std::min(map(x), Q);
+  for (int it = 0; it < 100; ++it) {
+    const double lo = std::max(x - d, -Q), hi = std::min(x + d, Q);
+    const double fx = map(x), slope = (map(hi) - map(lo)) / (hi - lo);
+    if (std::abs(fx - x) <= 1e-14 * std::max(1.0, Q) || std::abs(slope - 1.0) < 1e-12) break;
+    x = std::clamp(x - (fx - x) / (slope - 1.0), -Q, Q);
   }
+  (void)opt;
   r.Q_ab = x;
   r.corr = Q > 0 ? x / Q : 1.0;
   const double lo = std::max(x - d, -Q), hi = std::min(x + d, Q);
@@ -225,9 +258,14 @@ TheoryResult analyze_affine(const InitSpec& s, const TheoryOptions& opt, const G
     const GateInit& rg = s.gate("reset");
     const GateInit& hg = s.gate("candidate");
     const double qr = preact_var(rg, Q, R), qh = ac.q_cand(Q);
-    auto Er = [&](auto fn) { return gh.expect([&](double u) { return fn(sigmoid(u)); }, rg.bias_mean, qr); };
-    auto Eh = [&](auto fn) { return gh.expect([&](double u) { return fn(std::tanh(u)); }, hg.bias_mean, qh); };
-    const double r2 = Er([](double x) { return x * x; }), r4 = Er([](double x) { return sq(x * x); }),
+    auto Er = [&](auto fn) {
+      return gh.expect([&](double u) { return fn(sigmoid(u)); }, rg.bias_mean, qr);
+    };
+    auto Eh = [&](auto fn) {
+      return gh.expect([&](double u) { return fn(std::tanh(u)); }, hg.bias_mean, qh);
+    };
+    const double r2 = Er([](double x) { return x * x; }),
+                 r4 = Er([](double x) { return sq(x * x); }),
                  rp2 = Er([](double x) { return sq(dsig(x)); }),
                  rp4 = Er([](double x) { return sq(sq(dsig(x))); }),
                  r2rp2 = Er([](double x) { return sq(x * dsig(x)); });
@@ -255,6 +293,7 @@ TheoryResult analyze_affine(const InitSpec& s, const TheoryOptions& opt, const G
   r.jacobian.m1 = r.jacobian_state.m1 = m1;
   r.jacobian.m2 = r.jacobian_state.m2 = m2;
 
+  if (!opt.timescale) return r;
   const bool identical = Rab == R;
   auto map = [&](double Qab) { return affine_cov_map(ac, r, ez, Qab); };
   solve_cov_map(map, Q, M * M, identical, opt, r);
@@ -286,10 +325,12 @@ TheoryResult analyze_vanilla(const InitSpec& s, const TheoryOptions& opt, const 
   r.chi_Q = (G(Q + dq) - G(std::max(Q - dq, 0.0))) / (Q + dq - std::max(Q - dq, 0.0));
   const double q = preact_var(g, Q, R), s2 = sq(g.recurrent_std);
   const double p2 = gh.expect([](double u) { return sq(1 - sq(std::tanh(u))); }, g.bias_mean, q);
-  const double p4 = gh.expect([](double u) { return sq(sq(1 - sq(std::tanh(u)))); }, g.bias_mean, q);
+  const double p4 =
+      gh.expect([](double u) { return sq(sq(1 - sq(std::tanh(u)))); }, g.bias_mean, q);
   r.jacobian.m1 = s2 * p2;
   r.jacobian.m2 = s2 * s2 * (p4 + (g.orthogonal ? 0.0 : sq(p2)));
   r.jacobian_state = r.jacobian;
+  if (!opt.timescale) return r;
   auto map = [&](double Qab) { return vanilla_cov_map(s, gh, Q, Qab, R, Rab); };
   solve_cov_map(map, Q, sq(r.M_h), Rab == R, opt, r);
   return r;
@@ -316,7 +357,8 @@ struct LstmGates {
 void lstm_moments(const LstmSums& s, const LstmGates& G, Moments2& jc, Moments2& js) {
   const double n = s.n;
   auto E = [n](double v) { return v / n; };
-  const std::array<double, 3> sg = {sq(G.f.recurrent_std), sq(G.i.recurrent_std), sq(G.g.recurrent_std)};
+  const std::array<double, 3> sg = {sq(G.f.recurrent_std), sq(G.i.recurrent_std),
+                                    sq(G.g.recurrent_std)};
   const std::array<bool, 3> orth = {G.f.orthogonal, G.i.orthogonal, G.g.orthogonal};
   const std::array<double, 4> sgt = {sq(G.o.recurrent_std), sg[0], sg[1], sg[2]};
   // J_c = D_f + Σ_k D_{b_k} W_k D_{T_{t−1}} (§5.4).
@@ -360,7 +402,8 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   TheoryResult r;
   r.cell = s.cell;
   if (opt.samples < 1000) fail("--samples must be at least 1000 (got {})", opt.samples);
-  if (opt.groups < 2 || opt.samples / opt.groups < 500) fail("--groups must be ≥ 2 with ≥ 500 samples each");
+  if (opt.groups < 2 || opt.samples / opt.groups < 500)
+    fail("--groups must be ≥ 2 with ≥ 500 samples each");
   const LstmGates G{s.gate("input"), s.gate("forget"), s.gate("output"), s.gate("cell")};
   const double R = opt.input_var;
   const int K = opt.groups;
@@ -369,7 +412,8 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   // Start the population at the exact moments of c for Q_h = 0 (§4.1: c' = f c + i g is affine
   // with fresh gates, so E[c] and E[c²] follow in closed form), shaped as a Gaussian.
   auto exact_c_moments = [&](double Qh, double& Mc, double& Qc) {
-    const double qi = preact_var(G.i, Qh, R), qf = preact_var(G.f, Qh, R), qg = preact_var(G.g, Qh, R);
+    const double qi = preact_var(G.i, Qh, R), qf = preact_var(G.f, Qh, R),
+                 qg = preact_var(G.g, Qh, R);
     const double Ef = gh.expect(sigmoid, G.f.bias_mean, qf);
     const double Ef2 = gh.expect([](double u) { return sq(sigmoid(u)); }, G.f.bias_mean, qf);
     const double Ei = gh.expect(sigmoid, G.i.bias_mean, qi);
@@ -381,10 +425,12 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   };
   double Mc0, Qc0;
   exact_c_moments(0.0, Mc0, Qc0);
-  Rng rng(opt.seed, 0x6c73746d /* "lstm" */);
+  // One generator per group: the groups are independent populations, run in parallel.
+  std::vector<Rng> rngs;
+  for (int k = 0; k < K; ++k) rngs.emplace_back(opt.seed, 0x6c73746d00ULL + k /* "lstm" */);
   std::vector<double> c(M);
   const double sd0 = std::sqrt(std::max(Qc0 - Mc0 * Mc0, 0.0));
-  for (auto& v : c) v = Mc0 + sd0 * rng.normal();
+  for (int64_t j = 0; j < M; ++j) c[j] = Mc0 + sd0 * rngs[j / Mg].normal();
 
   double Qh = 0;
   std::vector<LstmSums> sums(K);
@@ -392,8 +438,7 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   std::vector<int> chi_steps(K, 0);
   const int total = opt.burn_in + opt.average;
   const int power_start = opt.burn_in / 2;
-  double Qh_sum = 0, Qc_sum = 0;
-  std::vector<double> Qh_g(K, 0.0), Qc_g(K, 0.0);
+  std::vector<double> qh_g(K, 0.0);
   for (int t = 0; t < total; ++t) {
     if (t == opt.burn_in / 2) {
       // Re-centre the population on the exact moments at the current Q_h: the slow relaxation
@@ -411,10 +456,11 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
                  qo = preact_var(G.o, Qh, R), qg = preact_var(G.g, Qh, R);
     const double si = std::sqrt(qi), sf = std::sqrt(qf), so = std::sqrt(qo), sgv = std::sqrt(qg);
     const bool averaging = t >= opt.burn_in, power = t >= power_start;
-    double qh_acc = 0;
+#pragma omp parallel for schedule(static)
     for (int k = 0; k < K; ++k) {
       LstmSums& S = sums[k];
-      double qh_k = 0, qc_k = 0, vsum = 0, vsum_new = 0, wsum = 0;
+      Rng& rng = rngs[k];
+      double qh_k = 0, vsum = 0, vsum_new = 0, wsum = 0;
       for (int64_t j = k * Mg; j < (k + 1) * Mg; ++j) {
         const double i = sigmoid(G.i.bias_mean + si * rng.normal());
         const double f = sigmoid(G.f.bias_mean + sf * rng.normal());
@@ -425,16 +471,15 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
         c[j] = cn;
         const double tc = std::tanh(cn);
         qh_k += sq(o * tc);
-        qc_k += cn * cn;
         const double fp = dsig(f), ip = dsig(i), op = dsig(o), gp = 1 - g * g;
         const double T = o * (1 - tc * tc), S_ = tc * op;
         const std::array<double, 3> b = {cp * fp, g * ip, i * gp};
         if (power) {
           // Power iteration of the linearised covariance map along the chain (§4.3).
           vsum += v[j];
-          const double vn = f * f * v[j] +
-                            Dh[k] * (sq(G.f.recurrent_std * b[0]) + sq(G.i.recurrent_std * b[1]) +
-                                     sq(G.g.recurrent_std * b[2]));
+          const double vn =
+              f * f * v[j] + Dh[k] * (sq(G.f.recurrent_std * b[0]) + sq(G.i.recurrent_std * b[1]) +
+                                      sq(G.g.recurrent_std * b[2]));
           v[j] = vn;
           vsum_new += vn;
           wsum += T * T * vn + sq(G.o.recurrent_std * S_) * Dh[k];
@@ -490,20 +535,12 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
           chi_steps[k]++;
         }
       }
-      qh_acc += qh_k;
-      if (averaging) {
-        Qh_g[k] += qh_k / double(Mg);
-        Qc_g[k] += qc_k / double(Mg);
-      }
+      qh_g[k] = qh_k;
     }
+    double qh_acc = 0;
+    for (double q : qh_g) qh_acc += q;
     Qh = qh_acc / double(M);
-    if (averaging) {
-      Qh_sum += Qh;
-      Qc_sum += 0;
-    }
   }
-  (void)Qc_sum;
-  (void)Qh_sum;
   // Estimates over all groups, errors from the spread between groups (batch means).
   LstmSums all;
   auto add = [](LstmSums& a, const LstmSums& b) {
@@ -550,8 +587,6 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   r.corr = 1.0;
   r.converged = true;
   r.iterations = total;
-  (void)Qh_g;
-  (void)Qc_g;
   return r;
 }
 
@@ -560,14 +595,19 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
 json TheoryResult::to_json() const {
   auto num = [](double x) { return std::isfinite(x) ? json(x) : json(x > 0 ? "inf" : "nan"); };
   auto jac = [&](const Moments2& m) {
-    json j = {{"m1", m.m1}, {"m2", m.m2}, {"variance", m.variance()}, {"normalized_variance", m.normalized()}};
+    json j = {{"m1", m.m1},
+              {"m2", m.m2},
+              {"variance", m.variance()},
+              {"normalized_variance", m.normalized()}};
     if (cell == CellType::Lstm) {
       j["m1_err"] = m.m1_err;
       j["m2_err"] = m.m2_err;
     }
     // Moments of the product of `horizon` Jacobians under freeness (§5.6).
     const double m1T = std::pow(m.m1, horizon);
-    j["product"] = {{"steps", horizon}, {"m1", num(m1T)}, {"m2", num(m1T * m1T * (1.0 + horizon * m.normalized()))}};
+    j["product"] = {{"steps", horizon},
+                    {"m1", num(m1T)},
+                    {"m2", num(m1T * m1T * (1.0 + horizon * m.normalized()))}};
     return j;
   };
   json fp = {{"Q_h", Q_h}, {"M_h", M_h}, {"converged", converged}, {"iterations", iterations}};
@@ -602,10 +642,16 @@ TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
   const GaussHermite gh(opt.order);
   TheoryResult r;
   switch (spec.cell) {
-    case CellType::Vanilla: r = analyze_vanilla(spec, opt, gh); break;
+    case CellType::Vanilla:
+      r = analyze_vanilla(spec, opt, gh);
+      break;
     case CellType::Minimal:
-    case CellType::Gru: r = analyze_affine(spec, opt, gh); break;
-    case CellType::Lstm: r = analyze_lstm(spec, opt, gh); break;
+    case CellType::Gru:
+      r = analyze_affine(spec, opt, gh);
+      break;
+    case CellType::Lstm:
+      r = analyze_lstm(spec, opt, gh);
+      break;
   }
   r.horizon = opt.horizon;
   return r;

@@ -14,15 +14,16 @@ namespace rnnmft::theory {
 struct TheoryOptions {
   double input_var = 1.0;      // R: per-component second moment of the inputs
   double input_overlap = NAN;  // R_ab of the two sequences (NaN: = R, identical inputs)
-  int order = 64;              // Gauss–Hermite order
+  int order = 100;             // Gauss–Hermite order (tanh converges slowly: §1)
   double tol = 1e-12;          // fixed-point tolerance (moment recursions)
   int max_iter = 200000;       // fixed-point iterations
   // LSTM sampling (§4)
-  int64_t samples = 100000;
+  int64_t samples = 40000;
   int groups = 8;  // independent sub-populations for the Monte Carlo errors (batch means)
-  int burn_in = 300, average = 300;
+  int burn_in = 200, average = 200;
   uint64_t seed = 0;
-  int horizon = 1000;  // T for the product moments over T steps
+  int horizon = 1000;     // T for the product moments over T steps
+  bool timescale = true;  // solve the covariance map (off inside searches that need only m1)
 };
 
 struct Moments2 {

@@ -15,7 +15,9 @@ struct Case {
   const char* name;
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class Gradients : public ::testing::TestWithParam<Case> {};
 

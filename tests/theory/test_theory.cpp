@@ -1,0 +1,362 @@
+// The theory engine against closed forms, against itself by independent routes (1-D moments vs
+// the 2-D covariance map), and against brute-force simulation of wide untied networks
+// (../shared/paper.md, Appendix A: N = 1000, Jacobians by finite differences).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "theory/critical.h"
+#include "theory/gauss.h"
+#include "theory/mean_field.h"
+#include "util/error.h"
+
+namespace rnnmft::theory {
+namespace {
+
+using nlohmann::json;
+
+TEST(GaussHermite, ClosedForms) {
+  GaussHermite gh(64);
+  double wsum = 0;
+  for (double w : gh.weights()) wsum += w;
+  EXPECT_NEAR(wsum, 1.0, 1e-13);
+  EXPECT_NEAR(gh.expect([](double u) { return u * u; }, 0.7, 2.0), 2.0 + 0.49, 1e-12);
+  EXPECT_NEAR(gh.expect([](double u) { return u * u * u * u; }, 0.0, 1.5), 3 * 1.5 * 1.5, 1e-11);
+  EXPECT_NEAR(gh.expect([](double u) { return std::cos(u); }, 0.3, 0.8),
+              std::exp(-0.4) * std::cos(0.3), 1e-12);
+  EXPECT_NEAR(gh.expect(sigmoid, 0.0, 3.0), 0.5, 1e-14);  // odd symmetry around 1/2
+  // 2-D: E[uv] = c + m1 m2; E[cos(u − v)] = e^{−(v1 + v2 − 2c)/2} cos(m1 − m2).
+  EXPECT_NEAR(gh.expect2([](double u, double v) { return u * v; }, 0.2, 1.0, -0.5, 2.0, 0.9),
+              0.9 - 0.1, 1e-12);
+  EXPECT_NEAR(
+      gh.expect2([](double u, double v) { return std::cos(u - v); }, 0.2, 1.0, -0.5, 2.0, 0.9),
+      std::exp(-(1.0 + 2.0 - 1.8) / 2) * std::cos(0.7), 1e-11);
+  // Degenerate (perfectly correlated) pair.
+  EXPECT_NEAR(gh.expect2([](double u, double v) { return std::tanh(u) * std::tanh(v); }, 0.1, 0.5,
+                         0.1, 0.5, 0.5),
+              gh.expect([](double u) { return std::tanh(u) * std::tanh(u); }, 0.1, 0.5), 1e-12);
+  // A hard integrand (tanh has poles ±iπ/2 close to the real axis after scaling) against a
+  // fine trapezoid rule: Gauss–Hermite converges, and the default order is accurate to 1e-5.
+  auto f = [](double u) { return std::pow(std::tanh(u), 4) * sigmoid(2 * u); };
+  double ref = 0;
+  const double h = 1e-3, s = std::sqrt(2.5);
+  for (double x = -12; x <= 12; x += h)
+    ref += std::exp(-x * x / 2) / std::sqrt(2 * M_PI) * h * f(0.4 + s * x);
+  EXPECT_NEAR(GaussHermite(200).expect(f, 0.4, 2.5), ref, 2e-8);
+  EXPECT_NEAR(GaussHermite(TheoryOptions{}.order).expect(f, 0.4, 2.5), ref, 1e-5);
+  EXPECT_NEAR(gh.expect(f, 0.4, 2.5), ref, 2e-4);
+  EXPECT_THROW(GaussHermite(1), Error);
+}
+
+InitSpec spec_of(const json& j) {
+  return InitSpec::from_json(j, "test");
+}
+json g(double s, double n, double m, double r) {
+  return {{"recurrent_std", s}, {"input_std", n}, {"bias_mean", m}, {"bias_std", r}};
+}
+
+struct Point {
+  const char* name;
+  json spec;
+  // theory (numpy reference implementation) and brute-force simulation, paper.md Appendix A
+  double Q_th, m1_th, m2_th, Q_sim, m1_sim, m2_sim, chi_sim;
+};
+
+std::vector<Point> affine_points() {
+  return {
+      {"vanilla",
+       {{"cell", "vanilla"}, {"gates", {{"hidden", g(1.5, 0.5, 0.1, 0.2)}}}},
+       0.4412,
+       0.9443,
+       2.434,
+       0.4416,
+       0.9455,
+       2.441,
+       0.9431},
+      {"minimal_a",
+       {{"cell", "minimal"},
+        {"gates", {{"update", g(2, 0.5, 1, 0.3)}, {"embed", g(0, 1, 0.2, 0.3)}}}},
+       0.1109,
+       0.5937,
+       0.4737,
+       0.1108,
+       0.5915,
+       0.4730,
+       0.5920},
+      {"minimal_b",
+       {{"cell", "minimal"},
+        {"gates", {{"update", g(3, 0.3, 3, 0.1)}, {"embed", g(0, 1, 0, 0.1)}}}},
+       0.01280,
+       0.9097,
+       0.8474,
+       0.01284,
+       0.9102,
+       0.8494,
+       0.9096},
+      {"gru_a",
+       {{"cell", "gru"},
+        {"gates",
+         {{"update", g(1.5, 0.5, 1, 0.3)},
+          {"reset", g(1.2, 0.5, 0.5, 0.2)},
+          {"candidate", g(1.8, 0.7, 0.2, 0.2)}}}},
+       0.08492,
+       0.6269,
+       0.5278,
+       0.08468,
+       0.6257,
+       0.5259,
+       0.6266},
+      {"gru_b",
+       {{"cell", "gru"},
+        {"gates",
+         {{"update", g(3, 0.3, 2, 0.1)},
+          {"reset", g(2, 0.5, -0.5, 0.2)},
+          {"candidate", g(2.5, 0.7, 0.5, 0.2)}}}},
+       0.1582,
+       0.8061,
+       0.8183,
+       0.1579,
+       0.8033,
+       0.8071,
+       0.8051},
+      {"gru_c",
+       {{"cell", "gru"},
+        {"gates",
+         {{"update", g(0.5, 0.3, 4, 0.1)},
+          {"reset", g(0.5, 0.3, 0, 0.1)},
+          {"candidate", g(1, 0.5, 0, 0.1)}}}},
+       0.00187,
+       0.9628,
+       0.9272,
+       0.00185,
+       0.9623,
+       0.9263,
+       0.9628},
+      {"gru_critical",
+       {{"cell", "gru"},
+        {"gates",
+         {{"update", g(0.3, 0.3, 4, 0)},
+          {"reset", g(0.3, 0.3, 2, 0)},
+          {"candidate", g(17.35, 0.5, 0, 0)}}}},
+       NAN,
+       1.0000,
+       1.0746,
+       NAN,
+       1.0003,
+       1.0757,
+       NAN},
+  };
+}
+
+TEST(MeanField, AffineCellsAgreeWithReferenceAndSimulation) {
+  for (const auto& p : affine_points()) {
+    SCOPED_TRACE(p.name);
+    const TheoryResult r = analyze(spec_of(p.spec));
+    EXPECT_TRUE(r.converged);
+    // The independent numpy implementation, to its printed digits.
+    if (!std::isnan(p.Q_th)) {
+      EXPECT_NEAR(r.Q_h, p.Q_th, 6e-4 * p.Q_th + 5e-6);
+    }
+    EXPECT_NEAR(r.jacobian.m1, p.m1_th, 6e-4);
+    EXPECT_NEAR(r.jacobian.m2, p.m2_th, 1e-3 * p.m2_th);
+    // Brute-force simulation at N = 1000 (finite-size gaps of ≤ 2 %, 2.5 % for m2).
+    if (!std::isnan(p.Q_sim)) {
+      EXPECT_NEAR(r.Q_h, p.Q_sim, 0.02 * p.Q_sim);
+    }
+    EXPECT_NEAR(r.jacobian.m1, p.m1_sim, 0.02 * p.m1_sim);
+    EXPECT_NEAR(r.jacobian.m2, p.m2_sim, 0.05 * p.m2_sim);
+    if (!std::isnan(p.chi_sim)) {
+      EXPECT_NEAR(r.chi, p.chi_sim, 0.02 * p.chi_sim);
+      // ξ = −1/ln χ within 10 % of the simulated decay.
+      EXPECT_NEAR(r.xi(), -1 / std::log(p.chi_sim), 0.1 * (-1 / std::log(p.chi_sim)));
+    }
+  }
+}
+
+// With identical inputs the coincident fixed point's multiplier, from the 2-D covariance map, is
+// m1 from the 1-D Jacobian formulas (§3.3): two independent routes through the code.
+TEST(MeanField, CovarianceMapSlopeEqualsM1) {
+  for (const auto& p : affine_points()) {
+    SCOPED_TRACE(p.name);
+    const TheoryResult r = analyze(spec_of(p.spec));
+    if (r.jacobian.m1 >= 1.0) continue;
+    EXPECT_NEAR(r.chi, r.jacobian.m1, 2e-5);
+    EXPECT_DOUBLE_EQ(r.corr, 1.0);
+  }
+}
+
+TEST(MeanField, DifferentInputsGiveAPartialCorrelation) {
+  TheoryOptions o;
+  o.input_overlap = 0.3;
+  const TheoryResult r = analyze(spec_of(affine_points()[3].spec), o);
+  EXPECT_GT(r.corr, 0.0);
+  EXPECT_LT(r.corr, 1.0);
+  EXPECT_LT(r.chi, 1.0);
+  o.input_overlap = 1.5;
+  EXPECT_THROW(analyze(spec_of(affine_points()[3].spec), o), Error);
+}
+
+// minimalRNN, σ_f → 0: m1 = E[u²] = 1 − 2e^{−μ + q/2} + O(e^{−2μ}) (§6.2).
+TEST(MeanField, MinimalSmallSigmaClosedForm) {
+  for (double mu : {6.0, 8.0}) {
+    const json j = {{"cell", "minimal"},
+                    {"gates", {{"update", g(0, 0.3, mu, 0)}, {"embed", g(0, 1, 0, 0)}}}};
+    const TheoryResult r = analyze(spec_of(j));
+    const double q = 0.09, predicted = 2 * std::exp(-mu + q / 2);
+    EXPECT_NEAR(1 - r.jacobian.m1, predicted, 4 * std::exp(-mu) * predicted) << mu;
+    EXPECT_NEAR(r.chi, r.jacobian.m1, 1e-9);
+  }
+}
+
+struct LstmPoint {
+  const char* name;
+  json spec;
+  double Qh_th, Qc_th, m1s_th, m2s_th, chi_th;       // numpy theory (2N (c, h) Jacobian)
+  double Qh_sim, Qc_sim, m1s_sim, m2s_sim, chi_sim;  // brute force
+};
+
+TEST(MeanField, LstmAgreesWithReferenceAndSimulation) {
+  const std::vector<LstmPoint> pts = {
+      {"lstm_a",
+       {{"cell", "lstm"},
+        {"gates",
+         {{"input", g(1.2, 0.5, 0, 0.2)},
+          {"forget", g(1, 0.5, 2, 0.2)},
+          {"output", g(1.3, 0.5, 0.5, 0.2)},
+          {"cell", g(1.5, 0.8, 0.3, 0.2)}}}},
+       0.1548,
+       0.8685,
+       0.6488,
+       0.978,
+       0.8104,
+       0.1555,
+       0.8756,
+       0.6543,
+       0.994,
+       0.8093},
+      {"lstm_b",
+       {{"cell", "lstm"},
+        {"gates",
+         {{"input", g(2, 0.5, -1, 0.3)},
+          {"forget", g(2, 0.5, 1, 0.3)},
+          {"output", g(2, 0.5, 1, 0.3)},
+          {"cell", g(2.5, 0.8, 0, 0.3)}}}},
+       0.03695,
+       0.08191,
+       0.6540,
+       1.199,
+       0.6934,
+       0.0371,
+       0.0820,
+       0.6555,
+       1.175,
+       0.6954},
+      {"lstm_c",
+       {{"cell", "lstm"},
+        {"gates",
+         {{"input", g(0.5, 0.3, -1, 0.1)},
+          {"forget", g(0.5, 0.3, 4, 0.1)},
+          {"output", g(0.5, 0.3, 1, 0.1)},
+          {"cell", g(1, 0.5, 0, 0.1)}}}},
+       0.1480,
+       0.5157,
+       0.6672,
+       0.909,
+       0.9787,
+       0.1473,
+       0.5113,
+       0.6700,
+       0.916,
+       0.9784},
+  };
+  for (const auto& p : pts) {
+    SCOPED_TRACE(p.name);
+    const TheoryResult r = analyze(spec_of(p.spec));
+    // Reference theory (itself sampled with 2–4·10⁵ samples): 1 % plus 3 Monte Carlo errors.
+    EXPECT_NEAR(r.Q_h, p.Qh_th, 0.01 * p.Qh_th + 3 * r.Q_h_err);
+    EXPECT_NEAR(r.Q_c, p.Qc_th, 0.01 * p.Qc_th + 3 * r.Q_c_err);
+    EXPECT_NEAR(r.jacobian_state.m1, p.m1s_th, 0.01 * p.m1s_th + 3 * r.jacobian_state.m1_err);
+    EXPECT_NEAR(r.jacobian_state.m2, p.m2s_th, 0.01 * p.m2s_th + 3 * r.jacobian_state.m2_err);
+    EXPECT_NEAR(r.chi, p.chi_th, 0.01 * p.chi_th + 3 * r.chi_err);
+    // Simulation: Q and m1 within 2 %, m2 within 5 %, widened by the Monte Carlo error.
+    EXPECT_NEAR(r.Q_h, p.Qh_sim, 0.02 * p.Qh_sim + 3 * r.Q_h_err);
+    EXPECT_NEAR(r.Q_c, p.Qc_sim, 0.02 * p.Qc_sim + 3 * r.Q_c_err);
+    EXPECT_NEAR(r.jacobian_state.m1, p.m1s_sim, 0.02 * p.m1s_sim + 3 * r.jacobian_state.m1_err);
+    EXPECT_NEAR(r.jacobian_state.m2, p.m2s_sim, 0.05 * p.m2s_sim + 3 * r.jacobian_state.m2_err);
+    EXPECT_NEAR(r.xi(), -1 / std::log(p.chi_sim), 0.1 * (-1 / std::log(p.chi_sim)));
+    EXPECT_GT(r.jacobian.m1_err, 0.0);
+    if (std::string(p.name) == "lstm_b") {
+      // The cell-state Jacobian J_c: theory 0.6920 / 0.7499, simulated 0.6970 / 0.7620.
+      EXPECT_NEAR(r.jacobian.m1, 0.6970, 0.02 * 0.6970 + 3 * r.jacobian.m1_err);
+      EXPECT_NEAR(r.jacobian.m2, 0.7620, 0.05 * 0.7620 + 3 * r.jacobian.m2_err);
+    }
+  }
+}
+
+TEST(MeanField, LstmSeedReproducesAndMonteCarloErrorShrinks) {
+  const json j = {{"cell", "lstm"},
+                  {"gates",
+                   {{"input", g(1, 0.5, 0, 0.2)},
+                    {"forget", g(1, 0.5, 2, 0.2)},
+                    {"output", g(1, 0.5, 0.5, 0.2)},
+                    {"cell", g(1.5, 0.8, 0.3, 0.2)}}}};
+  TheoryOptions small;
+  small.samples = 8000;
+  const TheoryResult a = analyze(spec_of(j), small), b = analyze(spec_of(j), small);
+  EXPECT_EQ(a.jacobian.m1, b.jacobian.m1);
+  TheoryOptions large = small;
+  large.samples = 64000;
+  const TheoryResult c = analyze(spec_of(j), large);
+  EXPECT_LT(c.jacobian_state.m1_err, a.jacobian_state.m1_err);
+  EXPECT_NEAR(a.Q_h, c.Q_h, 4 * (a.Q_h_err + c.Q_h_err));
+}
+
+TEST(Critical, GruAndLstmReachIsometryWithLongTimescale) {
+  for (CellType cell : {CellType::Gru, CellType::Lstm}) {
+    SCOPED_TRACE(cell_name(cell));
+    CriticalOptions o;
+    const CriticalResult r = critical_init(cell, o);
+    EXPECT_TRUE(r.reached);
+    EXPECT_NEAR(r.diagnostics.jacobian.m1, 1.0, 1e-3);
+    EXPECT_GT(r.diagnostics.xi(), 1000.0);
+    EXPECT_LT(r.diagnostics.jacobian.normalized(), 0.01);
+    // The spec is a valid spec (round trip through the JSON the trainer reads).
+    EXPECT_EQ(InitSpec::from_json(r.spec.to_json(), "x").to_json(), r.spec.to_json());
+  }
+}
+
+TEST(Critical, VanillaAndMinimal) {
+  CriticalOptions o;
+  const CriticalResult v = critical_init(CellType::Vanilla, o);
+  EXPECT_TRUE(v.reached);
+  EXPECT_NEAR(v.diagnostics.jacobian.m1, 1.0, 1e-3);
+  // minimalRNN at T = 1000: m1 = 1 lies beyond a jump of the fixed point; the search stays on
+  // the lower branch within 1e-3 of 1, where ξ > T.
+  const CriticalResult m = critical_init(CellType::Minimal, o);
+  EXPECT_NEAR(m.diagnostics.jacobian.m1, 1.0, 1e-3);
+  EXPECT_GT(m.diagnostics.xi(), 1000.0);
+  bool noted = false;
+  for (const auto& n : m.notes) noted |= n.find("jumps") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+TEST(Critical, FixesAndErrors) {
+  CriticalOptions o;
+  o.fixes = {"update.bias_mean=4"};
+  const CriticalResult r = critical_init(CellType::Gru, o);
+  EXPECT_DOUBLE_EQ(r.spec.gate("update").bias_mean, 4.0);
+  // The worked example of paper.md §4.3: μ_f = 4 gives σ_h* = 17.355, v = 0.0746.
+  EXPECT_NEAR(r.knob_value, 17.355, 0.01);
+  EXPECT_NEAR(r.diagnostics.jacobian.variance(), 0.0746, 5e-4);
+  o.fixes = {"update.bias_mean=x"};
+  EXPECT_THROW(critical_init(CellType::Gru, o), Error);
+  o.fixes = {"nogate.bias_mean=1"};
+  EXPECT_THROW(critical_init(CellType::Gru, o), Error);
+  o.fixes = {"candidate.recurrent_std=3"};
+  EXPECT_THROW(critical_init(CellType::Gru, o), Error);
+  o.fixes = {"reset.input_std=-1"};
+  EXPECT_THROW(critical_init(CellType::Gru, o), Error);
+}
+
+}  // namespace
+}  // namespace rnnmft::theory
