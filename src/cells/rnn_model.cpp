@@ -176,6 +176,19 @@ S RnnModel<S>::head_loss(const S* h_last, const int* labels, int B, Mat* dlogits
 }
 
 template <typename S>
+void RnnModel<S>::forward_step(const S* x, const S* h, const S* c, S* h_next, S* c_next, int B,
+                               S* gates, S* extra) {
+  const int N = cfg_.hidden, I = cfg_.input_dim, Gi = input_gates(cfg_.cell);
+  S* P = params_.data();
+  Mat a(B, Gi * N), e(B, N);
+  a.noalias() = CMapM(x, B, I) * w_ih(P).transpose();
+  a.rowwise() += b_ih(P).transpose();
+  step(a.data(), h, c, h_next, c_next, e.data(), B);
+  if (gates) std::copy(a.data(), a.data() + a.size(), gates);
+  if (extra) std::copy(e.data(), e.data() + e.size(), extra);
+}
+
+template <typename S>
 S RnnModel<S>::loss(const S* x, const int* labels, int T, int B, int* correct) {
   const int N = cfg_.hidden, I = cfg_.input_dim, Gi = input_gates(cfg_.cell);
   S* P = params_.data();

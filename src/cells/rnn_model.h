@@ -61,6 +61,12 @@ class RnnModel {
   // (same layout as params(), overwritten). `correct` gets the number of argmax hits.
   S loss_and_grad(const S* x, const int* labels, int T, int B, AlignedVector<S>& grad,
                   int* correct = nullptr);
+  // One step of the cell for a batch of B states (x: B × I, h, c: B × N; c unused but for the
+  // LSTM). If `gates` is given it receives the B × Gi·N gate activations (docs/cells.md order);
+  // for the GRU `extra` (B × N) receives W_hn h + b_hn (reset-after) or r ⊙ h (reset-before).
+  void forward_step(const S* x, const S* h, const S* c, S* h_next, S* c_next, int B,
+                    S* gates = nullptr, S* extra = nullptr);
+
   // Forward only, keeping one step of state (for evaluation of long sequences).
   S loss(const S* x, const int* labels, int T, int B, int* correct = nullptr);
 

@@ -13,6 +13,7 @@ void register_train(CLI::App& app);
 void register_theory(CLI::App& app);
 void register_critical(CLI::App& app);
 void register_compare(CLI::App& app);
+void register_simulate(CLI::App& app);
 
 // Flags that define a task (shared by every subcommand that reads one).
 struct TaskFlags {

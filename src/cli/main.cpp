@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   rnnmft::cli::register_theory(app);
   rnnmft::cli::register_critical(app);
   rnnmft::cli::register_compare(app);
+  rnnmft::cli::register_simulate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

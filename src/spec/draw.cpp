@@ -40,7 +40,7 @@ void draw_head(RnnModel<S>& m, Rng& rng) {
 }  // namespace
 
 template <typename S>
-void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng) {
+void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng, bool with_head) {
   const ModelConfig& c = m.config();
   if (spec.cell != c.cell)
     fail("init spec {} is for the {} cell, but the model is {}", spec.source, cell_name(spec.cell),
@@ -69,7 +69,7 @@ void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng) {
           whh(r0 + i, j) = S(rng.normal(0.0, g.recurrent_std / std::sqrt(double(N))));
     }
   }
-  draw_head(m, rng);
+  if (with_head) draw_head(m, rng);
 }
 
 template <typename S>
@@ -116,8 +116,8 @@ void draw_preset(RnnModel<S>& m, const std::string& preset, int seq_len, Rng& rn
   draw_head(m, rng);
 }
 
-template void draw_from_spec(RnnModel<float>&, const InitSpec&, Rng&);
-template void draw_from_spec(RnnModel<double>&, const InitSpec&, Rng&);
+template void draw_from_spec(RnnModel<float>&, const InitSpec&, Rng&, bool);
+template void draw_from_spec(RnnModel<double>&, const InitSpec&, Rng&, bool);
 template void draw_preset(RnnModel<float>&, const std::string&, int, Rng&);
 template void draw_preset(RnnModel<double>&, const std::string&, int, Rng&);
 

@@ -12,7 +12,7 @@ namespace rnnmft {
 // W_hh block k ~ N(0, σ_k²/N) or σ_k·Haar-orthogonal, W_ih block ~ N(0, ν_k²/I), b_ih ~ N(μ, ρ²),
 // b_hh = 0; the readout as PyTorch's nn.Linear (U(−1/√N, 1/√N)).
 template <typename S>
-void draw_from_spec(RnnModel<S>& model, const InitSpec& spec, Rng& rng);
+void draw_from_spec(RnnModel<S>& model, const InitSpec& spec, Rng& rng, bool with_head = true);
 
 // The presets with their own distributions (docs/cells.md §Presets).
 template <typename S>

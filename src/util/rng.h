@@ -48,20 +48,26 @@ class Rng {
   double uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
-  // Standard normal by the Box–Muller transform; the second value is cached.
+  // Standard normal by the ziggurat method (Marsaglia & Tsang 2000) with 128 layers; the layer
+  // index and the value come from separate bits of one 64-bit draw (Doornik 2005).
   double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
+    const auto& z = Ziggurat::get();
+    for (;;) {
+      const uint64_t u = next_u64();
+      const int i = int(u & 127);
+      const auto hz = static_cast<int32_t>(u >> 32);
+      const double x = hz * z.w[i];
+      if (uint32_t(hz < 0 ? -int64_t(hz) : hz) < z.k[i]) return x;
+      if (i == 0) {  // the tail beyond r, by Marsaglia's exponential method
+        double a, b;
+        do {
+          a = -std::log(1.0 - uniform()) / Ziggurat::r;
+          b = -std::log(1.0 - uniform());
+        } while (b + b < a * a);
+        return hz > 0 ? Ziggurat::r + a : -Ziggurat::r - a;
+      }
+      if (z.f[i] + uniform() * (z.f[i - 1] - z.f[i]) < std::exp(-0.5 * x * x)) return x;
     }
-    double u1;
-    do u1 = uniform();
-    while (u1 <= 0.0);
-    double u2 = uniform();
-    double r = std::sqrt(-2.0 * std::log(u1));
-    spare_ = r * std::sin(2.0 * M_PI * u2);
-    has_spare_ = true;
-    return r * std::cos(2.0 * M_PI * u2);
   }
   double normal(double mean, double std) { return mean + std * normal(); }
 
@@ -74,9 +80,35 @@ class Rng {
   }
 
  private:
+  struct Ziggurat {
+    static constexpr double r = 3.442619855899;
+    uint32_t k[128];
+    double w[128], f[128];
+    static const Ziggurat& get() {
+      static const Ziggurat z;
+      return z;
+    }
+    Ziggurat() {
+      const double m = 2147483648.0, v = 9.91256303526217e-3;
+      double d = r, t = r;
+      const double q = v / std::exp(-0.5 * d * d);
+      k[0] = uint32_t((d / q) * m);
+      k[1] = 0;
+      w[0] = q / m;
+      w[127] = d / m;
+      f[0] = 1.0;
+      f[127] = std::exp(-0.5 * d * d);
+      for (int i = 126; i >= 1; --i) {
+        d = std::sqrt(-2.0 * std::log(v / d + std::exp(-0.5 * d * d)));
+        k[i + 1] = uint32_t((d / t) * m);
+        t = d;
+        f[i] = std::exp(-0.5 * d * d);
+        w[i] = d / m;
+      }
+    }
+  };
+
   uint64_t state_, inc_;
-  double spare_ = 0.0;
-  bool has_spare_ = false;
 };
 
 }  // namespace rnnmft

@@ -264,6 +264,21 @@ TEST(Rng, SeededAndRoughlyUniformAndNormal) {
   }
   EXPECT_NEAR(s / n, 0.0, 0.01);
   EXPECT_NEAR(s2 / n, 1.0, 0.01);
+  // Fourth moment 3 and the two-sided tails of the standard normal (P(|z| > 2) = 0.0455,
+  // P(|z| > 3.5) = 4.65e-4: beyond the ziggurat's base strip r = 3.44).
+  Rng q(4);
+  double s4 = 0;
+  int t2 = 0, t35 = 0;
+  const int m = 2000000;
+  for (int i = 0; i < m; ++i) {
+    const double z = q.normal();
+    s4 += z * z * z * z;
+    t2 += std::abs(z) > 2;
+    t35 += std::abs(z) > 3.5;
+  }
+  EXPECT_NEAR(s4 / m, 3.0, 0.03);
+  EXPECT_NEAR(double(t2) / m, 0.0455, 0.001);
+  EXPECT_NEAR(double(t35) / m, 4.65e-4, 6e-5);
   std::vector<int> hist(10, 0);
   for (int i = 0; i < n; ++i) hist[r.below(10)]++;
   for (int h : hist) EXPECT_NEAR(h, n / 10, 600);

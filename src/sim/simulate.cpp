@@ -1,0 +1,278 @@
+#include "sim/simulate.h"
+
+#include <Eigen/SVD>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "cells/rnn_model.h"
+#include "sim/jacobian.h"
+#include "spec/draw.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace rnnmft::sim {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+using nlohmann::json;
+
+namespace {
+
+Stat stat_of(const std::vector<double>& v) {
+  Stat s;
+  s.n = int(v.size());
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= double(v.size());
+  if (v.size() > 1) {
+    for (double x : v) s.std += (x - s.mean) * (x - s.mean);
+    s.std = std::sqrt(s.std / double(v.size() - 1));
+  }
+  return s;
+}
+
+// Least-squares slope of ln d_t over the steps after t0 where d is well above its floor.
+bool fit_decay(const std::vector<double>& d, int t0, double& slope) {
+  const double d0 = d[t0];
+  if (!(d0 > 0)) return false;
+  std::vector<double> ts, ys;
+  for (size_t t = size_t(t0) + 3; t < d.size(); ++t) {
+    if (!(d[t] > 1e-14 * d0) || !(d[t] > 1e-250)) break;
+    ts.push_back(double(t));
+    ys.push_back(std::log(d[t]));
+  }
+  if (ts.size() < 5) return false;
+  double mt = 0, my = 0;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    mt += ts[k];
+    my += ys[k];
+  }
+  mt /= double(ts.size());
+  my /= double(ts.size());
+  double sxy = 0, sxx = 0;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    sxy += (ts[k] - mt) * (ys[k] - my);
+    sxx += (ts[k] - mt) * (ts[k] - mt);
+  }
+  slope = sxy / sxx;
+  return true;
+}
+
+void write_csv(const std::string& path, const std::string& header,
+               const std::vector<std::vector<double>>& cols) {
+  std::ofstream out(path);
+  if (!out) fail("{}: cannot write", absolute_path(path));
+  out << header << "\n";
+  for (size_t r = 0; r < cols[0].size(); ++r) {
+    for (size_t c = 0; c < cols.size(); ++c)
+      out << (c ? "," : "") << fmt::format("{:.10g}", cols[c][r]);
+    out << "\n";
+  }
+}
+
+}  // namespace
+
+json SimResult::to_json() const {
+  return {{"cell", cell_name(cell)},
+          {"width", width},
+          {"untied", untied},
+          {"stationary",
+           {{"Q_h", Q_h.mean}, {"Q_c", Q_c.mean}, {"Q_h_std", Q_h.std}, {"Q_c_std", Q_c.std}}},
+          {"timescale",
+           {{"xi", std::isfinite(xi) ? json(xi) : json("inf")},
+            {"xi_ci",
+             {std::isfinite(xi_lo) ? json(xi_lo) : json("inf"),
+              std::isfinite(xi_hi) ? json(xi_hi) : json("inf")}},
+            {"chi", chi},
+            {"fitted_trials", fitted_trials}}},
+          {"jacobian",
+           {{"m1", m1.mean}, {"m2", m2.mean}, {"m1_std", m1.std}, {"m2_std", m2.std}, {"n", m1.n}}},
+          {"jacobian_state",
+           {{"m1", m1_state.mean},
+            {"m2", m2_state.mean},
+            {"m1_std", m1_state.std},
+            {"m2_std", m2_state.std}}}};
+}
+
+SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
+  if (opt.width < 2 || opt.width > 20000)
+    fail("--width must be between 2 and 20000 (got {})", opt.width);
+  if (opt.input_dim < 1) fail("--input-dim must be at least 1");
+  if (opt.trials < 1) fail("--trials must be at least 1");
+  if (opt.t0 < 2 || opt.t0 >= opt.steps - 5)
+    fail("--t0 {} must lie in [2, steps − 5] (steps = {})", opt.t0, opt.steps);
+  if (!(opt.input_var >= 0)) fail("--input-var must be ≥ 0");
+  if (opt.jacobians < 0 || opt.jacobians > opt.t0 / 2)
+    fail("--jacobians must be between 0 and t0/2");
+  const CellType cell = spec.cell;
+  const bool lstm = cell == CellType::Lstm, gru = cell == CellType::Gru;
+  const int N = opt.width, I = opt.input_dim, T = opt.steps;
+  const int D = lstm ? 2 * N : N;
+  ModelConfig mc{cell, opt.gru, I, N, 2};
+  SimResult res;
+  res.cell = cell;
+  res.width = N;
+  res.untied = opt.untied;
+  std::vector<double> qh, qc, m1, m2, m1s, m2s, slopes;
+  res.Q_h_t.assign(T, 0.0);
+  res.Q_c_t.assign(T, 0.0);
+  res.dist_t.assign(T, 0.0);
+  std::vector<double> logd_sum(T, 0.0);
+  std::vector<int> logd_n(T, 0);
+  const double sx = std::sqrt(opt.input_var);
+  std::vector<double> singular, product_singular;
+  // Trials are independent networks with their own generators: run them in parallel, merge in
+  // trial order.
+  struct TrialOut {
+    std::vector<double> m1, m2, m1s, m2s, d, qh_t, qc_t, singular, product_singular;
+  };
+  std::vector<TrialOut> outs(opt.trials);
+#pragma omp parallel for schedule(dynamic)
+  for (int trial = 0; trial < opt.trials; ++trial) {
+    TrialOut& o = outs[trial];
+    auto& m1 = o.m1;
+    auto& m2 = o.m2;
+    auto& m1s = o.m1s;
+    auto& m2s = o.m2s;
+    auto& singular = o.singular;
+    auto& product_singular = o.product_singular;
+    Rng rng(opt.seed, 0x73696d00ULL + trial /* "sim" */);
+    RnnModel<double> net(mc);
+    draw_from_spec(net, spec, rng, false);
+    // Two trajectories as a batch of 2: rows 0 (a) and 1 (b).
+    Eigen::Matrix<double, 2, Eigen::Dynamic, Eigen::RowMajor> h = decltype(h)::Zero(2, N), c = h,
+                                                              h2 = h, c2 = h;
+    Eigen::Matrix<double, 2, Eigen::Dynamic, Eigen::RowMajor> x(2, I);
+    const int Gi = input_gates(cell);
+    std::vector<double> gates(size_t(2) * Gi * N), extra(size_t(2) * N);
+    VectorXd o_prev = VectorXd::Zero(N);
+    auto& d = o.d;
+    auto& qh_t = o.qh_t;
+    auto& qc_t = o.qc_t;
+    d.assign(T, 0.0);
+    qh_t.assign(T, 0.0);
+    qc_t.assign(T, 0.0);
+    MatrixXd product;
+    int product_n = 0;
+    for (int t = 0; t < T; ++t) {
+      if (opt.untied && t > 0) draw_from_spec(net, spec, rng, false);
+      for (int i = 0; i < I; ++i) x(0, i) = sx * rng.normal();
+      for (int i = 0; i < I; ++i) x(1, i) = t < opt.t0 ? sx * rng.normal() : x(0, i);
+      net.forward_step(x.data(), h.data(), c.data(), h2.data(), c2.data(), 2, gates.data(),
+                       extra.data());
+      const bool measure =
+          t < opt.t0 && t >= opt.t0 - 10 * opt.jacobians && (opt.t0 - 1 - t) % 10 == 0;
+      const bool in_product =
+          !opt.out_dir.empty() && trial == 0 && t >= opt.t0 - opt.product_steps && t < opt.t0;
+      if (measure || in_product) {
+        StepRecord s;
+        s.h_prev = h.row(0).transpose();
+        s.c_prev = c.row(0).transpose();
+        s.h = h2.row(0).transpose();
+        s.c = c2.row(0).transpose();
+        s.gates = Eigen::Map<VectorXd>(gates.data(), Gi * N);
+        if (gru) s.extra = Eigen::Map<VectorXd>(extra.data(), N);
+        s.o_prev = o_prev;
+        const Jacobians J = step_jacobians(net, s);
+        if (measure) {
+          auto [a, b] = jacobian_moments(J.J);
+          m1.push_back(a);
+          m2.push_back(b);
+          if (lstm) {
+            auto [as, bs] = jacobian_moments(J.J_state);
+            m1s.push_back(as);
+            m2s.push_back(bs);
+          }
+          if (!opt.out_dir.empty() && trial == 0 && singular.empty()) {
+            Eigen::BDCSVD<MatrixXd> svd(J.J);
+            for (int k = 0; k < svd.singularValues().size(); ++k)
+              singular.push_back(svd.singularValues()(k));
+          }
+        }
+        if (in_product) {
+          product = product_n == 0 ? J.J : MatrixXd(J.J * product);
+          ++product_n;
+        }
+      }
+      if (lstm) o_prev = Eigen::Map<VectorXd>(gates.data() + 3 * N, N);
+      h.swap(h2);
+      c.swap(c2);
+      qh_t[t] = 0.5 * h.squaredNorm() / N;
+      qc_t[t] = 0.5 * c.squaredNorm() / N;
+      d[t] = ((h.row(0) - h.row(1)).squaredNorm() +
+              (lstm ? (c.row(0) - c.row(1)).squaredNorm() : 0.0)) /
+             D;
+    }
+    if (product_n > 0) {
+      Eigen::BDCSVD<MatrixXd> svd(product);
+      for (int k = 0; k < svd.singularValues().size(); ++k)
+        product_singular.push_back(svd.singularValues()(k));
+    }
+  }
+  for (int trial = 0; trial < opt.trials; ++trial) {
+    const TrialOut& o = outs[trial];
+    const auto& d = o.d;
+    const auto& qh_t = o.qh_t;
+    const auto& qc_t = o.qc_t;
+    m1.insert(m1.end(), o.m1.begin(), o.m1.end());
+    m2.insert(m2.end(), o.m2.begin(), o.m2.end());
+    m1s.insert(m1s.end(), o.m1s.begin(), o.m1s.end());
+    m2s.insert(m2s.end(), o.m2s.begin(), o.m2s.end());
+    if (singular.empty()) singular = o.singular;
+    if (product_singular.empty()) product_singular = o.product_singular;
+    double a = 0, b = 0;
+    for (int t = opt.t0 / 2; t < opt.t0; ++t) {
+      a += qh_t[t];
+      b += qc_t[t];
+    }
+    qh.push_back(a / (opt.t0 - opt.t0 / 2));
+    qc.push_back(b / (opt.t0 - opt.t0 / 2));
+    double slope;
+    if (fit_decay(d, opt.t0, slope)) slopes.push_back(slope);
+    for (int t = 0; t < T; ++t) {
+      res.Q_h_t[t] += qh_t[t] / opt.trials;
+      res.Q_c_t[t] += qc_t[t] / opt.trials;
+      if (d[t] > 0) {
+        logd_sum[t] += std::log(d[t]);
+        logd_n[t]++;
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) res.dist_t[t] = logd_n[t] ? std::exp(logd_sum[t] / logd_n[t]) : 0.0;
+  res.Q_h = stat_of(qh);
+  res.Q_c = stat_of(qc);
+  res.m1 = stat_of(m1);
+  res.m2 = stat_of(m2);
+  res.m1_state = lstm ? stat_of(m1s) : res.m1;
+  res.m2_state = lstm ? stat_of(m2s) : res.m2;
+  res.fitted_trials = int(slopes.size());
+  if (!slopes.empty()) {
+    const Stat s = stat_of(slopes);
+    const double half = slopes.size() > 1 ? 1.96 * s.std / std::sqrt(double(slopes.size())) : 0.0;
+    auto xi_of = [](double sl) { return sl < 0 ? -1.0 / sl : INFINITY; };
+    res.chi = std::exp(s.mean);
+    res.xi = xi_of(s.mean);
+    res.xi_lo = xi_of(s.mean - half);
+    res.xi_hi = xi_of(s.mean + half);
+  } else {
+    res.chi = NAN;
+    res.xi = res.xi_lo = res.xi_hi = NAN;
+  }
+  if (!opt.out_dir.empty()) {
+    std::filesystem::create_directories(opt.out_dir);
+    std::vector<double> ts(T);
+    for (int t = 0; t < T; ++t) ts[t] = t + 1;
+    write_csv((std::filesystem::path(opt.out_dir) / "trajectories.csv").string(),
+              "t,Q_h,Q_c,distance", {ts, res.Q_h_t, res.Q_c_t, res.dist_t});
+    if (!singular.empty())
+      write_csv((std::filesystem::path(opt.out_dir) / "singular_values.csv").string(),
+                "singular_value", {singular});
+    if (!product_singular.empty())
+      write_csv((std::filesystem::path(opt.out_dir) / "product_singular_values.csv").string(),
+                fmt::format("singular_value_product_{}", opt.product_steps), {product_singular});
+  }
+  return res;
+}
+
+}  // namespace rnnmft::sim
