@@ -14,6 +14,8 @@ void register_theory(CLI::App& app);
 void register_critical(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_simulate(CLI::App& app);
+void register_phase(CLI::App& app);
+void register_bench(CLI::App& app);
 
 // Flags that define a task (shared by every subcommand that reads one).
 struct TaskFlags {

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   rnnmft::cli::register_critical(app);
   rnnmft::cli::register_compare(app);
   rnnmft::cli::register_simulate(app);
+  rnnmft::cli::register_phase(app);
+  rnnmft::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@
 #include "spec/init_spec.h"
 #include "theory/critical.h"
 #include "theory/mean_field.h"
+#include "theory/phase.h"
 #include "util/error.h"
 
 namespace rnnmft::cli {
@@ -259,6 +260,64 @@ void register_compare(CLI::App& app) {
       for (const auto& row : rows) fmt::print("  {:10} {}\n", row.name, verdict(row.r, a->seq_len));
       fmt::print("\n");
     }
+  });
+}
+
+void register_phase(CLI::App& app) {
+  struct Args {
+    std::string cell = "lstm", init, x, y, out;
+    int seq_len = 1000, hidden = 128, input_dim = 1;
+    theory::TheoryOptions opt;
+  };
+  auto a = std::make_shared<Args>();
+  a->opt.samples = 8000;
+  a->opt.burn_in = 150;
+  a->opt.average = 100;
+  auto* p = app.add_subcommand("phase", "ξ, m1 and the variance on a grid of two hyperparameters");
+  p->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm")->capture_default_str();
+  p->add_option("--init", a->init,
+                "Base point: preset or spec .json (default: the critical base point)");
+  p->add_option("--x", a->x, "gate.param=lo:hi:n")->required();
+  p->add_option("--y", a->y, "gate.param=lo:hi:n")->required();
+  p->add_option("--seq-len", a->seq_len, "T (for the base point and the product moments)")
+      ->capture_default_str();
+  p->add_option("--hidden", a->hidden, "N, for a preset's moments")->capture_default_str();
+  p->add_option("--input-dim", a->input_dim, "I, for a preset's moments")->capture_default_str();
+  p->add_option("-o,--output", a->out, "CSV file")->required();
+  add_theory_flags(p, a->opt);
+  p->callback([a] {
+    const CellType cell = parse_cell(a->cell);
+    InitSpec base;
+    if (a->init.empty()) {
+      base = theory::critical_base(cell, a->seq_len, a->opt.input_var);
+      // The critical base point with its knob at its solved value.
+      theory::CriticalOptions co;
+      co.seq_len = a->seq_len;
+      co.theory = a->opt;
+      base = theory::critical_init(cell, co).spec;
+    } else if (is_preset(a->init)) {
+      base = preset_moments(a->init, cell, a->hidden, a->input_dim, a->seq_len);
+    } else {
+      base = load_spec_file(a->init);
+    }
+    const theory::Axis x = theory::Axis::parse(a->x), y = theory::Axis::parse(a->y);
+    theory::TheoryOptions o = a->opt;
+    o.horizon = a->seq_len;
+    const auto grid = theory::phase_grid(base, x, y, o);
+    const std::string tmp = a->out + ".tmp";
+    {
+      std::ofstream f(tmp);
+      if (!f) fail("{}: cannot write", absolute_path(a->out));
+      f << fmt::format("{},{},Q_h,chi,xi,m1,m2,variance,seq_len\n", x.param, y.param);
+      for (const auto& pt : grid)
+        f << fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{:.10g},{:.10g},{}\n", pt.x,
+                         pt.y, pt.r.Q_h, pt.r.chi,
+                         std::isfinite(pt.r.xi()) ? fmt::format("{:.10g}", pt.r.xi()) : "inf",
+                         pt.r.jacobian.m1, pt.r.jacobian.m2, pt.r.jacobian.variance(), a->seq_len);
+    }
+    std::filesystem::rename(tmp, a->out);
+    fmt::print("wrote {} ({} × {} points of {}); plot: /usr/bin/python3 scripts/plot_phase.py {}\n",
+               absolute_path(a->out), x.n, y.n, cell_name(cell), a->out);
   });
 }
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End-to-end checks of rnnmft simulate / phase / bench: JSON contracts, CSV outputs, errors.
+# Usage: test_sim_cli.sh PATH/TO/rnnmft
+set -u
+BIN="$1"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+expect_fail() {
+  local what="$1" frag="$2"; shift 2
+  local out rc
+  out="$("$@" 2>&1)"; rc=$?
+  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qF -- "$frag" <<<"$out"; then ok; else
+    bad "$what (exit $rc)"; echo "$out" | tail -3; fi
+}
+py=/usr/bin/python3
+
+"$BIN" simulate --cell lstm --init pytorch --width 64 --steps 60 --t0 30 --trials 2 --json -o "$tmp/sim" > "$tmp/sim.json" || bad "simulate"
+$py - "$tmp/sim.json" <<'PY' && ok || bad "simulate JSON contract"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert {"cell", "width", "untied", "stationary", "timescale", "jacobian", "jacobian_state"} <= set(j)
+assert j["cell"] == "lstm" and j["width"] == 64 and j["untied"] is True
+assert {"Q_h", "Q_c"} <= set(j["stationary"]) and {"xi", "xi_ci"} <= set(j["timescale"])
+assert {"m1", "m2"} <= set(j["jacobian"]) and {"m1", "m2"} <= set(j["jacobian_state"])
+PY
+for f in trajectories.csv singular_values.csv product_singular_values.csv; do
+  [ -s "$tmp/sim/$f" ] && ok || bad "simulate -o wrote no $f"
+done
+[ "$(wc -l < "$tmp/sim/trajectories.csv")" = 61 ] && ok || bad "trajectories.csv has not 60 rows"
+"$BIN" simulate --cell gru --init keras --width 32 --steps 40 --t0 20 --tied --json > "$tmp/tied.json" && grep -q '"untied": false' "$tmp/tied.json" && ok || bad "tied"
+expect_fail "t0 beyond steps" "--t0 90 must lie" "$BIN" simulate --cell gru --steps 50 --t0 90
+expect_fail "width" "--width must be between" "$BIN" simulate --cell gru --width 1
+
+"$BIN" phase --cell gru --x update.bias_mean=0:4:3 --y candidate.recurrent_std=1:5:2 -o "$tmp/p.csv" > /dev/null || bad "phase"
+[ "$(wc -l < "$tmp/p.csv")" = 7 ] && head -1 "$tmp/p.csv" | grep -q "^update.bias_mean,candidate.recurrent_std,Q_h,chi,xi,m1" && ok || bad "phase CSV"
+$py "$(dirname "$0")/../../scripts/plot_phase.py" "$tmp/p.csv" -o "$tmp/p.png" >/dev/null && [ "$(head -c 4 "$tmp/p.png" | od -An -tx1 | tr -d ' ')" = "89504e47" ] && ok || bad "plot_phase"
+expect_fail "bad axis" "is not gate.param=lo:hi:n" "$BIN" phase --cell gru --x update.bias_mean=0:4 --y reset.bias_mean=0:1:2 -o "$tmp/q.csv"
+expect_fail "bad gate" "gru has no gate 'forget'" "$BIN" phase --cell gru --x forget.bias_mean=0:4:2 --y reset.bias_mean=0:1:2 -o "$tmp/q.csv"
+[ ! -e "$tmp/q.csv" ] && ok || bad "failed phase left a file"
+
+"$BIN" bench --cell gru --seq-len 20 --hidden 16 --batch 4 --steps 2 --json > "$tmp/b.json" || bad "bench"
+$py -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['ms_per_step'] > 0 and j['gflops'] > 0 and j['peak_rss_mb'] > 0" "$tmp/b.json" && ok || bad "bench JSON"
+expect_fail "bench args" "must be ≥ 1" "$BIN" bench --hidden 0
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
