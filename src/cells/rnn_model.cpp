@@ -62,7 +62,74 @@ Eigen::Map<typename RnnModel<S>::Vec> RnnModel<S>::b_head(S* p) const {
 
 // Cell equations: docs/cells.md §Forward.
 template <typename S>
+void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B) {
+  using Arr = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Blk = Eigen::Map<Arr, 0, Eigen::OuterStride<>>;
+  const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
+  S* P = params_.data();
+  CMapM hm(h, B, N);
+  MapM A(a, B, Gi * N);
+  auto block = [&](int k) { return Blk(a + k * N, B, N, Eigen::OuterStride<>(Gi * N)); };
+  Eigen::Map<Arr> hn(h_next, B, N);
+  const Eigen::Map<const Arr> ha(h, B, N);
+  const bool before = cfg_.cell == CellType::Gru && cfg_.gru == GruVariant::ResetBefore;
+  hp_.resize(B, Gh * N);
+  if (!before) {
+    hp_.noalias() = hm * w_hh(P).transpose();
+    hp_.rowwise() += b_hh(P).transpose();
+  } else {
+    hp_.leftCols(2 * N).noalias() = hm * w_hh(P).topRows(2 * N).transpose();
+    hp_.leftCols(2 * N).rowwise() += b_hh(P).head(2 * N).transpose();
+  }
+  switch (cfg_.cell) {
+    case CellType::Vanilla:
+      A += hp_;
+      block(0) = block(0).tanh();
+      hn = block(0);
+      return;
+    case CellType::Minimal:
+      A.leftCols(N) += hp_;
+      block(0) = block(0).logistic();
+      block(1) = block(1).tanh();
+      hn = block(0) * ha + (S(1) - block(0)) * block(1);
+      return;
+    case CellType::Lstm: {
+      A += hp_;
+      block(0) = block(0).logistic();
+      block(1) = block(1).logistic();
+      block(2) = block(2).tanh();
+      block(3) = block(3).logistic();
+      Eigen::Map<Arr> cn(c_next, B, N);
+      cn = block(1) * Eigen::Map<const Arr>(c, B, N) + block(0) * block(2);
+      hn = block(3) * cn.tanh();
+      return;
+    }
+    case CellType::Gru: {
+      A.leftCols(2 * N) += hp_.leftCols(2 * N);
+      block(0) = block(0).logistic();
+      block(1) = block(1).logistic();
+      Eigen::Map<Arr> ea(e, B, N);
+      if (before) {
+        ea = block(0) * ha;
+        hp_.rightCols(N).noalias() = CMapM(e, B, N) * w_hh(P).bottomRows(N).transpose();
+        hp_.rightCols(N).rowwise() += b_hh(P).tail(N).transpose();
+        block(2) = (block(2) + hp_.rightCols(N).array()).tanh();
+      } else {
+        ea = hp_.rightCols(N).array();  // W_hn h + b_hn, kept for the backward sweep
+        block(2) = (block(2) + block(0) * ea).tanh();
+      }
+      hn = (S(1) - block(1)) * block(2) + block(1) * ha;
+      return;
+    }
+  }
+}
+
+template <typename S>
 void RnnModel<S>::step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B) {
+  if (!cfg_.reference_kernel) {
+    step_fast(a, h, c, h_next, c_next, e, B);
+    return;
+  }
   const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
   S* P = const_cast<S*>(params_.data());
   CMapM hm(h, B, N);
@@ -242,6 +309,13 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
     const size_t r0 = size_t(t) * B;
     S* a = A_.data() + r0 * Gi * N;  // activations in, pre-activation gradients out
     const S* h = H_.data() + r0 * N;
+    if (lstm) {  // tanh(c_t) of the whole step at once (vectorized unless the reference kernel)
+      CMapM cn(C_.data() + (r0 + B) * N, B, N);
+      if (cfg_.reference_kernel)
+        tanh_c_ = cn.unaryExpr([](S v) { return std::tanh(v); });
+      else
+        tanh_c_ = cn.array().tanh().matrix();
+    }
     // The candidate's recurrent input r ⊙ h needs its gradient before r's.
     if (before) {
       for (int b = 0; b < B; ++b)
@@ -274,11 +348,11 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
           break;
         case CellType::Lstm: {
           const S* cp = C_.data() + (r0 + b) * N;  // c_{t-1}
-          const S* cn = C_.data() + (r0 + B + b) * N;
+          const S* tcb = tanh_c_.data() + size_t(b) * N;
           S* dcb = dc.data() + size_t(b) * N;
           for (int j = 0; j < N; ++j) {
             const S i = ar[j], f = ar[N + j], g = ar[2 * N + j], o = ar[3 * N + j];
-            const S tc = std::tanh(cn[j]);
+            const S tc = tcb[j];
             const S dct = dcb[j] + dhb[j] * o * (S(1) - tc * tc);
             ar[j] = dct * g * i * (S(1) - i);
             ar[N + j] = dct * cp[j] * f * (S(1) - f);

@@ -21,6 +21,9 @@ struct ModelConfig {
   CellType cell = CellType::Lstm;
   GruVariant gru = GruVariant::ResetAfter;
   int input_dim = 1, hidden = 128, classes = 10;
+  // The plain scalar kernel (std::exp, std::tanh per element) instead of the vectorized one;
+  // tests hold the two against each other.
+  bool reference_kernel = false;
 };
 
 // Offsets of each tensor in the flat parameter vector (PyTorch shapes, row-major):
@@ -74,6 +77,8 @@ class RnnModel {
   // One step of the cell: a holds X_t W_ihᵀ + b_ih on entry (B × Gi·N) and the gate activations
   // on exit; e is the GRU's extra per-step buffer (W_hn h + b_hn, or r ⊙ h).
   void step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B);
+  // The same step with the gate non-linearities applied as vectorized Eigen array operations.
+  void step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B);
   S head_loss(const S* h_last, const int* labels, int B, Mat* dlogits, int* correct) const;
 
   ModelConfig cfg_;
@@ -82,6 +87,7 @@ class RnnModel {
   Mat hp_;  // B × Gh·N recurrent pre-activations of one step
   // Forward history kept for the backward sweep.
   Mat A_, H_, C_, E_;
+  Mat tanh_c_;  // B × N, tanh(c_t) of the step being differentiated
 };
 
 extern template class RnnModel<float>;

@@ -210,6 +210,22 @@ TEST(TheoryVsSimulation, Lstm) {
           fast_opts(), true);
 }
 
+// The usual inits, through their Gaussian moments (docs/cells.md §Presets): PyTorch's for the
+// LSTM and the GRU at N = 1000, Keras' (orthogonal recurrent weights, redrawn Haar matrices at
+// every step) for the GRU at N = 300.
+TEST(TheoryVsSimulation, Presets) {
+  for (CellType cell : {CellType::Lstm, CellType::Gru}) {
+    SCOPED_TRACE(cell_name(cell));
+    compare(preset_moments("pytorch", cell, 1000, 100, 1000), fast_opts(), true);
+  }
+  sim::SimOptions o = fast_opts();
+  o.width = 300;
+  o.steps = 120;
+  o.t0 = 70;
+  o.trials = 3;
+  compare(preset_moments("keras", CellType::Gru, 300, 100, 1000), o, true);
+}
+
 // The critical inits: simulation confirms m1 = 1 (ξ is too long to fit in a short run).
 TEST(TheoryVsSimulation, CriticalGruAndLstm) {
   for (CellType cell : {CellType::Gru, CellType::Lstm}) {
