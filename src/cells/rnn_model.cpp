@@ -62,25 +62,34 @@ Eigen::Map<typename RnnModel<S>::Vec> RnnModel<S>::b_head(S* p) const {
 
 // Cell equations: docs/cells.md §Forward.
 template <typename S>
-void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B) {
-  using Arr = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using Blk = Eigen::Map<Arr, 0, Eigen::OuterStride<>>;
-  const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
+bool RnnModel<S>::recurrent_preacts(const S* h, int B) {
+  const int N = cfg_.hidden, Gh = recurrent_gates(cfg_.cell);
   S* P = params_.data();
   CMapM hm(h, B, N);
-  MapM A(a, B, Gi * N);
-  auto block = [&](int k) { return Blk(a + k * N, B, N, Eigen::OuterStride<>(Gi * N)); };
-  Eigen::Map<Arr> hn(h_next, B, N);
-  const Eigen::Map<const Arr> ha(h, B, N);
-  const bool before = cfg_.cell == CellType::Gru && cfg_.gru == GruVariant::ResetBefore;
   hp_.resize(B, Gh * N);
+  const bool before = cfg_.cell == CellType::Gru && cfg_.gru == GruVariant::ResetBefore;
   if (!before) {
     hp_.noalias() = hm * w_hh(P).transpose();
     hp_.rowwise() += b_hh(P).transpose();
   } else {
+    // r and z read h; the candidate reads r ⊙ h, known only after r.
     hp_.leftCols(2 * N).noalias() = hm * w_hh(P).topRows(2 * N).transpose();
     hp_.leftCols(2 * N).rowwise() += b_hh(P).head(2 * N).transpose();
   }
+  return before;
+}
+
+template <typename S>
+void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B) {
+  using Arr = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Blk = Eigen::Map<Arr, 0, Eigen::OuterStride<>>;
+  const int N = cfg_.hidden, Gi = input_gates(cfg_.cell);
+  S* P = params_.data();
+  MapM A(a, B, Gi * N);
+  auto block = [&](int k) { return Blk(a + k * N, B, N, Eigen::OuterStride<>(Gi * N)); };
+  Eigen::Map<Arr> hn(h_next, B, N);
+  const Eigen::Map<const Arr> ha(h, B, N);
+  const bool before = recurrent_preacts(h, B);
   switch (cfg_.cell) {
     case CellType::Vanilla:
       A += hp_;
@@ -132,17 +141,7 @@ void RnnModel<S>::step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e,
   }
   const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
   S* P = const_cast<S*>(params_.data());
-  CMapM hm(h, B, N);
-  hp_.resize(B, Gh * N);
-  const bool before = cfg_.cell == CellType::Gru && cfg_.gru == GruVariant::ResetBefore;
-  if (!before) {
-    hp_.noalias() = hm * w_hh(P).transpose();
-    hp_.rowwise() += b_hh(P).transpose();
-  } else {
-    // r and z read h; the candidate reads r ⊙ h, known only after r.
-    hp_.leftCols(2 * N).noalias() = hm * w_hh(P).topRows(2 * N).transpose();
-    hp_.leftCols(2 * N).rowwise() += b_hh(P).head(2 * N).transpose();
-  }
+  const bool before = recurrent_preacts(h, B);
   for (int b = 0; b < B; ++b) {
     S* ar = a + size_t(b) * Gi * N;
     const S* hr = hp_.data() + size_t(b) * Gh * N;

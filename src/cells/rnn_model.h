@@ -77,6 +77,9 @@ class RnnModel {
   // One step of the cell: a holds X_t W_ihᵀ + b_ih on entry (B × Gi·N) and the gate activations
   // on exit; e is the GRU's extra per-step buffer (W_hn h + b_hn, or r ⊙ h).
   void step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B);
+  // hp_ = h W_hhᵀ + b_hh (for the reset-before GRU only the r and z blocks); returns whether the
+  // GRU's candidate product is still to be done (reset-before).
+  bool recurrent_preacts(const S* h, int B);
   // The same step with the gate non-linearities applied as vectorized Eigen array operations.
   void step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B);
   S head_loss(const S* h_last, const int* labels, int B, Mat* dlogits, int* correct) const;

@@ -1,40 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end checks of the rnnmft program: bad input gives a clear message and a non-zero exit,
 # good input gives the promised outputs. Usage: test_cli.sh PATH/TO/rnnmft
-set -u
-BIN="$1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-# expect_fail "description" "message fragment" command...
-expect_fail() {
-  local what="$1" frag="$2"; shift 2
-  local out rc
-  out="$("$@" 2>&1)"; rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qF -- "$frag" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); echo "FAIL: $what (exit $rc)"; echo "$out" | head -5
-  fi
-}
-expect_ok() {
-  local what="$1" frag="$2"; shift 2
-  local out rc
-  out="$("$@" 2>&1)"; rc=$?
-  if [ $rc -eq 0 ] && grep -qF -- "$frag" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); echo "FAIL: $what (exit $rc)"; echo "$out" | head -5
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
 expect_fail "missing data dir" "dataset mnist not found" "$BIN" data info --dataset mnist --data-dir "$tmp/none"
 expect_fail "unknown dataset" "unknown dataset 'svhn'" "$BIN" data info --dataset svhn
 expect_fail "no subcommand" "subcommand" "$BIN"
-
-# A corrupt MNIST directory: a label file with the wrong magic number.
 
 # A tiny valid MNIST-like directory and a CIFAR-10 directory the test writes.
 mkdir -p "$tmp/ok/mnist" "$tmp/ok/cifar10"
@@ -47,6 +18,7 @@ for b in data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5 test_b
   { printf '\x06'; head -c 3072 /dev/urandom; printf '\x02'; head -c 3072 /dev/urandom; } > "$tmp/ok/cifar10/$b.bin"
 done
 export RNNMFT_DATA_DIR="$tmp/ok"
+# A corrupt copy: a label file with the wrong magic number, then a truncated image file.
 cp -r "$tmp/ok" "$tmp/bad"
 printf 'garbage!' > "$tmp/bad/mnist/train-labels-idx1-ubyte"
 expect_fail "corrupt label file" "train-labels-idx1-ubyte: wrong magic number 0x67617262" "$BIN" data info --data-dir "$tmp/bad"
@@ -56,13 +28,11 @@ expect_fail "truncated image file" "t10k-images-idx3-ubyte: truncated: header an
 expect_ok "info via env data dir" "\"count\": 10" "$BIN" data info --dataset cifar10 --json
 expect_ok "info lists files" "$tmp/ok/mnist/train-images-idx3-ubyte" "$BIN" data info --dataset mnist
 expect_ok "show writes png" "label 3" "$BIN" data show --task mnist-padded --seq-len 900 --val-size 1 --index 0 --split test -o "$tmp/x.png"
-if [ "$(head -c 4 "$tmp/x.png" | od -An -tx1 | tr -d ' ')" = "89504e47" ]; then passed=$((passed + 1)); else
-  failed=$((failed + 1)); echo "FAIL: x.png is not a PNG"; fi
+[ "$(head -c 4 "$tmp/x.png" | od -An -tx1 | tr -d ' ')" = "89504e47" ] && ok || bad "x.png is not a PNG"
 expect_ok "show cifar" "sequence 1024 steps × 3 inputs" "$BIN" data show --task cifar10-pixel --val-size 1 -o "$tmp/c.png"
 expect_fail "index out of range" "example 5 is out of range" "$BIN" data show --task mnist-row --val-size 1 --index 5 --split test -o "$tmp/y.png"
 expect_fail "seq-len too short" "shorter than the 784 steps" "$BIN" data show --task mnist-padded --seq-len 100 --val-size 1 -o "$tmp/y.png"
 expect_fail "unknown task" "unknown kind 'spiral'" "$BIN" data show --task mnist-spiral -o "$tmp/y.png"
-[ ! -e "$tmp/y.png" ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: y.png written on error"; }
+[ ! -e "$tmp/y.png" ] && ok || bad "y.png written on error"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

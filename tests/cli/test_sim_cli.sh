@@ -1,21 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks of rnnmft simulate / phase / bench: JSON contracts, CSV outputs, errors.
 # Usage: test_sim_cli.sh PATH/TO/rnnmft
-set -u
-BIN="$1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-expect_fail() {
-  local what="$1" frag="$2"; shift 2
-  local out rc
-  out="$("$@" 2>&1)"; rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qF -- "$frag" <<<"$out"; then ok; else
-    bad "$what (exit $rc)"; echo "$out" | tail -3; fi
-}
-py=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
 "$BIN" simulate --cell lstm --init pytorch --width 64 --steps 60 --t0 30 --trials 2 --json -o "$tmp/sim" > "$tmp/sim.json" || bad "simulate"
 $py - "$tmp/sim.json" <<'PY' && ok || bad "simulate JSON contract"
@@ -45,5 +31,4 @@ expect_fail "bad gate" "gru has no gate 'forget'" "$BIN" phase --cell gru --x fo
 $py -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['ms_per_step'] > 0 and j['gflops'] > 0 and j['peak_rss_mb'] > 0" "$tmp/b.json" && ok || bad "bench JSON"
 expect_fail "bench args" "must be ≥ 1" "$BIN" bench --hidden 0
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

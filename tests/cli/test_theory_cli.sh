@@ -1,21 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks of rnnmft theory / critical / compare: the JSON contract, the spec that
 # critical writes being usable by train, and clear errors. Usage: test_theory_cli.sh PATH/TO/rnnmft
-set -u
-BIN="$1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-expect_fail() {
-  local what="$1" frag="$2"; shift 2
-  local out rc
-  out="$("$@" 2>&1)"; rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qF -- "$frag" <<<"$out"; then ok; else
-    bad "$what (exit $rc)"; echo "$out" | tail -3; fi
-}
-py=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
 # JSON contract of theory (GRU: exact; LSTM: with Monte Carlo errors).
 "$BIN" theory --cell gru --init pytorch --hidden 64 --json > "$tmp/gru.json" || bad "theory gru"
@@ -53,5 +39,4 @@ expect_fail "bad fix" "is not a number" "$BIN" critical --cell gru --fix update.
 expect_fail "fix the knob" "the parameter the search solves for" "$BIN" critical --cell gru --fix candidate.recurrent_std=2
 expect_fail "few samples" "--samples must be at least 1000" "$BIN" theory --cell lstm --init pytorch --samples 10
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

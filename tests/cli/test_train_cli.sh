@@ -2,22 +2,7 @@
 # End-to-end checks of train / resume / export / eval on real MNIST (small models, few steps):
 # exact resumption, the NaN guard, and clear errors for bad flags and specs.
 # Usage: test_train_cli.sh PATH/TO/rnnmft
-set -u
-BIN="$1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-expect_fail() {
-  local what="$1" frag="$2"; shift 2
-  local out rc
-  out="$("$@" 2>&1)"; rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qF -- "$frag" <<<"$out"; then ok; else
-    bad "$what (exit $rc)"; echo "$out" | tail -3; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
 common=(--task mnist-row --cell gru --hidden 16 --batch 16 --eval-every 1000 --eval-limit 100 --log-every 5)
 run=("${common[@]}" --lr 0.01 --seed 3)
@@ -75,5 +60,4 @@ out="$("$BIN" eval --weights "$tmp/full.safetensors" --task mnist-row --split te
 grep -q '"accuracy"' <<<"$out" && grep -q '"loss"' <<<"$out" && ok || bad "eval --json: $out"
 "$BIN" train --task mnist-row --cell gru --hidden 16 --steps 1 --init "$tmp/full.safetensors" --out "$tmp/init" >/dev/null 2>&1 && ok || bad "init from weights"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish
