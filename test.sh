@@ -2,7 +2,7 @@
 # Sets everything up (Debian packages, data, build) and runs the tests: once on the Release
 # build, once under AddressSanitizer + UndefinedBehaviorSanitizer.
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/common.sh"
-setup_deps python3-torch python3-numpy
+setup_deps python3-torch python3-numpy python3-matplotlib
 "$ROOT/scripts/fetch_data.sh"
 
 build build
