@@ -9,10 +9,7 @@ namespace rnnmft {
 
 void append_cifar_batch(const std::string& path, ImageSet& set) {
   const std::string where = absolute_path(path);
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: file not found", where);
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) fail("{}: cannot stat file ({})", where, ec.message());
+  const uint64_t size = existing_file_size(path, where);
   if (size == 0) fail("{}: empty file", where);
   if (size % kCifarRecord != 0)
     fail(

@@ -44,10 +44,7 @@ IdxArray read_idx(const std::string& path, size_t max_bytes) {
   IdxArray out;
   out.path = absolute_path(path);
   const std::string& where = out.path;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: file not found", where);
-  const auto file_size = std::filesystem::file_size(path, ec);
-  if (ec) fail("{}: cannot stat file ({})", where, ec.message());
+  const uint64_t file_size = existing_file_size(path, where);
 
   GzPtr f(gzopen(path.c_str(), "rb"));
   if (!f) fail("{}: cannot open file", where);

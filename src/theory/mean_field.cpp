@@ -194,8 +194,7 @@ double vanilla_cov_map(const InitSpec& s, const GaussHermite& gh, double Q, doub
 // Fixed point of a covariance map and its multiplier χ (§3.3). With identical inputs the
 // coincident point Q_ab = Q is a fixed point; if its one-sided slope is < 1 it is the stable one.
 template <typename F>
-void solve_cov_map(F&& map, double Q, double start, bool identical, const TheoryOptions& opt,
-                   TheoryResult& r) {
+void solve_cov_map(F&& map, double Q, double start, bool identical, TheoryResult& r) {
   const double d = 1e-5 * std::max(Q, 1e-12);
   if (identical) {
     // One-sided slope at the coincident point; up to rounding, ≤ 1 means it is the stable
@@ -217,7 +216,6 @@ void solve_cov_map(F&& map, double Q, double start, bool identical, const Theory
     if (std::abs(fx - x) <= 1e-14 * std::max(1.0, Q) || std::abs(slope - 1.0) < 1e-12) break;
     x = std::clamp(x - (fx - x) / (slope - 1.0), -Q, Q);
   }
-  (void)opt;
   r.Q_ab = x;
   r.corr = Q > 0 ? x / Q : 1.0;
   const double lo = std::max(x - d, -Q), hi = std::min(x + d, Q);
@@ -296,7 +294,7 @@ TheoryResult analyze_affine(const InitSpec& s, const TheoryOptions& opt, const G
   if (!opt.timescale) return r;
   const bool identical = Rab == R;
   auto map = [&](double Qab) { return affine_cov_map(ac, r, ez, Qab); };
-  solve_cov_map(map, Q, M * M, identical, opt, r);
+  solve_cov_map(map, Q, M * M, identical, r);
   return r;
 }
 
@@ -332,7 +330,7 @@ TheoryResult analyze_vanilla(const InitSpec& s, const TheoryOptions& opt, const 
   r.jacobian_state = r.jacobian;
   if (!opt.timescale) return r;
   auto map = [&](double Qab) { return vanilla_cov_map(s, gh, Q, Qab, R, Rab); };
-  solve_cov_map(map, Q, sq(r.M_h), Rab == R, opt, r);
+  solve_cov_map(map, Q, sq(r.M_h), Rab == R, r);
   return r;
 }
 

@@ -134,9 +134,7 @@ SafeTensors read_safetensors(const std::string& path) {
   SafeTensors st;
   st.path = absolute_path(path);
   const std::string& where = st.path;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: file not found", where);
-  const uint64_t size = std::filesystem::file_size(path, ec);
+  const uint64_t size = existing_file_size(path, where);
   std::ifstream in(path, std::ios::binary);
   if (!in || size < 8) fail("{}: not a safetensors file (shorter than 8 bytes)", where);
   uint8_t len[8];

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -21,5 +22,8 @@ template <typename... Args>
 
 // Absolute, normalised form of a path for messages and reports.
 std::string absolute_path(const std::string& path);
+
+// Size of a regular file; throws "<where>: file not found" or "cannot stat" otherwise.
+uint64_t existing_file_size(const std::string& path, const std::string& where);
 
 }  // namespace rnnmft
