@@ -62,10 +62,11 @@ Eigen::Map<typename RnnModel<S>::Vec> RnnModel<S>::b_head(S* p) const {
 
 // Cell equations: docs/cells.md §Forward.
 template <typename S>
-bool RnnModel<S>::recurrent_preacts(const S* h, int B) {
+bool RnnModel<S>::recurrent_preacts(const S* h, int B, Work& w) {
   const int N = cfg_.hidden, Gh = recurrent_gates(cfg_.cell);
   S* P = params_.data();
   CMapM hm(h, B, N);
+  Mat& hp_ = w.hp;
   hp_.resize(B, Gh * N);
   const bool before = cfg_.cell == CellType::Gru && cfg_.gru == GruVariant::ResetBefore;
   if (!before) {
@@ -80,7 +81,8 @@ bool RnnModel<S>::recurrent_preacts(const S* h, int B) {
 }
 
 template <typename S>
-void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B) {
+void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B,
+                            Work& w) {
   using Arr = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Blk = Eigen::Map<Arr, 0, Eigen::OuterStride<>>;
   const int N = cfg_.hidden, Gi = input_gates(cfg_.cell);
@@ -89,7 +91,8 @@ void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, 
   auto block = [&](int k) { return Blk(a + k * N, B, N, Eigen::OuterStride<>(Gi * N)); };
   Eigen::Map<Arr> hn(h_next, B, N);
   const Eigen::Map<const Arr> ha(h, B, N);
-  const bool before = recurrent_preacts(h, B);
+  const bool before = recurrent_preacts(h, B, w);
+  Mat& hp_ = w.hp;
   switch (cfg_.cell) {
     case CellType::Vanilla:
       A += hp_;
@@ -134,14 +137,16 @@ void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, 
 }
 
 template <typename S>
-void RnnModel<S>::step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B) {
+void RnnModel<S>::step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B,
+                       Work& w) {
   if (!cfg_.reference_kernel) {
-    step_fast(a, h, c, h_next, c_next, e, B);
+    step_fast(a, h, c, h_next, c_next, e, B, w);
     return;
   }
   const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
   S* P = const_cast<S*>(params_.data());
-  const bool before = recurrent_preacts(h, B);
+  const bool before = recurrent_preacts(h, B, w);
+  Mat& hp_ = w.hp;
   for (int b = 0; b < B; ++b) {
     S* ar = a + size_t(b) * Gi * N;
     const S* hr = hp_.data() + size_t(b) * Gh * N;
@@ -240,6 +245,15 @@ S RnnModel<S>::head_loss(const S* h_last, const int* labels, int B, Mat* dlogits
   if (correct) *correct = hits;
   return total / S(B);
 }
+template <typename S>
+std::vector<std::pair<int, int>> RnnModel<S>::slices(int B) const {
+  // At least 8 rows a slice: below that the per-step products lose more to the small shape than
+  // the second thread gains.
+  const int P = std::clamp(std::min(Eigen::nbThreads(), B / 8), 1, 256);
+  std::vector<std::pair<int, int>> s(P);
+  for (int p = 0; p < P; ++p) s[p] = {int(int64_t(B) * p / P), int(int64_t(B) * (p + 1) / P)};
+  return s;
+}
 
 template <typename S>
 void RnnModel<S>::forward_step(const S* x, const S* h, const S* c, S* h_next, S* c_next, int B,
@@ -249,7 +263,8 @@ void RnnModel<S>::forward_step(const S* x, const S* h, const S* c, S* h_next, S*
   Mat a(B, Gi * N), e(B, N);
   a.noalias() = CMapM(x, B, I) * w_ih(P).transpose();
   a.rowwise() += b_ih(P).transpose();
-  step(a.data(), h, c, h_next, c_next, e.data(), B);
+  if (work_.empty()) work_.resize(1);
+  step(a.data(), h, c, h_next, c_next, e.data(), B, work_[0]);
   if (gates) std::copy(a.data(), a.data() + a.size(), gates);
   if (extra) std::copy(e.data(), e.data() + e.size(), extra);
 }
@@ -258,18 +273,131 @@ template <typename S>
 S RnnModel<S>::loss(const S* x, const int* labels, int T, int B, int* correct) {
   const int N = cfg_.hidden, I = cfg_.input_dim, Gi = input_gates(cfg_.cell);
   S* P = params_.data();
-  Mat a(B, Gi * N), h = Mat::Zero(B, N), c = Mat::Zero(B, N), h2(B, N), c2(B, N), e(B, N);
-  for (int t = 0; t < T; ++t) {
-    a.noalias() = CMapM(x + size_t(t) * B * I, B, I) * w_ih(P).transpose();
-    a.rowwise() += b_ih(P).transpose();
-    step(a.data(), h.data(), c.data(), h2.data(), c2.data(), e.data(), B);
-    h.swap(h2);
-    c.swap(c2);
+  Mat h = Mat::Zero(B, N), c = Mat::Zero(B, N);
+  const auto sl = slices(B);
+  work_.resize(std::max(work_.size(), sl.size()));
+#pragma omp parallel for num_threads(int(sl.size())) schedule(static, 1)
+  for (int p = 0; p < int(sl.size()); ++p) {
+    const auto [b0, b1] = sl[p];
+    const int nb = b1 - b0;
+    Mat a(nb, Gi * N), h2(nb, N), c2(nb, N), e(nb, N), hs = h.middleRows(b0, nb),
+        cs = c.middleRows(b0, nb);
+    for (int t = 0; t < T; ++t) {
+      a.noalias() = CMapM(x + (size_t(t) * B + b0) * I, nb, I) * w_ih(P).transpose();
+      a.rowwise() += b_ih(P).transpose();
+      step(a.data(), hs.data(), cs.data(), h2.data(), c2.data(), e.data(), nb, work_[p]);
+      hs.swap(h2);
+      cs.swap(c2);
+    }
+    h.middleRows(b0, nb) = hs;
   }
   return head_loss(h.data(), labels, B, nullptr, correct);
 }
 
-// Backward through time: docs/cells.md §Backward.
+template <typename S>
+void RnnModel<S>::backward_step(S* a, const S* h, const S* cp_all, const S* cn_all, S* e, int B,
+                                Work& w) {
+  const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
+  const bool gru = cfg_.cell == CellType::Gru, lstm = cfg_.cell == CellType::Lstm;
+  const bool before = gru && cfg_.gru == GruVariant::ResetBefore;
+  S* P = params_.data();
+  Mat &dh = w.dh, &dc = w.dc, &dh_new = w.dh_new, &drh = w.drh;
+  dh_new.resize(B, N);
+  if (lstm) {  // tanh(c_t) of the whole slice at once (vectorized unless the reference kernel)
+    CMapM cn(cn_all, B, N);
+    if (cfg_.reference_kernel)
+      w.tanh_c = cn.unaryExpr([](S v) { return std::tanh(v); });
+    else
+      w.tanh_c = cn.array().tanh().matrix();
+  }
+  // The candidate's recurrent input r ⊙ h needs its gradient before r's.
+  if (before) {
+    drh.resize(B, N);
+    for (int b = 0; b < B; ++b)
+      for (int j = 0; j < N; ++j) {
+        const S* ar = a + size_t(b) * 3 * N;
+        const S z = ar[N + j], n = ar[2 * N + j];
+        drh(b, j) = dh(b, j) * (S(1) - z) * (S(1) - n * n);  // da_n, staged
+      }
+    dh_new.noalias() = drh * w_hh(P).bottomRows(N);  // d(r ⊙ h)
+  }
+  for (int b = 0; b < B; ++b) {
+    S* ar = a + size_t(b) * Gi * N;
+    const S* hb = h + size_t(b) * N;
+    const S* dhb = dh.data() + size_t(b) * N;
+    S* dhn = dh_new.data() + size_t(b) * N;
+    switch (cfg_.cell) {
+      case CellType::Vanilla:
+#pragma omp simd
+        for (int j = 0; j < N; ++j) {
+          ar[j] = dhb[j] * (S(1) - ar[j] * ar[j]);
+          dhn[j] = 0;
+        }
+        break;
+      case CellType::Minimal:
+#pragma omp simd
+        for (int j = 0; j < N; ++j) {
+          const S u = ar[j], z = ar[N + j];
+          ar[j] = dhb[j] * (hb[j] - z) * u * (S(1) - u);
+          ar[N + j] = dhb[j] * (S(1) - u) * (S(1) - z * z);
+          dhn[j] = dhb[j] * u;
+        }
+        break;
+      case CellType::Lstm: {
+        const S* cp = cp_all + size_t(b) * N;  // c_{t-1}
+        const S* tcb = w.tanh_c.data() + size_t(b) * N;
+        S* dcb = dc.data() + size_t(b) * N;
+#pragma omp simd
+        for (int j = 0; j < N; ++j) {
+          const S i = ar[j], f = ar[N + j], g = ar[2 * N + j], o = ar[3 * N + j];
+          const S tc = tcb[j];
+          const S dct = dcb[j] + dhb[j] * o * (S(1) - tc * tc);
+          ar[j] = dct * g * i * (S(1) - i);
+          ar[N + j] = dct * cp[j] * f * (S(1) - f);
+          ar[2 * N + j] = dct * i * (S(1) - g * g);
+          ar[3 * N + j] = dhb[j] * tc * o * (S(1) - o);
+          dcb[j] = dct * f;
+          dhn[j] = 0;
+        }
+        break;
+      }
+      case CellType::Gru: {
+        S* eb = e + size_t(b) * N;
+#pragma omp simd
+        for (int j = 0; j < N; ++j) {
+          const S r = ar[j], z = ar[N + j], n = ar[2 * N + j];
+          const S dan = dhb[j] * (S(1) - z) * (S(1) - n * n);
+          S dr;
+          if (before) {
+            const S drh_j = dhn[j];
+            dr = drh_j * hb[j];
+            dhn[j] = dhb[j] * z + drh_j * r;
+          } else {
+            dr = dan * eb[j];
+            eb[j] = dan * r;  // gradient of W_hn h + b_hn
+            dhn[j] = dhb[j] * z;
+          }
+          ar[j] = dr * r * (S(1) - r);
+          ar[N + j] = dhb[j] * (hb[j] - n) * z * (S(1) - z);
+          ar[2 * N + j] = dan;
+        }
+        break;
+      }
+    }
+  }
+  CMapM da(a, B, Gi * N);
+  if (!gru) {
+    dh_new.noalias() += da.leftCols(Gh * N) * w_hh(P);
+  } else {
+    dh_new.noalias() += da.leftCols(2 * N) * w_hh(P).topRows(2 * N);
+    if (!before) dh_new.noalias() += CMapM(e, B, N) * w_hh(P).bottomRows(N);
+  }
+  dh.swap(dh_new);
+}
+
+// Backward through time: docs/cells.md §Backward. Each thread owns rows [b0, b1) of every step's
+// block for the whole sweep, forward and backward; the per-step products are single-threaded
+// inside it, and the weight gradients of the whole sequence are multi-threaded GEMMs after it.
 template <typename S>
 S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, AlignedVector<S>& grad,
                              int* correct) {
@@ -281,18 +409,30 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
   const size_t TB = size_t(T) * B;
   CMapM X(x, TB, I);
 
-  // Input projection of every step as one GEMM.
   A_.resize(TB, Gi * N);
-  A_.noalias() = X * w_ih(P).transpose();
-  A_.rowwise() += b_ih(P).transpose();
-  H_.setZero(TB + B, N);
-  if (lstm) C_.setZero(TB + B, N);
+  H_.resize(TB + B, N);
+  H_.topRows(B).setZero();
+  if (lstm) {
+    C_.resize(TB + B, N);
+    C_.topRows(B).setZero();
+  }
   if (gru) E_.resize(TB, N);
-  for (int t = 0; t < T; ++t) {
-    const size_t r0 = size_t(t) * B;
-    step(A_.data() + r0 * Gi * N, H_.data() + r0 * N, lstm ? C_.data() + r0 * N : nullptr,
-         H_.data() + (r0 + B) * N, lstm ? C_.data() + (r0 + B) * N : nullptr,
-         gru ? E_.data() + r0 * N : nullptr, B);
+  const auto sl = slices(B);
+  const int nthreads = int(sl.size());
+  work_.resize(std::max(work_.size(), sl.size()));
+#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
+  for (int p = 0; p < nthreads; ++p) {
+    const auto [b0, b1] = sl[p];
+    for (int t = 0; t < T; ++t) {
+      const size_t r0 = size_t(t) * B + b0;
+      // The input projection of the slice's step, while its rows are in cache.
+      MapM a(A_.data() + r0 * Gi * N, b1 - b0, Gi * N);
+      a.noalias() = X.middleRows(r0, b1 - b0) * w_ih(P).transpose();
+      a.rowwise() += b_ih(P).transpose();
+      step(A_.data() + r0 * Gi * N, H_.data() + r0 * N, lstm ? C_.data() + r0 * N : nullptr,
+           H_.data() + (r0 + B) * N, lstm ? C_.data() + (r0 + B) * N : nullptr,
+           gru ? E_.data() + r0 * N : nullptr, b1 - b0, work_[p]);
+    }
   }
   Mat dlogits;
   const S L = head_loss(H_.data() + TB * N, labels, B, &dlogits, correct);
@@ -302,115 +442,56 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
   CMapM h_last(H_.data() + TB * N, B, N);
   w_head(G).noalias() = dlogits.transpose() * h_last;
   b_head(G) = dlogits.colwise().sum().transpose();
-  Mat dh = dlogits * w_head(P), dc = Mat::Zero(B, lstm ? N : 0), dh_new(B, N), drh(B, N);
-
-  for (int t = T - 1; t >= 0; --t) {
-    const size_t r0 = size_t(t) * B;
-    S* a = A_.data() + r0 * Gi * N;  // activations in, pre-activation gradients out
-    const S* h = H_.data() + r0 * N;
-    if (lstm) {  // tanh(c_t) of the whole step at once (vectorized unless the reference kernel)
-      CMapM cn(C_.data() + (r0 + B) * N, B, N);
-      if (cfg_.reference_kernel)
-        tanh_c_ = cn.unaryExpr([](S v) { return std::tanh(v); });
-      else
-        tanh_c_ = cn.array().tanh().matrix();
+#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
+  for (int p = 0; p < nthreads; ++p) {
+    const auto [b0, b1] = sl[p];
+    const int nb = b1 - b0;
+    Work& w = work_[p];
+    w.dh.noalias() = dlogits.middleRows(b0, nb) * w_head(P);
+    w.dc.setZero(nb, lstm ? N : 0);
+    // Bias gradients: column sums of the pre-activation gradients, summed while in cache.
+    w.db_ih.setZero(1, Gi * N);
+    w.dw_ih.setZero(Gi * N, I);
+    w.db_hn.setZero(1, gru ? N : 0);
+    for (int t = T - 1; t >= 0; --t) {
+      const size_t r0 = size_t(t) * B + b0;
+      S* a = A_.data() + r0 * Gi * N;
+      S* e = gru ? E_.data() + r0 * N : nullptr;
+      backward_step(a, H_.data() + r0 * N, lstm ? C_.data() + r0 * N : nullptr,
+                    lstm ? C_.data() + (r0 + B) * N : nullptr, e, nb, w);
+      w.db_ih += CMapM(a, nb, Gi * N).colwise().sum();
+      if (I == 1)  // a scalar input: a matrix–vector product per step, while da is in cache
+        w.dw_ih.col(0).noalias() += CMapM(a, nb, Gi * N).transpose() * X.middleRows(r0, nb).col(0);
+      if (gru) w.db_hn += CMapM(e, nb, N).colwise().sum();
     }
-    // The candidate's recurrent input r ⊙ h needs its gradient before r's.
-    if (before) {
-      for (int b = 0; b < B; ++b)
-        for (int j = 0; j < N; ++j) {
-          const S* ar = a + size_t(b) * 3 * N;
-          const S z = ar[N + j], n = ar[2 * N + j];
-          drh(b, j) = dh(b, j) * (S(1) - z) * (S(1) - n * n);  // da_n, staged
-        }
-      dh_new.noalias() = drh * w_hh(P).bottomRows(N);  // d(r ⊙ h)
-    }
-    for (int b = 0; b < B; ++b) {
-      S* ar = a + size_t(b) * Gi * N;
-      const S* hb = h + size_t(b) * N;
-      const S* dhb = dh.data() + size_t(b) * N;
-      S* dhn = dh_new.data() + size_t(b) * N;
-      switch (cfg_.cell) {
-        case CellType::Vanilla:
-          for (int j = 0; j < N; ++j) {
-            ar[j] = dhb[j] * (S(1) - ar[j] * ar[j]);
-            dhn[j] = 0;
-          }
-          break;
-        case CellType::Minimal:
-          for (int j = 0; j < N; ++j) {
-            const S u = ar[j], z = ar[N + j];
-            ar[j] = dhb[j] * (hb[j] - z) * u * (S(1) - u);
-            ar[N + j] = dhb[j] * (S(1) - u) * (S(1) - z * z);
-            dhn[j] = dhb[j] * u;
-          }
-          break;
-        case CellType::Lstm: {
-          const S* cp = C_.data() + (r0 + b) * N;  // c_{t-1}
-          const S* tcb = tanh_c_.data() + size_t(b) * N;
-          S* dcb = dc.data() + size_t(b) * N;
-          for (int j = 0; j < N; ++j) {
-            const S i = ar[j], f = ar[N + j], g = ar[2 * N + j], o = ar[3 * N + j];
-            const S tc = tcb[j];
-            const S dct = dcb[j] + dhb[j] * o * (S(1) - tc * tc);
-            ar[j] = dct * g * i * (S(1) - i);
-            ar[N + j] = dct * cp[j] * f * (S(1) - f);
-            ar[2 * N + j] = dct * i * (S(1) - g * g);
-            ar[3 * N + j] = dhb[j] * tc * o * (S(1) - o);
-            dcb[j] = dct * f;
-            dhn[j] = 0;
-          }
-          break;
-        }
-        case CellType::Gru: {
-          S* eb = E_.data() + (r0 + b) * N;
-          for (int j = 0; j < N; ++j) {
-            const S r = ar[j], z = ar[N + j], n = ar[2 * N + j];
-            const S dan = dhb[j] * (S(1) - z) * (S(1) - n * n);
-            S dr;
-            if (before) {
-              const S drh_j = dhn[j];
-              dr = drh_j * hb[j];
-              dhn[j] = dhb[j] * z + drh_j * r;
-            } else {
-              dr = dan * eb[j];
-              eb[j] = dan * r;  // gradient of W_hn h + b_hn
-              dhn[j] = dhb[j] * z;
-            }
-            ar[j] = dr * r * (S(1) - r);
-            ar[N + j] = dhb[j] * (hb[j] - n) * z * (S(1) - z);
-            ar[2 * N + j] = dan;
-          }
-          break;
-        }
-      }
-    }
-    CMapM da(a, B, Gi * N);
-    if (!gru) {
-      dh_new.noalias() += da.leftCols(Gh * N) * w_hh(P);
-    } else {
-      dh_new.noalias() += da.leftCols(2 * N) * w_hh(P).topRows(2 * N);
-      if (!before) dh_new.noalias() += CMapM(E_.data() + r0 * N, B, N) * w_hh(P).bottomRows(N);
-    }
-    dh.swap(dh_new);
+  }
+  Mat db_ih = Mat::Zero(1, Gi * N), db_hn = Mat::Zero(1, gru ? N : 0);
+  if (I == 1) {
+    w_ih(G).setZero();
+    for (int p = 0; p < nthreads; ++p) w_ih(G) += work_[p].dw_ih;
+  } else {
+    w_ih(G).noalias() = A_.transpose() * X;
+  }
+  for (int p = 0; p < nthreads; ++p) {
+    db_ih += work_[p].db_ih;
+    db_hn += work_[p].db_hn;
   }
 
   // Weight gradients of the whole sequence as single GEMMs.
   CMapM Hprev(H_.data(), TB, N);
-  w_ih(G).noalias() = A_.transpose() * X;
-  b_ih(G) = A_.colwise().sum().transpose();
+  b_ih(G) = db_ih.transpose();
   if (!gru) {
     w_hh(G).noalias() = A_.leftCols(Gh * N).transpose() * Hprev;
-    b_hh(G) = A_.leftCols(Gh * N).colwise().sum().transpose();
+    b_hh(G) = db_ih.leftCols(Gh * N).transpose();
   } else {
     w_hh(G).topRows(2 * N).noalias() = A_.leftCols(2 * N).transpose() * Hprev;
-    b_hh(G).head(2 * N) = A_.leftCols(2 * N).colwise().sum().transpose();
+    b_hh(G).head(2 * N) = db_ih.leftCols(2 * N).transpose();
     if (before) {
       w_hh(G).bottomRows(N).noalias() = A_.rightCols(N).transpose() * E_;
-      b_hh(G).tail(N) = A_.rightCols(N).colwise().sum().transpose();
+      b_hh(G).tail(N) = db_ih.rightCols(N).transpose();
     } else {
       w_hh(G).bottomRows(N).noalias() = E_.transpose() * Hprev;
-      b_hh(G).tail(N) = E_.colwise().sum().transpose();
+      b_hh(G).tail(N) = db_hn.transpose();
     }
   }
   return L;

@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 #include <Eigen/StdVector>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "cells/cell_type.h"
@@ -74,23 +75,37 @@ class RnnModel {
   S loss(const S* x, const int* labels, int T, int B, int* correct = nullptr);
 
  private:
+  // Per-thread buffers: each thread owns a slice of the batch for the whole sequence, so the
+  // time loop needs no barrier (docs/performance.md).
+  struct Work {
+    Mat hp;      // B × Gh·N recurrent pre-activations of one step
+    Mat tanh_c;  // B × N, tanh(c_t) of the step being differentiated
+    Mat dh, dc, dh_new, drh;
+    Mat db_ih, db_hn;  // 1 × Gi·N and 1 × N bias-gradient sums of the slice
+    Mat dw_ih;         // Gi·N × I input-weight gradient of the slice
+  };
+  // Batch slices [begin, end) of the current thread count.
+  std::vector<std::pair<int, int>> slices(int B) const;
   // One step of the cell: a holds X_t W_ihᵀ + b_ih on entry (B × Gi·N) and the gate activations
   // on exit; e is the GRU's extra per-step buffer (W_hn h + b_hn, or r ⊙ h).
-  void step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B);
-  // hp_ = h W_hhᵀ + b_hh (for the reset-before GRU only the r and z blocks); returns whether the
+  void step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B, Work& w);
+  // w.hp = h W_hhᵀ + b_hh (for the reset-before GRU only the r and z blocks); returns whether the
   // GRU's candidate product is still to be done (reset-before).
-  bool recurrent_preacts(const S* h, int B);
+  bool recurrent_preacts(const S* h, int B, Work& w);
   // The same step with the gate non-linearities applied as vectorized Eigen array operations.
-  void step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B);
+  void step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B, Work& w);
+  // Backward through one step for a slice of rows (docs/cells.md §Backward): a holds the gate
+  // activations on entry and the pre-activation gradients on exit; w.dh (and w.dc) are the
+  // incoming gradients, w.dh_new receives the gradient of h_{t−1}.
+  void backward_step(S* a, const S* h, const S* c_prev, const S* c_cur, S* e, int B, Work& w);
   S head_loss(const S* h_last, const int* labels, int B, Mat* dlogits, int* correct) const;
 
   ModelConfig cfg_;
   ParamLayout layout_;
   AlignedVector<S> params_;
-  Mat hp_;  // B × Gh·N recurrent pre-activations of one step
+  std::vector<Work> work_;
   // Forward history kept for the backward sweep.
   Mat A_, H_, C_, E_;
-  Mat tanh_c_;  // B × N, tanh(c_t) of the step being differentiated
 };
 
 extern template class RnnModel<float>;
