@@ -10,6 +10,9 @@ namespace rnnmft::theory {
 class GaussHermite {
  public:
   explicit GaussHermite(int order = 64);
+  // One shared rule per order (the eigenvalue problem costs more than a whole GRU point);
+  // thread-safe, and the reference stays valid for the life of the program.
+  static const GaussHermite& cached(int order);
   int order() const { return int(x_.size()); }
   const std::vector<double>& nodes() const { return x_; }
   const std::vector<double>& weights() const { return w_; }  // sum to 1
@@ -39,6 +42,11 @@ class GaussHermite {
     }
     return acc;
   }
+
+  // E[φ(u) φ(v)] for the same φ = σ or tanh on both, (u, v) as in expect2: the same rule, with
+  // the inner sums as vectorized array expressions (φ through exp, which Eigen vectorizes).
+  enum class Act { Sigmoid, Tanh };
+  double expect_product(Act act, double m1, double v1, double m2, double v2, double c) const;
 
  private:
   std::vector<double> x_, w_;

@@ -1,12 +1,14 @@
 // Equations: docs/theory.md (section numbers in the comments).
 #include "theory/mean_field.h"
 
+#include <Eigen/Core>
 #include <Eigen/Eigenvalues>
 #include <array>
 #include <cmath>
 #include <vector>
 
 #include "theory/gauss.h"
+#include "theory/normal_batch.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -55,26 +57,34 @@ struct AffineCell {
   double q_cand(double Q) const {
     return gru() ? preact_var(cand(), Er2(Q) * Q, R) : preact_var(cand(), 0.0, R);
   }
-  // E[z^n], n = 0..4.
+  // E[z^n], n = 0..4: one tanh per node, the powers by multiplication.
   std::array<double, 5> z_moments(double Q) const {
     std::array<double, 5> e{};
-    const double q = q_cand(Q), mu = cand().bias_mean;
-    for (int n = 0; n <= 4; ++n)
-      e[n] = gh.expect([n](double u) { return std::pow(std::tanh(u), n); }, mu, q);
+    const double sd = std::sqrt(std::max(q_cand(Q), 0.0)), mu = cand().bias_mean;
+    const auto &x = gh.nodes(), &w = gh.weights();
+    for (size_t j = 0; j < x.size(); ++j) {
+      const double z = std::tanh(mu + sd * x[j]);
+      double p = w[j];
+      for (int n = 0; n <= 4; ++n, p *= z) e[n] += p;
+    }
     return e;
   }
-  // A[k][n] = E[a^k (1 − a)^{n−k}].
+  // A[k][n] = E[a^k (1 − a)^{n−k}]: one σ per node, the powers by multiplication.
   std::array<std::array<double, 5>, 5> gate_moments(double Q) const {
     std::array<std::array<double, 5>, 5> A{};
-    const double q = q_gate(Q), mu = gate().bias_mean;
-    for (int n = 0; n <= 4; ++n)
-      for (int k = 0; k <= n; ++k)
-        A[k][n] = gh.expect(
-            [k, n](double u) {
-              const double a = sigmoid(u);
-              return std::pow(a, k) * std::pow(1.0 - a, n - k);
-            },
-            mu, q);
+    const double sd = std::sqrt(std::max(q_gate(Q), 0.0)), mu = gate().bias_mean;
+    const auto &x = gh.nodes(), &w = gh.weights();
+    for (size_t j = 0; j < x.size(); ++j) {
+      const double a = sigmoid(mu + sd * x[j]), b = 1.0 - a;
+      std::array<double, 5> pa, pb;
+      pa[0] = pb[0] = 1.0;
+      for (int k = 1; k <= 4; ++k) {
+        pa[k] = pa[k - 1] * a;
+        pb[k] = pb[k - 1] * b;
+      }
+      for (int n = 0; n <= 4; ++n)
+        for (int k = 0; k <= n; ++k) A[k][n] += w[j] * pa[k] * pb[n - k];
+    }
     return A;
   }
   // One step of the moment recursion (§3.1): m'_n = Σ_k C(n,k) E[a^k(1−a)^{n−k}] m_k E[z^{n−k}].
@@ -164,22 +174,22 @@ double affine_cov_map(const AffineCell& ac, const TheoryResult& r, const std::ar
   const GateInit& g = ac.gate();
   const double qf = ac.q_gate(r.Q_h), cf = std::min(preact_cov(g, Qab, ac.Rab), qf);
   const double Ef = gh.expect(sigmoid, g.bias_mean, qf);
-  const double Eff = gh.expect2([](double a, double b) { return sigmoid(a) * sigmoid(b); },
-                                g.bias_mean, qf, g.bias_mean, qf, cf);
+  const double Eff = gh.expect_product(GaussHermite::Act::Sigmoid, g.bias_mean, qf, g.bias_mean,
+                                      qf, cf);
   double qz = ac.q_cand(r.Q_h), cz;
   const GateInit& z = ac.cand();
   if (ac.gru()) {
     const GateInit& rg = ac.spec.gate("reset");
     const double qr = preact_var(rg, r.Q_h, ac.R), cr = std::min(preact_cov(rg, Qab, ac.Rab), qr);
-    const double Err = gh.expect2([](double a, double b) { return sigmoid(a) * sigmoid(b); },
-                                  rg.bias_mean, qr, rg.bias_mean, qr, cr);
+    const double Err = gh.expect_product(GaussHermite::Act::Sigmoid, rg.bias_mean, qr,
+                                        rg.bias_mean, qr, cr);
     cz = preact_cov(z, Err * Qab, ac.Rab);
   } else {
     cz = preact_cov(z, 0.0, ac.Rab);
   }
   cz = std::min(cz, qz);
-  const double Ezz = gh.expect2([](double a, double b) { return std::tanh(a) * std::tanh(b); },
-                                z.bias_mean, qz, z.bias_mean, qz, cz);
+  const double Ezz = gh.expect_product(GaussHermite::Act::Tanh, z.bias_mean, qz, z.bias_mean,
+                                      qz, cz);
   return Eff * Qab + 2.0 * (Ef - Eff) * r.M_h * ez[1] + (1.0 - 2.0 * Ef + Eff) * Ezz;
 }
 
@@ -187,7 +197,7 @@ double vanilla_cov_map(const InitSpec& s, const GaussHermite& gh, double Q, doub
                        double Rab) {
   const GateInit& g = s.gate("hidden");
   const double q = preact_var(g, Q, R), c = std::min(preact_cov(g, Qab, Rab), q);
-  return gh.expect2([](double a, double b) { return std::tanh(a) * std::tanh(b); }, g.bias_mean, q,
+  return gh.expect_product(GaussHermite::Act::Tanh, g.bias_mean, q,
                     g.bias_mean, q, c);
 }
 
@@ -336,6 +346,22 @@ TheoryResult analyze_vanilla(const InitSpec& s, const TheoryOptions& opt, const 
 
 // ---------------------------------------------------------------- LSTM (§4)
 
+// Samples per vectorized chunk of the sampler.
+constexpr int kChunk = 256;
+
+// σ and tanh of an array through exp, which Eigen vectorizes in double (its tanh is scalar
+// there); the absolute error stays at the level of double rounding.
+// Arrays of one chunk live on the stack: no allocation per chunk and step.
+using ChunkArray = Eigen::Array<double, Eigen::Dynamic, 1, 0, kChunk, 1>;
+template <typename X>
+ChunkArray vsigmoid(const X& x) {
+  return 1.0 / (1.0 + (-x).exp());
+}
+template <typename X>
+ChunkArray vtanh(const X& x) {
+  return 1.0 - 2.0 / ((2.0 * x).exp() + 1.0);
+}
+
 // Per-group sums of the per-unit quantities the Jacobian moments need (§5.4).
 struct LstmSums {
   double n = 0;
@@ -438,9 +464,12 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   const int power_start = opt.burn_in / 2;
   std::vector<double> qh_g(K, 0.0);
   for (int t = 0; t < total; ++t) {
-    if (t == opt.burn_in / 2) {
-      // Re-centre the population on the exact moments at the current Q_h: the slow relaxation
-      // of c (timescale 1/(1 − E[f])) would otherwise need far more burn-in steps.
+    if (t <= opt.burn_in / 2) {
+      // First half of the burn-in: re-centre the population on the exact moments at the current
+      // Q_h after every step (§4.1). The first two moments of c then follow the Q_h iteration at
+      // once instead of relaxing on the timescale 1/(1 − E[f²]), which near criticality exceeds
+      // any affordable burn-in; only the shape of the distribution is left to relax. At the
+      // stationary state the re-centring changes nothing but Monte Carlo noise.
       double Mc, Qc, mean = 0, m2 = 0;
       exact_c_moments(Qh, Mc, Qc);
       for (double x : c) mean += x;
@@ -459,67 +488,87 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
       LstmSums& S = sums[k];
       Rng& rng = rngs[k];
       double qh_k = 0, vsum = 0, vsum_new = 0, wsum = 0;
-      for (int64_t j = k * Mg; j < (k + 1) * Mg; ++j) {
-        const double i = sigmoid(G.i.bias_mean + si * rng.normal());
-        const double f = sigmoid(G.f.bias_mean + sf * rng.normal());
-        const double o = sigmoid(G.o.bias_mean + so * rng.normal());
-        const double g = std::tanh(G.g.bias_mean + sgv * rng.normal());
-        const double cp = c[j];
-        const double cn = f * cp + i * g;
-        c[j] = cn;
-        const double tc = std::tanh(cn);
-        qh_k += sq(o * tc);
-        const double fp = dsig(f), ip = dsig(i), op = dsig(o), gp = 1 - g * g;
-        const double T = o * (1 - tc * tc), S_ = tc * op;
-        const std::array<double, 3> b = {cp * fp, g * ip, i * gp};
+      // Chunks of samples as arrays: the gate non-linearities and the sums vectorize (§4.2).
+      using A = ChunkArray;
+      A z[5];
+      for (int64_t j0 = k * Mg; j0 < (k + 1) * Mg; j0 += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, (k + 1) * Mg - j0));
+        const int nz = averaging ? 5 : 4;
+        for (int q = 0; q < nz; ++q) {
+          z[q].resize(n);
+          fill_normals<kChunk>(rng, z[q].data(), n);
+        }
+        const A i = vsigmoid(G.i.bias_mean + si * z[0]), f = vsigmoid(G.f.bias_mean + sf * z[1]),
+                o = vsigmoid(G.o.bias_mean + so * z[2]), g = vtanh(G.g.bias_mean + sgv * z[3]);
+        Eigen::Map<Eigen::ArrayXd> cseg(c.data() + j0, n);
+        const A cp = cseg;
+        const A cn = f * cp + i * g;
+        cseg = cn;
+        const A tc = vtanh(cn), h = o * tc;
+        qh_k += h.square().sum();
+        const A T = o * (1 - tc.square()), S_ = tc * o * (1 - o);
+        // b_k: derivatives of c_t along the three gates that read h_{t−1} (§5.4).
+        const A b[3] = {cp * f * (1 - f), g * i * (1 - i), i * (1 - g.square())};
         if (power) {
           // Power iteration of the linearised covariance map along the chain (§4.3).
-          vsum += v[j];
-          const double vn =
-              f * f * v[j] + Dh[k] * (sq(G.f.recurrent_std * b[0]) + sq(G.i.recurrent_std * b[1]) +
-                                      sq(G.g.recurrent_std * b[2]));
-          v[j] = vn;
-          vsum_new += vn;
-          wsum += T * T * vn + sq(G.o.recurrent_std * S_) * Dh[k];
+          Eigen::Map<Eigen::ArrayXd> vseg(v.data() + j0, n);
+          vsum += vseg.sum();
+          const A vn = f.square() * vseg +
+                       Dh[k] * (sq(G.f.recurrent_std) * b[0].square() +
+                                sq(G.i.recurrent_std) * b[1].square() +
+                                sq(G.g.recurrent_std) * b[2].square());
+          vseg = vn;
+          vsum_new += vn.sum();
+          wsum += (T.square() * vn).sum() + sq(G.o.recurrent_std) * Dh[k] * S_.square().sum();
         }
         if (!averaging) continue;
         // One more fresh o_{t−1} for T_{t−1} = o_{t−1} tanh'(c_{t−1}) (§5.4).
-        const double o1 = sigmoid(G.o.bias_mean + so * rng.normal());
-        const double T1 = o1 * (1 - sq(std::tanh(cp)));
-        const double f2 = f * f, T2 = T * T, T1s = T1 * T1;
-        S.n += 1;
-        S.Qh += sq(o * tc);
-        S.Qc += cn * cn;
-        S.Mh += o * tc;
-        S.Mc += cn;
-        S.f2 += f2;
-        S.f4 += f2 * f2;
-        S.T1sq += T1s;
-        S.T1q += T1s * T1s;
-        S.f2T1sq += f2 * T1s;
-        std::array<double, 3> b2;
-        for (int a = 0; a < 3; ++a) b2[a] = b[a] * b[a];
+        const A T1 = vsigmoid(G.o.bias_mean + so * z[4]) * (1 - vtanh(cp).square());
+        const A f2 = f.square(), T2 = T.square(), T1s = T1.square();
+        S.n += n;
+        S.Qh += h.square().sum();
+        S.Qc += cn.square().sum();
+        S.Mh += h.sum();
+        S.Mc += cn.sum();
+        S.f2 += f2.sum();
+        S.f4 += f2.square().sum();
+        S.T1sq += T1s.sum();
+        S.T1q += T1s.square().sum();
+        S.f2T1sq += (f2 * T1s).sum();
+        const A b2[3] = {b[0].square(), b[1].square(), b[2].square()};
+        const A f2T2 = f2 * T2, T4 = T2.square();
         for (int a = 0; a < 3; ++a) {
-          S.b2[a] += b2[a];
-          S.f2b2[a] += f2 * b2[a];
-          S.T2b2[a] += T2 * b2[a];
-          S.f2T2b2[a] += f2 * T2 * b2[a];
-          S.T4f2b2[a] += T2 * T2 * f2 * b2[a];
-          for (int l = 0; l < 3; ++l) {
-            S.b2b2[a][l] += b2[a] * b2[l];
-            S.T2b2b2[a][l] += T2 * b2[a] * b2[l];
+          S.b2[a] += b2[a].sum();
+          S.f2b2[a] += (f2 * b2[a]).sum();
+          S.T2b2[a] += (T2 * b2[a]).sum();
+          S.f2T2b2[a] += (f2T2 * b2[a]).sum();
+          S.T4f2b2[a] += (T4 * f2 * b2[a]).sum();
+          for (int l = a; l < 3; ++l) {
+            const A bb = b2[a] * b2[l];
+            const double s1 = bb.sum(), s2 = (T2 * bb).sum();
+            S.b2b2[a][l] += s1;
+            S.T2b2b2[a][l] += s2;
+            if (l != a) {
+              S.b2b2[l][a] += s1;
+              S.T2b2b2[l][a] += s2;
+            }
           }
         }
-        const std::array<double, 4> bt2 = {S_ * S_, T2 * b2[0], T2 * b2[1], T2 * b2[2]};
+        const A S2 = S_.square();
+        const A bt2[4] = {S2, T2 * b2[0], T2 * b2[1], T2 * b2[2]};
         for (int a = 0; a < 4; ++a) {
-          S.bt2[a] += bt2[a];
-          for (int l = 0; l < 4; ++l) S.bt2bt2[a][l] += bt2[a] * bt2[l];
+          S.bt2[a] += bt2[a].sum();
+          for (int l = a; l < 4; ++l) {
+            const double s1 = (bt2[a] * bt2[l]).sum();
+            S.bt2bt2[a][l] += s1;
+            if (l != a) S.bt2bt2[l][a] += s1;
+          }
         }
-        S.T2f2 += T2 * f2;
-        S.T4f4 += T2 * T2 * f2 * f2;
-        S.f4T2 += f2 * f2 * T2;
-        S.S2 += S_ * S_;
-        S.T2f2S2 += T2 * f2 * S_ * S_;
+        S.T2f2 += f2T2.sum();
+        S.T4f4 += (T4 * f2.square()).sum();
+        S.f4T2 += (f2.square() * T2).sum();
+        S.S2 += S2.sum();
+        S.T2f2S2 += (f2T2 * S2).sum();
       }
       if (power) {
         const double n = double(Mg);
@@ -637,7 +686,7 @@ TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
     fail("--input-var must be ≥ 0 (got {})", opt.input_var);
   if (!std::isnan(opt.input_overlap) && !(std::abs(opt.input_overlap) <= opt.input_var))
     fail("--input-overlap must satisfy |R_ab| ≤ R = {} (got {})", opt.input_var, opt.input_overlap);
-  const GaussHermite gh(opt.order);
+  const GaussHermite& gh = GaussHermite::cached(opt.order);
   TheoryResult r;
   switch (spec.cell) {
     case CellType::Vanilla:

@@ -18,9 +18,9 @@ struct TheoryOptions {
   double tol = 1e-12;          // fixed-point tolerance (moment recursions)
   int max_iter = 200000;       // fixed-point iterations
   // LSTM sampling (§4)
-  int64_t samples = 40000;
+  int64_t samples = 16000;
   int groups = 8;  // independent sub-populations for the Monte Carlo errors (batch means)
-  int burn_in = 200, average = 200;
+  int burn_in = 100, average = 100;
   uint64_t seed = 0;
   int horizon = 1000;     // T for the product moments over T steps
   bool timescale = true;  // solve the covariance map (off inside searches that need only m1)

@@ -1,0 +1,51 @@
+// Standard normal deviates in batches for the LSTM cell-state sampler (docs/theory.md §4.2).
+// The Box–Muller transform with every step vectorizable: 53-bit uniforms from the SplitMix64
+// output function applied to a counter (a fresh 64-bit base from the seeded PCG32 per batch),
+// Eigen's vectorized log and sqrt, and sin/cos of the half angle by Taylor polynomials
+// (|x| ≤ π/2, truncation error < 1e-11): a batch costs a fraction of a scalar sampler per draw.
+// The uniforms cut the tails at 8.6σ, where the Gaussian mass is 1e-17.
+#pragma once
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdint>
+
+#include "util/rng.h"
+
+namespace rnnmft::theory {
+
+template <int MaxN>
+void fill_normals(Rng& rng, double* out, int n) {
+  using A = Eigen::Array<double, Eigen::Dynamic, 1, 0, (MaxN + 1) / 2, 1>;
+  const int m = (n + 1) / 2;
+  A u1(m), x(m);
+  uint64_t bits[MaxN + 1];
+  const uint64_t base = rng.next_u64();
+  for (int i = 0; i < 2 * m; ++i) {  // SplitMix64 of base + (i + 1)·φ: independent lanes
+    uint64_t z = base + uint64_t(i + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    bits[i] = z ^ (z >> 31);
+  }
+  for (int i = 0; i < m; ++i) {
+    u1[i] = (double(bits[i] >> 11) + 0.5) * 0x1.0p-53;           // (0, 1): log is finite
+    x[i] = M_PI * (double(bits[m + i] >> 11) * 0x1.0p-53 - 0.5);  // half angle in [−π/2, π/2)
+  }
+  const A r = (-2.0 * u1.log()).sqrt(), x2 = x.square();
+  // sin x to x¹⁵ and cos x to x¹⁶ (Horner in x²).
+  const A s =
+      x * (1.0 + x2 * (-1.0 / 6 + x2 * (1.0 / 120 + x2 * (-1.0 / 5040 + x2 * (1.0 / 362880 +
+           x2 * (-1.0 / 39916800 + x2 * (1.0 / 6227020800.0 + x2 * (-1.0 / 1307674368000.0))))))));
+  const A c =
+      1.0 + x2 * (-0.5 + x2 * (1.0 / 24 + x2 * (-1.0 / 720 + x2 * (1.0 / 40320 +
+            x2 * (-1.0 / 3628800 + x2 * (1.0 / 479001600.0 + x2 * (-1.0 / 87178291200.0 +
+            x2 * (1.0 / 20922789888000.0))))))));
+  const A z1 = r * (1.0 - 2.0 * s.square()), z2 = r * (2.0 * s * c);  // cos 2x, sin 2x
+  for (int i = 0; i < n / 2; ++i) {
+    out[2 * i] = z1[i];
+    out[2 * i + 1] = z2[i];
+  }
+  if (n % 2) out[n - 1] = z1[m - 1];
+}
+
+}  // namespace rnnmft::theory
