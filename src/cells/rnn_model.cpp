@@ -137,8 +137,7 @@ void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, 
 }
 
 template <typename S>
-void RnnModel<S>::step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B,
-                       Work& w) {
+void RnnModel<S>::step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B, Work& w) {
   if (!cfg_.reference_kernel) {
     step_fast(a, h, c, h_next, c_next, e, B, w);
     return;
@@ -280,8 +279,8 @@ S RnnModel<S>::loss(const S* x, const int* labels, int T, int B, int* correct) {
   for (int p = 0; p < int(sl.size()); ++p) {
     const auto [b0, b1] = sl[p];
     const int nb = b1 - b0;
-    Mat a(nb, Gi * N), h2(nb, N), c2(nb, N), e(nb, N), hs = h.middleRows(b0, nb),
-        cs = c.middleRows(b0, nb);
+    Mat a(nb, Gi * N), h2(nb, N), c2(nb, N), e(nb, N);
+    Mat hs = h.middleRows(b0, nb), cs = c.middleRows(b0, nb);
     for (int t = 0; t < T; ++t) {
       a.noalias() = CMapM(x + (size_t(t) * B + b0) * I, nb, I) * w_ih(P).transpose();
       a.rowwise() += b_ih(P).transpose();

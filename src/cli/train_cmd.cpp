@@ -65,7 +65,9 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   t->add_option("--schedule", c.schedule, "constant or cosine")->capture_default_str();
   t->add_option("--seed", c.seed, "Seed of the init and the batches")->capture_default_str();
-  t->add_option("--threads", c.threads, "Threads for the matrix products")->capture_default_str();
+  t->add_option("--threads", c.threads,
+                "Threads, each owning a slice of the batch (≥ 8 rows) for the whole sequence")
+      ->capture_default_str();
   t->add_option("--log-every", c.log_every, "Steps per log line")->capture_default_str();
   t->add_option("--eval-every", c.eval_every, "Steps between validations")->capture_default_str();
   t->add_option("--eval-limit", c.eval_limit,

@@ -174,22 +174,22 @@ double affine_cov_map(const AffineCell& ac, const TheoryResult& r, const std::ar
   const GateInit& g = ac.gate();
   const double qf = ac.q_gate(r.Q_h), cf = std::min(preact_cov(g, Qab, ac.Rab), qf);
   const double Ef = gh.expect(sigmoid, g.bias_mean, qf);
-  const double Eff = gh.expect_product(GaussHermite::Act::Sigmoid, g.bias_mean, qf, g.bias_mean,
-                                      qf, cf);
+  const double Eff =
+      gh.expect_product(GaussHermite::Act::Sigmoid, g.bias_mean, qf, g.bias_mean, qf, cf);
   double qz = ac.q_cand(r.Q_h), cz;
   const GateInit& z = ac.cand();
   if (ac.gru()) {
     const GateInit& rg = ac.spec.gate("reset");
     const double qr = preact_var(rg, r.Q_h, ac.R), cr = std::min(preact_cov(rg, Qab, ac.Rab), qr);
-    const double Err = gh.expect_product(GaussHermite::Act::Sigmoid, rg.bias_mean, qr,
-                                        rg.bias_mean, qr, cr);
+    const double Err =
+        gh.expect_product(GaussHermite::Act::Sigmoid, rg.bias_mean, qr, rg.bias_mean, qr, cr);
     cz = preact_cov(z, Err * Qab, ac.Rab);
   } else {
     cz = preact_cov(z, 0.0, ac.Rab);
   }
   cz = std::min(cz, qz);
-  const double Ezz = gh.expect_product(GaussHermite::Act::Tanh, z.bias_mean, qz, z.bias_mean,
-                                      qz, cz);
+  const double Ezz =
+      gh.expect_product(GaussHermite::Act::Tanh, z.bias_mean, qz, z.bias_mean, qz, cz);
   return Eff * Qab + 2.0 * (Ef - Eff) * r.M_h * ez[1] + (1.0 - 2.0 * Ef + Eff) * Ezz;
 }
 
@@ -197,8 +197,7 @@ double vanilla_cov_map(const InitSpec& s, const GaussHermite& gh, double Q, doub
                        double Rab) {
   const GateInit& g = s.gate("hidden");
   const double q = preact_var(g, Q, R), c = std::min(preact_cov(g, Qab, Rab), q);
-  return gh.expect_product(GaussHermite::Act::Tanh, g.bias_mean, q,
-                    g.bias_mean, q, c);
+  return gh.expect_product(GaussHermite::Act::Tanh, g.bias_mean, q, g.bias_mean, q, c);
 }
 
 // Fixed point of a covariance map and its multiplier χ (§3.3). With identical inputs the
@@ -407,18 +406,22 @@ void lstm_moments(const LstmSums& s, const LstmGates& G, Moments2& jc, Moments2&
   double sum_b2 = 0;
   for (int k = 0; k < 3; ++k) sum_b2 += sg[k] * E(s.b2[k]);
   t12 += sgt[0] * E(s.S2) * sum_b2;
+  // Orthogonal W_k: W_k W_kᵀ = σ_k² I, so the k = l product-of-means terms drop (§5.5).
+  const std::array<bool, 4> orth_t = {G.o.orthogonal, orth[0], orth[1], orth[2]};
   for (int k = 0; k < 3; ++k) {
     t11 += 2 * sg[k] * E(s.f2b2[k]);
     t12 += 2 * sg[k] * E(s.f2T2b2[k]);
     t22 += 2 * sg[k] * E(s.T4f2b2[k]);
     for (int l = 0; l < 3; ++l) {
-      t11 += sg[k] * sg[l] * (E(s.b2b2[k][l]) + E(s.b2[k]) * E(s.b2[l]));
-      t12 += sg[k] * sg[l] * (E(s.T2b2b2[k][l]) + E(s.T2b2[k]) * E(s.b2[l]));
+      const bool drop = k == l && orth[k];
+      t11 += sg[k] * sg[l] * (E(s.b2b2[k][l]) + (drop ? 0.0 : E(s.b2[k]) * E(s.b2[l])));
+      t12 += sg[k] * sg[l] * (E(s.T2b2b2[k][l]) + (drop ? 0.0 : E(s.T2b2[k]) * E(s.b2[l])));
     }
   }
   for (int k = 0; k < 4; ++k)
     for (int l = 0; l < 4; ++l)
-      t22 += sgt[k] * sgt[l] * (E(s.bt2bt2[k][l]) + E(s.bt2[k]) * E(s.bt2[l]));
+      t22 += sgt[k] * sgt[l] *
+             (E(s.bt2bt2[k][l]) + (k == l && orth_t[k] ? 0.0 : E(s.bt2[k]) * E(s.bt2[l])));
   js.m2 = 0.5 * (t11 + 2 * t12 + t22);
 }
 
@@ -513,10 +516,9 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
           // Power iteration of the linearised covariance map along the chain (§4.3).
           Eigen::Map<Eigen::ArrayXd> vseg(v.data() + j0, n);
           vsum += vseg.sum();
-          const A vn = f.square() * vseg +
-                       Dh[k] * (sq(G.f.recurrent_std) * b[0].square() +
-                                sq(G.i.recurrent_std) * b[1].square() +
-                                sq(G.g.recurrent_std) * b[2].square());
+          const A vn = f.square() * vseg + Dh[k] * (sq(G.f.recurrent_std) * b[0].square() +
+                                                    sq(G.i.recurrent_std) * b[1].square() +
+                                                    sq(G.g.recurrent_std) * b[2].square());
           vseg = vn;
           vsum_new += vn.sum();
           wsum += (T.square() * vn).sum() + sq(G.o.recurrent_std) * Dh[k] * S_.square().sum();

@@ -14,6 +14,13 @@
 
 namespace rnnmft::theory {
 
+// k-th Taylor coefficient of sin (k odd) or cos (k even) at 0: ±1/k!.
+constexpr double taylor_coef(int k) {
+  double f = 1;
+  for (int i = 2; i <= k; ++i) f *= i;
+  return ((k / 2) % 2 ? -1.0 : 1.0) / f;
+}
+
 template <int MaxN>
 void fill_normals(Rng& rng, double* out, int n) {
   using A = Eigen::Array<double, Eigen::Dynamic, 1, 0, (MaxN + 1) / 2, 1>;
@@ -28,18 +35,15 @@ void fill_normals(Rng& rng, double* out, int n) {
     bits[i] = z ^ (z >> 31);
   }
   for (int i = 0; i < m; ++i) {
-    u1[i] = (double(bits[i] >> 11) + 0.5) * 0x1.0p-53;           // (0, 1): log is finite
+    u1[i] = (double(bits[i] >> 11) + 0.5) * 0x1.0p-53;            // (0, 1): log is finite
     x[i] = M_PI * (double(bits[m + i] >> 11) * 0x1.0p-53 - 0.5);  // half angle in [−π/2, π/2)
   }
   const A r = (-2.0 * u1.log()).sqrt(), x2 = x.square();
-  // sin x to x¹⁵ and cos x to x¹⁶ (Horner in x²).
-  const A s =
-      x * (1.0 + x2 * (-1.0 / 6 + x2 * (1.0 / 120 + x2 * (-1.0 / 5040 + x2 * (1.0 / 362880 +
-           x2 * (-1.0 / 39916800 + x2 * (1.0 / 6227020800.0 + x2 * (-1.0 / 1307674368000.0))))))));
-  const A c =
-      1.0 + x2 * (-0.5 + x2 * (1.0 / 24 + x2 * (-1.0 / 720 + x2 * (1.0 / 40320 +
-            x2 * (-1.0 / 3628800 + x2 * (1.0 / 479001600.0 + x2 * (-1.0 / 87178291200.0 +
-            x2 * (1.0 / 20922789888000.0))))))));
+  // sin x to x¹⁵ and cos x to x¹⁶, Horner in x² from the highest term.
+  A s = A::Constant(m, taylor_coef(15)), c = A::Constant(m, taylor_coef(16));
+  for (int k = 13; k >= 1; k -= 2) s = s * x2 + taylor_coef(k);
+  for (int k = 14; k >= 0; k -= 2) c = c * x2 + taylor_coef(k);
+  s *= x;
   const A z1 = r * (1.0 - 2.0 * s.square()), z2 = r * (2.0 * s * c);  // cos 2x, sin 2x
   for (int i = 0; i < n / 2; ++i) {
     out[2 * i] = z1[i];

@@ -74,7 +74,8 @@ TEST(Kernels, FastMatchesReference) {
 }
 
 // Threads own slices of the batch for the whole sequence: any split must give the single-thread
-// loss and gradients (odd batch sizes give unequal slices; I = 1 takes its own input-gradient path).
+// loss and gradients (odd batch sizes give unequal slices; I = 1 takes its own input-gradient
+// path).
 TEST(Kernels, BatchSlicesMatchOneThread) {
   Rng rng(23);
   const CellType cells[] = {CellType::Vanilla, CellType::Minimal, CellType::Gru, CellType::Lstm};
@@ -84,8 +85,8 @@ TEST(Kernels, BatchSlicesMatchOneThread) {
         if (cell != CellType::Gru && gru == GruVariant::ResetBefore) continue;
         const int N = 19 + int(rng.below(30)), T = 7 + int(rng.below(20)),
                   B = 25 + int(rng.below(30));
-        SCOPED_TRACE(::testing::Message() << cell_name(cell) << " N=" << N << " I=" << I
-                                          << " T=" << T << " B=" << B);
+        SCOPED_TRACE(::testing::Message()
+                     << cell_name(cell) << " N=" << N << " I=" << I << " T=" << T << " B=" << B);
         RnnModel<float> m(ModelConfig{cell, gru, I, N, 4});
         for (auto& p : m.params()) p = float(rng.normal(0.0, 0.3));
         std::vector<float> x(size_t(T) * B * I);

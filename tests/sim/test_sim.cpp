@@ -254,5 +254,43 @@ TEST(TheoryVsSimulation, OrthogonalVanillaSecondMoment) {
   EXPECT_GT(theory::analyze(spec(gj)).jacobian.m2, 1.2 * theory::analyze(spec(j)).jacobian.m2);
 }
 
+// Orthogonal recurrent weights in the gated cells, at points where the rule moves m2 well away
+// from the Gaussian value: GRU J, LSTM J_c and the LSTM's (c, h) state (docs/theory.md §5.5),
+// against networks whose Haar matrices are redrawn at every step.
+TEST(TheoryVsSimulation, OrthogonalGatedSecondMoments) {
+  const json gru = {{"cell", "gru"},
+                    {"gates",
+                     {{"update", g(1.5, 0.3, -1.0, 0.1)},
+                      {"reset", g(1.5, 0.3, 1.0, 0.1)},
+                      {"candidate", g(2.5, 0.3, 0.0, 0.1)}}}};
+  const json lstm = {{"cell", "lstm"},
+                     {"gates",
+                      {{"input", g(1.5, 0.3, 0.0, 0.1)},
+                       {"forget", g(1.5, 0.3, -1.0, 0.1)},
+                       {"output", g(1.5, 0.3, 1.0, 0.1)},
+                       {"cell", g(2.5, 0.3, 0.0, 0.1)}}}};
+  for (json j : {gru, lstm}) {
+    SCOPED_TRACE(j["cell"].get<std::string>());
+    const json gauss = j;
+    for (auto& [name, gate] : j["gates"].items()) gate["recurrent_dist"] = "orthogonal";
+    const theory::TheoryResult th = theory::analyze(spec(j)), tg = theory::analyze(spec(gauss));
+    sim::SimOptions o = fast_opts();
+    o.width = 300;
+    o.steps = 120;
+    o.t0 = 70;
+    o.trials = 2;
+    const sim::SimResult sm = sim::simulate(spec(j), o);
+    auto se = [](const sim::Stat& s) { return s.n > 1 ? s.std / std::sqrt(double(s.n)) : 0.0; };
+    EXPECT_NEAR(sm.m1.mean, th.jacobian.m1, 0.02 * th.jacobian.m1 + 3 * se(sm.m1));
+    EXPECT_NEAR(sm.m2.mean, th.jacobian.m2,
+                0.05 * th.jacobian.m2 + 3 * se(sm.m2) + 3 * th.jacobian.m2_err);
+    EXPECT_NEAR(sm.m2_state.mean, th.jacobian_state.m2,
+                0.05 * th.jacobian_state.m2 + 3 * se(sm.m2_state) + 3 * th.jacobian_state.m2_err);
+    // The points discriminate: the Gaussian rule is off by more than the tolerance.
+    EXPECT_GT(tg.jacobian.m2, 1.3 * th.jacobian.m2);
+    EXPECT_GT(tg.jacobian_state.m2, 1.3 * th.jacobian_state.m2);
+  }
+}
+
 }  // namespace
 }  // namespace rnnmft

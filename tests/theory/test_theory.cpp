@@ -162,8 +162,8 @@ TEST(GaussHermite, VectorizedProductMatchesGenericRule) {
         const double c = rho * v;
         const double gt = gh.expect2([](double a, double b) { return std::tanh(a) * std::tanh(b); },
                                      m, v, m, v, c);
-        const double gs = gh.expect2([](double a, double b) { return sigmoid(a) * sigmoid(b); },
-                                     m, v, -m, v, c);
+        const double gs =
+            gh.expect2([](double a, double b) { return sigmoid(a) * sigmoid(b); }, m, v, -m, v, c);
         EXPECT_NEAR(gh.expect_product(GaussHermite::Act::Tanh, m, v, m, v, c), gt, 1e-14);
         EXPECT_NEAR(gh.expect_product(GaussHermite::Act::Sigmoid, m, v, -m, v, c), gs, 1e-14);
       }
