@@ -38,8 +38,7 @@ double GaussHermite::expect_product(Act act, double m1, double v1, double m2, do
   using A = Eigen::ArrayXd;
   const Eigen::Map<const A> X(x_.data(), Eigen::Index(x_.size())), W(w_.data(), X.size());
   auto phi = [act](const A& u) -> A {
-    if (act == Act::Sigmoid) return 1.0 / (1.0 + (-u).exp());
-    return 1.0 - 2.0 / ((2.0 * u).exp() + 1.0);  // tanh, absolute error at double rounding
+    return act == Act::Sigmoid ? array_sigmoid<A>(u) : array_tanh<A>(u);
   };
   const double s1 = std::sqrt(std::max(v1, 0.0));
   const double a = s1 > 0 ? c / s1 : 0.0;

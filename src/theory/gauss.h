@@ -56,4 +56,16 @@ inline double sigmoid(double x) {
   return 1.0 / (1.0 + std::exp(-x));
 }
 
+// σ and tanh of an Eigen array expression through exp, which Eigen vectorizes in double (its
+// tanh is scalar there); the absolute error stays at the level of double rounding. Out is the
+// array type to evaluate into (a fixed-capacity one avoids heap allocation).
+template <typename Out, typename X>
+Out array_sigmoid(const X& x) {
+  return 1.0 / (1.0 + (-x).exp());
+}
+template <typename Out, typename X>
+Out array_tanh(const X& x) {
+  return 1.0 - 2.0 / ((2.0 * x).exp() + 1.0);
+}
+
 }  // namespace rnnmft::theory

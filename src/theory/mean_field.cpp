@@ -348,17 +348,15 @@ TheoryResult analyze_vanilla(const InitSpec& s, const TheoryOptions& opt, const 
 // Samples per vectorized chunk of the sampler.
 constexpr int kChunk = 256;
 
-// σ and tanh of an array through exp, which Eigen vectorizes in double (its tanh is scalar
-// there); the absolute error stays at the level of double rounding.
 // Arrays of one chunk live on the stack: no allocation per chunk and step.
 using ChunkArray = Eigen::Array<double, Eigen::Dynamic, 1, 0, kChunk, 1>;
 template <typename X>
 ChunkArray vsigmoid(const X& x) {
-  return 1.0 / (1.0 + (-x).exp());
+  return array_sigmoid<ChunkArray>(x);
 }
 template <typename X>
 ChunkArray vtanh(const X& x) {
-  return 1.0 - 2.0 / ((2.0 * x).exp() + 1.0);
+  return array_tanh<ChunkArray>(x);
 }
 
 // Per-group sums of the per-unit quantities the Jacobian moments need (§5.4).
