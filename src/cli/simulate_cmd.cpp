@@ -27,7 +27,8 @@ void register_simulate(CLI::App& app) {
   s->add_option("--init", a->init, "Preset or spec .json")->capture_default_str();
   s->add_option("--gru-variant", a->gru_variant, "reset-before (the theory's) or reset-after")
       ->capture_default_str();
-  s->add_option("--width", a->opt.width, "N")->capture_default_str();
+  s->add_option("--hidden,--width", a->opt.width, "N (validation against the theory: ≥ 1000)")
+      ->capture_default_str();
   s->add_option("--input-dim", a->opt.input_dim, "I")->capture_default_str();
   s->add_option("--steps", a->opt.steps, "Steps per trial")->capture_default_str();
   s->add_option("--t0", a->opt.t0, "Step from which the two trajectories get identical inputs")
@@ -42,6 +43,8 @@ void register_simulate(CLI::App& app) {
       ->capture_default_str();
   s->add_option("-o,--output", a->opt.out_dir,
                 "Directory for trajectories.csv and singular values");
+  s->add_flag("--spectral-radius", a->opt.spectral_radius,
+              "Also the spectral radius of the state Jacobian at the first and the last step");
   s->add_flag("--json", a->json, "Print JSON");
   s->callback([a, cell_opt] {
     a->opt.untied = !a->tied;
@@ -64,10 +67,17 @@ void register_simulate(CLI::App& app) {
                cell_name(r.cell), r.width, r.untied ? "untied" : "tied", a->opt.trials,
                a->opt.steps, a->opt.t0);
     fmt::print("  stationary   Q_h = {:.6g} ± {:.2g}", r.Q_h.mean, r.Q_h.std);
+    fmt::print("  (mean over steps {}–{})", a->opt.steps / 2 + 1, a->opt.steps);
     if (r.cell == CellType::Lstm) fmt::print("   Q_c = {:.6g} ± {:.2g}", r.Q_c.mean, r.Q_c.std);
     fmt::print(
         "\n  timescale    χ = {:.6f}   ξ = {:.2f}  (95% CI {:.2f} – {:.2f}, {} trials fitted)\n",
         r.chi, r.xi, r.xi_lo, r.xi_hi, r.fitted_trials);
+    fmt::print("  correlation  h^a·h^b/(|h^a||h^b|) = {:.4f} ± {:.2g} over the last {} steps\n",
+               r.corr.mean, r.corr.std, std::max(a->opt.steps / 10, 1));
+    if (r.radius_init.n > 0)
+      fmt::print("  spectral radius of the {} Jacobian: {:.5f} ± {:.2g} at step 1, {:.5f} ± {:.2g} at step {}\n",
+                 r.cell == CellType::Lstm ? "(c, h)" : "state", r.radius_init.mean,
+                 r.radius_init.std, r.radius_end.mean, r.radius_end.std, a->opt.steps);
     fmt::print("  {:12} m1 = {:.6f} ± {:.2g}   m2 = {:.6f} ± {:.2g}\n",
                r.cell == CellType::Lstm ? "J_c" : "jacobian", r.m1.mean, r.m1.std, r.m2.mean,
                r.m2.std);

@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
 #include "theory/mean_field.h"
@@ -18,14 +20,32 @@ namespace rnnmft::cli {
 
 using nlohmann::json;
 
+namespace {
+
+// "10^5" or "0.37": a factor as a person reads it.
+std::string factor(double log_gain) {
+  if (!std::isfinite(log_gain)) return log_gain > 0 ? "∞" : "0";
+  if (std::abs(log_gain) < std::log(100.0)) return fmt::format("{:.2f}", std::exp(log_gain));
+  return fmt::format("10^{:.0f}", log_gain / std::log(10.0));
+}
+
+std::string xi_text(double xi) {
+  return std::isfinite(xi) ? fmt::format("{:.1f}", xi) : "∞";
+}
+
+}  // namespace
+
 std::string verdict(const theory::TheoryResult& r, int T) {
   const double xi = r.xi(), v = r.jacobian.normalized(), m1 = r.jacobian.m1;
   std::string s;
-  if (r.cell == CellType::Lstm || r.chi >= 1.0 || xi >= T)
-    s = xi >= T ? fmt::format("signals survive T = {} steps (ξ = {})", T,
-                              std::isfinite(xi) ? fmt::format("{:.0f}", xi) : "∞")
-                : fmt::format("signals fade after ~{:.0f} of T = {} steps (ξ/T = {:.2g})", xi, T,
-                              xi / T);
+  if (r.chaotic())
+    s = fmt::format(
+        "chaotic: nearby trajectories separate (χ = {:.4f} at c = 1) and two sequences "
+        "decorrelate to c* = {:.3f} within ξ ≈ {:.0f} steps",
+        r.chi_coincident, r.corr, xi);
+  else if (xi >= T)
+    s = fmt::format("signals survive T = {} steps (ξ = {})", T,
+                    std::isfinite(xi) ? fmt::format("{:.0f}", xi) : "∞");
   else
     s = fmt::format("signals fade after ~{:.0f} of T = {} steps (ξ/T = {:.2g})", xi, T, xi / T);
   const double logm1T = T * std::log(m1);
@@ -35,6 +55,9 @@ std::string verdict(const theory::TheoryResult& r, int T) {
   else
     s += fmt::format("; gradient norms stay within 100× over T (m1 = {:.4f})", m1);
   s += fmt::format("; spectrum spread T·v = {:.3g}", T * v);
+  const double lg = r.tied_log_gain(T);
+  s += fmt::format("; tied networks: gradient gain over T ≈ {}{}", factor(lg),
+                   lg > std::log(100.0) ? " (they grow out of the theory's state)" : "");
   return s;
 }
 
@@ -51,14 +74,18 @@ void print_theory(const theory::TheoryResult& r, const InitSpec& spec, int T) {
   else
     fmt::print("  fixed point  Q_h = {:.6g}   M_h = {:.6g}{}\n", r.Q_h, r.M_h,
                r.converged ? "" : "   (NOT converged)");
-  fmt::print("  timescale    χ = {:.6f}   ξ = {}   c* = {:.4f}\n", r.chi,
-             std::isfinite(r.xi()) ? fmt::format("{:.1f}", r.xi()) : "∞", r.corr);
+  fmt::print("  timescale    χ = {:.6f}   ξ = {}   c* = {:.4f}{}\n", r.chi, xi_text(r.xi()), r.corr,
+             r.chaotic() ? fmt::format("   (chaotic: χ = {:.6f} at c = 1)", r.chi_coincident)
+                         : "");
   auto jac = [](const char* name, const theory::Moments2& m) {
     fmt::print("  {:14} m1 = {:.6f}  m2 = {:.6f}  variance = {:.4g}  normalized = {:.4g}\n", name,
                m.m1, m.m2, m.variance(), m.normalized());
   };
   jac(r.cell == CellType::Lstm ? "J_c (N×N)" : "jacobian", r.jacobian);
   if (r.cell == CellType::Lstm) jac("J (c,h) 2N", r.jacobian_state);
+  fmt::print("  over T = {}  untied m1^T = {}   tied gain G_T = {} (diagonal part of m1: {:.6f})\n",
+             T, factor(T * std::log(r.jacobian.m1)), factor(r.tied_log_gain(T)),
+             r.jacobian.diag);
   fmt::print("  verdict      {}\n", verdict(r, T));
 }
 
@@ -75,12 +102,53 @@ void add_theory_flags(CLI::App* cmd, theory::TheoryOptions& o) {
   cmd->add_option("--mc-seed", o.seed, "LSTM: sampling seed")->capture_default_str();
 }
 
+// The finite-width, tied check beside the mean-field numbers (docs/theory.md §9.4).
+struct TiedFlags {
+  bool on = true;
+  int trials = 4;
+  uint64_t seed = 0;
+};
+
+void add_tied_flags(CLI::App* cmd, TiedFlags& f) {
+  cmd->add_flag("--tied-check,!--no-tied-check", f.on,
+                "Simulate tied networks of width --hidden for T steps beside the theory")
+      ->capture_default_str();
+  cmd->add_option("--tied-trials", f.trials, "Tied networks simulated")->capture_default_str();
+  cmd->add_option("--tied-seed", f.seed, "Seed of the tied networks")->capture_default_str();
+}
+
+std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFlags& f, int hidden,
+                                             int input_dim, int T,
+                                             const theory::TheoryOptions& opt) {
+  if (!f.on) return std::nullopt;
+  if (T > 20000) {
+    fmt::print(stderr, "note: no tied check for T = {} > 20000 steps (--no-tied-check)\n", T);
+    return std::nullopt;
+  }
+  sim::TiedCheckOptions o;
+  o.width = hidden;
+  o.input_dim = input_dim;
+  o.steps = std::max(T, 20);
+  o.trials = f.trials;
+  o.seed = f.seed;
+  o.input_var = opt.input_var;
+  o.theory = opt;
+  return sim::tied_check(spec, o);
+}
+
+void check_model_flags(int hidden, int input_dim, int seq_len) {
+  if (hidden < 2 || hidden > 20000) fail("--hidden must be between 2 and 20000 (got {})", hidden);
+  if (input_dim < 1) fail("--input-dim must be ≥ 1 (got {})", input_dim);
+  if (seq_len < 2) fail("--seq-len must be at least 2 (got {})", seq_len);
+}
+
 void register_theory(CLI::App& app) {
   struct Args {
     std::string cell = "lstm", init = "pytorch";
     int hidden = 128, input_dim = 1, seq_len = 1000;
     bool json = false;
     theory::TheoryOptions opt;
+    TiedFlags tied;
   };
   auto a = std::make_shared<Args>();
   auto* t = app.add_subcommand(
@@ -92,17 +160,18 @@ void register_theory(CLI::App& app) {
   t->add_option("--init", a->init,
                 "Preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]) or spec .json")
       ->capture_default_str();
-  t->add_option("--hidden", a->hidden, "N, to map a preset to its moments")->capture_default_str();
-  t->add_option("--input-dim", a->input_dim, "I, to map a preset to its moments")
+  t->add_option("--hidden,--width", a->hidden, "N: a preset's moments, the tied check's width")
+      ->capture_default_str();
+  t->add_option("--input-dim", a->input_dim, "I: a preset's moments, the tied check's inputs")
       ->capture_default_str();
   t->add_option("--seq-len", a->seq_len, "T the verdict and the product moments refer to")
       ->capture_default_str();
   t->add_flag("--json", a->json, "Print JSON");
   add_theory_flags(t, a->opt);
+  add_tied_flags(t, a->tied);
   t->callback([a, cell_opt] {
     const CellType cell = parse_cell(a->cell);
-    if (a->hidden < 1 || a->input_dim < 1 || a->seq_len < 1)
-      fail("--hidden, --input-dim and --seq-len must be ≥ 1");
+    check_model_flags(a->hidden, a->input_dim, a->seq_len);
     if (!is_preset(a->init) && !std::filesystem::is_regular_file(a->init))
       fail(
           "--init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]) nor "
@@ -117,44 +186,69 @@ void register_theory(CLI::App& app) {
     theory::TheoryOptions opt = a->opt;
     opt.horizon = a->seq_len;
     const theory::TheoryResult r = theory::analyze(spec, opt);
+    const auto tc = run_tied_check(spec, a->tied, a->hidden, a->input_dim, a->seq_len, opt);
     if (a->json) {
       json j = r.to_json();
       j["spec"] = spec.to_json();
       j["verdict"] = verdict(r, a->seq_len);
+      j["tied_check"] = tc ? tc->to_json() : json(nullptr);
       fmt::print("{}\n", j.dump(2));
     } else {
       print_theory(r, spec, a->seq_len);
+      if (tc) fmt::print("  tied check   {}\n", tc->summary());
     }
   });
 }
 
 void register_critical(CLI::App& app) {
   struct Args {
-    std::string cell = "lstm", out;
+    std::string cell = "lstm", out, criterion;
+    int hidden = 128, input_dim = 1;
     theory::CriticalOptions opt;
     bool json = false;
+    TiedFlags tied;
   };
   auto a = std::make_shared<Args>();
-  auto* c = app.add_subcommand("critical",
-                               "Critical initialization: m1 = 1, ξ ≥ T, small spectral variance");
+  auto* c = app.add_subcommand(
+      "critical", "Critical initialization: ξ = T, gradients kept over T steps, tied or untied");
   c->add_option("--cell", a->cell, "vanilla, minimal, gru (reset-before) or lstm")
       ->capture_default_str();
   c->add_option("--seq-len", a->opt.seq_len, "Sequence length T to design for")
       ->capture_default_str();
+  c->add_option("--criterion", a->criterion,
+                "tied (default for gated cells: ξ = T and tied gain 1 over T) or untied (m1 = 1)");
   c->add_option("--fix", a->opt.fixes, "gate.param=value held fixed (repeatable)");
+  c->add_option("--hidden,--width", a->hidden, "N: the width of the tied check and of the spec")
+      ->capture_default_str();
+  c->add_option("--input-dim", a->input_dim, "I of the tied check")->capture_default_str();
+  c->add_option("--tol", a->opt.tol, "Accepted |T·ln m1 − target| and |ln G_T|")
+      ->capture_default_str();
   c->add_option("-o,--output", a->out,
                 "Write the spec here (for rnnmft train --init / theory --init)");
   c->add_flag("--json", a->json, "Print JSON");
   add_theory_flags(c, a->opt.theory);
+  add_tied_flags(c, a->tied);
   c->callback([a] {
     const CellType cell = parse_cell(a->cell);
-    const theory::CriticalResult r = theory::critical_init(cell, a->opt);
+    check_model_flags(a->hidden, a->input_dim, a->opt.seq_len);
+    theory::CriticalOptions co = a->opt;
+    if (!a->criterion.empty()) co.criterion = theory::parse_criterion(a->criterion);
+    const theory::CriticalResult r = theory::critical_init(cell, co);
+    const int T = co.seq_len;
+    theory::TheoryOptions topt = co.theory;
+    topt.horizon = T;
+    const auto tc = run_tied_check(r.spec, a->tied, a->hidden, a->input_dim, T, topt);
     json j = r.diagnostics.to_json();
     j["spec"] = r.spec.to_json();
-    j["knob"] = {{"name", r.knob}, {"value", r.knob_value}};
+    j["criterion"] = theory::criterion_name(r.criterion);
+    j["knobs"] = json::object();
+    for (const auto& [k, v] : r.knobs) j["knobs"][k] = v;
+    j["log_m1_T"] = r.log_m1_T;
+    j["log_gain_T"] = r.log_gain_T;
     j["reached"] = r.reached;
     j["notes"] = r.notes;
-    j["verdict"] = verdict(r.diagnostics, a->opt.seq_len);
+    j["verdict"] = verdict(r.diagnostics, T);
+    j["tied_check"] = tc ? tc->to_json() : json(nullptr);
     if (!a->out.empty()) {
       json spec = r.spec.to_json();
       spec["diagnostics"] = j;
@@ -171,15 +265,21 @@ void register_critical(CLI::App& app) {
       fmt::print("{}\n", j.dump(2));
     } else {
       InitSpec shown = r.spec;
-      shown.source = fmt::format("critical for T = {} (solved {} = {:.6g})", a->opt.seq_len, r.knob,
-                                 r.knob_value);
-      print_theory(r.diagnostics, shown, a->opt.seq_len);
+      shown.source = fmt::format("critical ({} criterion) for T = {} (solved {})",
+                                 theory::criterion_name(r.criterion), T, r.knobs_text());
+      print_theory(r.diagnostics, shown, T);
+      fmt::print("  criterion    {}: T·ln m1 = {:.4f} (target {}), ln G_T = {:.4f}{}\n",
+                 theory::criterion_name(r.criterion), r.log_m1_T,
+                 r.criterion == theory::Criterion::Tied ? "−1" : "0", r.log_gain_T,
+                 r.criterion == theory::Criterion::Tied ? " (target 0)" : "");
+      if (tc) fmt::print("  tied check   {}\n", tc->summary());
       for (const auto& n : r.notes) fmt::print("  note         {}\n", n);
       if (!a->out.empty()) fmt::print("  wrote        {}\n", absolute_path(a->out));
     }
     if (!r.reached)
-      fail("m1 = 1 was not reached for {} (m1 = {:.6f}); see the notes", cell_name(cell),
-           r.diagnostics.jacobian.m1);
+      fail("the {} criterion was not reached for {} (T·ln m1 = {:.4f}, ln G_T = {:.4f}); see the "
+           "notes",
+           theory::criterion_name(r.criterion), cell_name(cell), r.log_m1_T, r.log_gain_T);
   });
 }
 
@@ -189,77 +289,125 @@ void register_compare(CLI::App& app) {
                              inits = {"critical", "pytorch", "keras", "chrono"};
     int seq_len = 1000, hidden = 128, input_dim = 1;
     std::string out_dir;
+    bool json = false;
     theory::TheoryOptions opt;
+    TiedFlags tied;
   };
   auto a = std::make_shared<Args>();
   auto* c = app.add_subcommand("compare", "The critical init side by side with the usual ones");
   c->add_option("--cells", a->cells, "Cells")->capture_default_str();
   c->add_option("--inits", a->inits, "critical, presets or spec files")->capture_default_str();
   c->add_option("--seq-len", a->seq_len, "Sequence length T")->capture_default_str();
-  c->add_option("--hidden", a->hidden, "N, for the presets' moments")->capture_default_str();
-  c->add_option("--input-dim", a->input_dim, "I, for the presets' moments")->capture_default_str();
+  c->add_option("--hidden,--width", a->hidden, "N: the presets' moments, the tied check's width")
+      ->capture_default_str();
+  c->add_option("--input-dim", a->input_dim, "I: the presets' moments, the tied check's inputs")
+      ->capture_default_str();
   c->add_option("--out-dir", a->out_dir, "Write each critical spec here as CELL_critical.json");
+  c->add_flag("--json", a->json, "Print JSON (one object per cell)");
   add_theory_flags(c, a->opt);
+  add_tied_flags(c, a->tied);
   c->callback([a] {
-    if (a->seq_len < 2) fail("--seq-len must be at least 2");
+    check_model_flags(a->hidden, a->input_dim, a->seq_len);
+    json all = json::array();
     for (const auto& cell_s : a->cells) {
       const CellType cell = parse_cell(cell_s);
-      fmt::print("== {} at T = {} (N = {}, I = {}) ==\n", cell_name(cell), a->seq_len, a->hidden,
-                 a->input_dim);
+      if (!a->json)
+        fmt::print("== {} at T = {} (N = {}, I = {}) ==\n", cell_name(cell), a->seq_len, a->hidden,
+                   a->input_dim);
       struct Row {
         std::string name;
+        InitSpec spec;
         theory::TheoryResult r;
+        std::optional<sim::TiedCheck> tc;
       };
       std::vector<Row> rows;
+      theory::TheoryOptions o = a->opt;
+      o.horizon = a->seq_len;
       for (const auto& init : a->inits) {
+        Row row;
+        row.name = init;
         if (init == "critical") {
           theory::CriticalOptions co;
           co.seq_len = a->seq_len;
           co.theory = a->opt;
           const auto cr = theory::critical_init(cell, co);
-          fmt::print("critical spec (solved {} = {:.6g}{}):\n", cr.knob, cr.knob_value,
-                     cr.reached ? "" : ", m1 = 1 NOT reached");
-          for (const auto& name : gate_names(cell)) {
-            const GateInit& g = cr.spec.gate(name);
-            fmt::print(
-                "  {:9} recurrent_std {:<9.4g} input_std {:<8.4g} bias_mean {:<8.4g} bias_std "
-                "{:.4g}\n",
-                name, g.recurrent_std, g.input_std, g.bias_mean, g.bias_std);
+          row.spec = cr.spec;
+          row.r = cr.diagnostics;
+          if (!a->json) {
+            fmt::print("critical spec ({} criterion; solved {}{}):\n",
+                       theory::criterion_name(cr.criterion), cr.knobs_text(),
+                       cr.reached ? "" : "; NOT reached");
+            for (const auto& name : gate_names(cell)) {
+              const GateInit& g = cr.spec.gate(name);
+              fmt::print(
+                  "  {:9} recurrent_std {:<9.4g} input_std {:<8.4g} bias_mean {:<8.4g} bias_std "
+                  "{:.4g}\n",
+                  name, g.recurrent_std, g.input_std, g.bias_mean, g.bias_std);
+            }
+            for (const auto& n : cr.notes) fmt::print("  note: {}\n", n);
           }
-          for (const auto& n : cr.notes) fmt::print("  note: {}\n", n);
           if (!a->out_dir.empty()) {
             std::filesystem::create_directories(a->out_dir);
             const std::string path = (std::filesystem::path(a->out_dir) /
                                       (std::string(cell_name(cell)) + "_critical.json"))
                                          .string();
             save_spec_file(cr.spec, path);
-            fmt::print("  written to {} (use: rnnmft train --init {})\n", absolute_path(path),
-                       path);
+            if (!a->json)
+              fmt::print("  written to {} (use: rnnmft train --init {})\n", absolute_path(path),
+                         path);
           }
-          rows.push_back({"critical", cr.diagnostics});
         } else {
-          InitSpec spec = is_preset(init)
-                              ? preset_moments(init, cell, a->hidden, a->input_dim, a->seq_len)
-                              : load_spec_file(init);
-          theory::TheoryOptions o = a->opt;
-          o.horizon = a->seq_len;
-          rows.push_back({init, theory::analyze(spec, o)});
+          row.spec = is_preset(init)
+                         ? preset_moments(init, cell, a->hidden, a->input_dim, a->seq_len)
+                         : load_spec_file(init);
+          row.r = theory::analyze(row.spec, o);
         }
+        row.tc = run_tied_check(row.spec, a->tied, a->hidden, a->input_dim, a->seq_len, o);
+        rows.push_back(std::move(row));
+      }
+      if (a->json) {
+        json jc = {{"cell", cell_name(cell)},
+                   {"seq_len", a->seq_len},
+                   {"hidden", a->hidden},
+                   {"input_dim", a->input_dim},
+                   {"inits", json::array()}};
+        for (const auto& row : rows) {
+          json j = row.r.to_json();
+          j["init"] = row.name;
+          j["spec"] = row.spec.to_json();
+          j["verdict"] = verdict(row.r, a->seq_len);
+          j["tied_check"] = row.tc ? row.tc->to_json() : json(nullptr);
+          jc["inits"].push_back(j);
+        }
+        all.push_back(jc);
+        continue;
       }
       const char* jname = cell == CellType::Lstm ? "J_c" : "J";
-      fmt::print("\n  {:10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}\n", "init", "χ", "ξ",
-                 fmt::format("m1({})", jname), fmt::format("m2({})", jname), "variance", "m1^T");
+      fmt::print("\n  {:10} {:>10} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
+                 "init", "χ", "ξ", "c*", fmt::format("m1({})", jname),
+                 fmt::format("m2({})", jname), "m1^T", "tied G_T", "tied ρ", "tied χ", "tied Q×");
       for (const auto& row : rows) {
         const auto& r = row.r;
-        const double xi = r.xi();
-        fmt::print("  {:10} {:>10.6f} {:>10} {:>10.6f} {:>10.6f} {:>10.3g} {:>12.3g}\n", row.name,
-                   r.chi, std::isfinite(xi) ? fmt::format("{:.1f}", xi) : "∞", r.jacobian.m1,
-                   r.jacobian.m2, r.jacobian.variance(), std::pow(r.jacobian.m1, a->seq_len));
+        fmt::print("  {:10} {:>10.6f} {:>10} {:>7.4f} {:>10.6f} {:>10.6f} {:>10} {:>10}", row.name,
+                   r.chi, xi_text(r.xi()), r.corr, r.jacobian.m1, r.jacobian.m2,
+                   factor(a->seq_len * std::log(r.jacobian.m1)),
+                   factor(r.tied_log_gain(a->seq_len)));
+        if (row.tc)
+          fmt::print(" {:>10.4f} {:>9.5f} {:>9.2f}\n", row.tc->radius_end, row.tc->chi,
+                     row.tc->Q_ratio());
+        else
+          fmt::print("\n");
       }
       fmt::print("\n");
       for (const auto& row : rows) fmt::print("  {:10} {}\n", row.name, verdict(row.r, a->seq_len));
+      if (a->tied.on) {
+        fmt::print("\n");
+        for (const auto& row : rows)
+          if (row.tc) fmt::print("  {:10} {}\n", row.name, row.tc->summary());
+      }
       fmt::print("\n");
     }
+    if (a->json) fmt::print("{}\n", all.dump(2));
   });
 }
 
@@ -277,21 +425,20 @@ void register_phase(CLI::App& app) {
   auto* p = app.add_subcommand("phase", "ξ, m1 and the variance on a grid of two hyperparameters");
   p->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm")->capture_default_str();
   p->add_option("--init", a->init,
-                "Base point: preset or spec .json (default: the critical base point)");
+                "Base point: preset or spec .json (default: the critical init for --seq-len)");
   p->add_option("--x", a->x, "gate.param=lo:hi:n")->required();
   p->add_option("--y", a->y, "gate.param=lo:hi:n")->required();
   p->add_option("--seq-len", a->seq_len, "T (for the base point and the product moments)")
       ->capture_default_str();
-  p->add_option("--hidden", a->hidden, "N, for a preset's moments")->capture_default_str();
+  p->add_option("--hidden,--width", a->hidden, "N, for a preset's moments")->capture_default_str();
   p->add_option("--input-dim", a->input_dim, "I, for a preset's moments")->capture_default_str();
   p->add_option("-o,--output", a->out, "CSV file")->required();
   add_theory_flags(p, a->opt);
   p->callback([a] {
     const CellType cell = parse_cell(a->cell);
+    check_model_flags(a->hidden, a->input_dim, a->seq_len);
     InitSpec base;
     if (a->init.empty()) {
-      base = theory::critical_base(cell, a->seq_len, a->opt.input_var);
-      // The critical base point with its knob at its solved value.
       theory::CriticalOptions co;
       co.seq_len = a->seq_len;
       co.theory = a->opt;
@@ -309,12 +456,20 @@ void register_phase(CLI::App& app) {
     {
       std::ofstream f(tmp);
       if (!f) fail("{}: cannot write", absolute_path(a->out));
-      f << fmt::format("{},{},Q_h,chi,xi,m1,m2,variance,seq_len\n", x.param, y.param);
+      // ξ is written as inf where it diverges (pandas reads it as a float).
+      f << fmt::format(
+          "{},{},Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,"
+          "seq_len\n",
+          x.param, y.param);
+      auto g = [](double v) { return std::isfinite(v) ? fmt::format("{:.10g}", v) : "inf"; };
       for (const auto& pt : grid)
-        f << fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{:.10g},{:.10g},{}\n", pt.x,
-                         pt.y, pt.r.Q_h, pt.r.chi,
-                         std::isfinite(pt.r.xi()) ? fmt::format("{:.10g}", pt.r.xi()) : "inf",
-                         pt.r.jacobian.m1, pt.r.jacobian.m2, pt.r.jacobian.variance(), a->seq_len);
+        f << fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{},{},{:.10g},{:.10g},"
+                         "{:.10g},{},{}\n",
+                         pt.x, pt.y, pt.r.Q_h, pt.r.Q_c, pt.r.chi, g(pt.r.xi()), pt.r.corr,
+                         std::isnan(pt.r.chi_coincident) ? "nan" : g(pt.r.chi_coincident),
+                         pt.r.chaotic() ? 1 : 0, pt.r.jacobian.m1, pt.r.jacobian.m2,
+                         pt.r.jacobian.variance(), g(pt.r.tied_log_gain(a->seq_len)),
+                         a->seq_len);
     }
     std::filesystem::rename(tmp, a->out);
     fmt::print("wrote {} ({} × {} points of {}); plot: /usr/bin/python3 scripts/plot_phase.py {}\n",

@@ -1,5 +1,6 @@
 #include "sim/simulate.h"
 
+#include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
 #include <cmath>
 #include <filesystem>
@@ -59,6 +60,11 @@ bool fit_decay(const std::vector<double>& d, int t0, double& slope) {
   return true;
 }
 
+double spectral_radius(const MatrixXd& J) {
+  Eigen::EigenSolver<MatrixXd> es(J, false);
+  return es.eigenvalues().cwiseAbs().maxCoeff();
+}
+
 void write_csv(const std::string& path, const std::string& header,
                const std::vector<std::vector<double>>& cols) {
   std::ofstream out(path);
@@ -74,18 +80,27 @@ void write_csv(const std::string& path, const std::string& header,
 }  // namespace
 
 json SimResult::to_json() const {
+  // JSON has no infinity: non-finite numbers are null (docs/theory.md §10).
+  auto num = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
   return {{"cell", cell_name(cell)},
           {"width", width},
           {"untied", untied},
           {"stationary",
            {{"Q_h", Q_h.mean}, {"Q_c", Q_c.mean}, {"Q_h_std", Q_h.std}, {"Q_c_std", Q_c.std}}},
           {"timescale",
-           {{"xi", std::isfinite(xi) ? json(xi) : json("inf")},
-            {"xi_ci",
-             {std::isfinite(xi_lo) ? json(xi_lo) : json("inf"),
-              std::isfinite(xi_hi) ? json(xi_hi) : json("inf")}},
-            {"chi", chi},
-            {"fitted_trials", fitted_trials}}},
+           {{"xi", num(xi)},
+            {"xi_infinite", std::isinf(xi)},
+            {"xi_ci", {num(xi_lo), num(xi_hi)}},
+            {"chi", num(chi)},
+            {"fitted_trials", fitted_trials},
+            {"corr_end", corr.mean},
+            {"corr_end_std", corr.std}}},
+          {"spectral_radius",
+           radius_init.n ? json{{"init", radius_init.mean},
+                                {"end", radius_end.mean},
+                                {"init_std", radius_init.std},
+                                {"end_std", radius_end.std}}
+                         : json(nullptr)},
           {"jacobian",
            {{"m1", m1.mean}, {"m2", m2.mean}, {"m1_std", m1.std}, {"m2_std", m2.std}, {"n", m1.n}}},
           {"jacobian_state",
@@ -97,7 +112,7 @@ json SimResult::to_json() const {
 
 SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
   if (opt.width < 2 || opt.width > 20000)
-    fail("--width must be between 2 and 20000 (got {})", opt.width);
+    fail("--hidden (--width) must be between 2 and 20000 (got {})", opt.width);
   if (opt.input_dim < 1) fail("--input-dim must be at least 1");
   if (opt.trials < 1) fail("--trials must be at least 1");
   if (opt.t0 < 2 || opt.t0 >= opt.steps - 5)
@@ -114,7 +129,7 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
   res.cell = cell;
   res.width = N;
   res.untied = opt.untied;
-  std::vector<double> qh, qc, m1, m2, m1s, m2s, slopes;
+  std::vector<double> qh, qc, m1, m2, m1s, m2s, slopes, corr, rad0, rad1;
   res.Q_h_t.assign(T, 0.0);
   res.Q_c_t.assign(T, 0.0);
   res.dist_t.assign(T, 0.0);
@@ -125,7 +140,8 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
   // Trials are independent networks with their own generators: run them in parallel, merge in
   // trial order.
   struct TrialOut {
-    std::vector<double> m1, m2, m1s, m2s, d, qh_t, qc_t, singular, product_singular;
+    std::vector<double> m1, m2, m1s, m2s, d, qh_t, qc_t, singular, product_singular, corr_t;
+    double radius_init = NAN, radius_end = NAN;
   };
   std::vector<TrialOut> outs(opt.trials);
 #pragma omp parallel for schedule(dynamic)
@@ -165,7 +181,8 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
           t < opt.t0 && t >= opt.t0 - 10 * opt.jacobians && (opt.t0 - 1 - t) % 10 == 0;
       const bool in_product =
           !opt.out_dir.empty() && trial == 0 && t >= opt.t0 - opt.product_steps && t < opt.t0;
-      if (measure || in_product) {
+      const bool radius = opt.spectral_radius && (t == 0 || t == T - 1);
+      if (measure || in_product || radius) {
         StepRecord s;
         s.h_prev = h.row(0).transpose();
         s.c_prev = c.row(0).transpose();
@@ -175,6 +192,7 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
         if (gru) s.extra = Eigen::Map<VectorXd>(extra.data(), N);
         s.o_prev = o_prev;
         const Jacobians J = step_jacobians(net, s);
+        if (radius) (t == 0 ? o.radius_init : o.radius_end) = spectral_radius(lstm ? J.J_state : J.J);
         if (measure) {
           auto [a, b] = jacobian_moments(J.J);
           m1.push_back(a);
@@ -200,6 +218,10 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
       c.swap(c2);
       qh_t[t] = 0.5 * h.squaredNorm() / N;
       qc_t[t] = 0.5 * c.squaredNorm() / N;
+      if (t >= T - std::max(T / 10, 1)) {
+        const double na = h.row(0).norm(), nb = h.row(1).norm();
+        o.corr_t.push_back(na > 0 && nb > 0 ? h.row(0).dot(h.row(1)) / (na * nb) : 1.0);
+      }
       d[t] = ((h.row(0) - h.row(1)).squaredNorm() +
               (lstm ? (c.row(0) - c.row(1)).squaredNorm() : 0.0)) /
              D;
@@ -221,13 +243,19 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
     m2s.insert(m2s.end(), o.m2s.begin(), o.m2s.end());
     if (singular.empty()) singular = o.singular;
     if (product_singular.empty()) product_singular = o.product_singular;
+    // The late half of the run: with ξ ≳ T the state is still relaxing early on (§9.4).
     double a = 0, b = 0;
-    for (int t = opt.t0 / 2; t < opt.t0; ++t) {
+    for (int t = T / 2; t < T; ++t) {
       a += qh_t[t];
       b += qc_t[t];
     }
-    qh.push_back(a / (opt.t0 - opt.t0 / 2));
-    qc.push_back(b / (opt.t0 - opt.t0 / 2));
+    qh.push_back(a / (T - T / 2));
+    qc.push_back(b / (T - T / 2));
+    double cs = 0;
+    for (double x : o.corr_t) cs += x;
+    if (!o.corr_t.empty()) corr.push_back(cs / double(o.corr_t.size()));
+    if (std::isfinite(o.radius_init)) rad0.push_back(o.radius_init);
+    if (std::isfinite(o.radius_end)) rad1.push_back(o.radius_end);
     double slope;
     if (fit_decay(d, opt.t0, slope)) slopes.push_back(slope);
     for (int t = 0; t < T; ++t) {
@@ -240,6 +268,9 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
     }
   }
   for (int t = 0; t < T; ++t) res.dist_t[t] = logd_n[t] ? std::exp(logd_sum[t] / logd_n[t]) : 0.0;
+  res.corr = stat_of(corr);
+  res.radius_init = stat_of(rad0);
+  res.radius_end = stat_of(rad1);
   res.Q_h = stat_of(qh);
   res.Q_c = stat_of(qc);
   res.m1 = stat_of(m1);

@@ -14,8 +14,8 @@
 namespace rnnmft::sim {
 
 struct SimOptions {
-  int width = 1000;
-  int input_dim = 100;
+  int width = 128;   // the same defaults as every other command (N = 128, I = 1)
+  int input_dim = 1;
   int steps = 300;  // total steps per trial
   int t0 = 100;     // inputs of the two trajectories are identical from this step on
   bool untied = true;
@@ -26,6 +26,9 @@ struct SimOptions {
   GruVariant gru = GruVariant::ResetBefore;
   std::string out_dir;     // trajectories and singular values as CSV when non-empty
   int product_steps = 10;  // Jacobians multiplied for the product's singular values (with out_dir)
+  // Spectral radius of the state Jacobian (LSTM: (c, h)) at the first step (from the zero state)
+  // and at the last step: what decides growth in a tied network (docs/theory.md §9).
+  bool spectral_radius = false;
 };
 
 struct Stat {
@@ -37,7 +40,9 @@ struct SimResult {
   CellType cell;
   int width = 0;
   bool untied = true;
-  Stat Q_h, Q_c;                                 // stationary: mean over [t0/2, t0)
+  Stat Q_h, Q_c;                                 // stationary: mean over [steps/2, steps)
+  Stat corr;                    // h^a·h^b / (|h^a| |h^b|) over the last tenth of the steps
+  Stat radius_init, radius_end;  // with spectral_radius: max |eigenvalue| at t = 1 and t = steps
   Stat m1, m2;                                   // jacobian (LSTM: J_c)
   Stat m1_state, m2_state;                       // full state (LSTM: (c, h))
   double chi = 0, xi = 0, xi_lo = 0, xi_hi = 0;  // fitted decay of the squared distance

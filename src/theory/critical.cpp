@@ -1,7 +1,10 @@
 #include "theory/critical.h"
 
 #include <cmath>
+#include <algorithm>
 #include <functional>
+
+#include <fmt/ranges.h>
 
 #include "util/error.h"
 
@@ -48,7 +51,9 @@ InitSpec critical_base(CellType cell, int T, double R) {
       break;
     case CellType::Minimal: {
       // Large update-gate bias: E[u²] ≈ 1 − 2e^{−μ + q/2}, μ = ln(2T) + q/2 gives ξ ≈ T (§6.2).
-      GateInit u = gate(0.3, 0.3, 0.0, 0.0);
+      // The gate reads no input at init (§6.3: a tied input matrix would correlate each unit's
+      // gate with its own candidate).
+      GateInit u = gate(0.3, 0.0, 0.0, 0.0);
       const double q = u.input_std * u.input_std * R;
       u.bias_mean = std::log(2.0 * T) + q / 2;
       s.gates["update"] = u;
@@ -56,17 +61,19 @@ InitSpec critical_base(CellType cell, int T, double R) {
       break;
     }
     case CellType::Gru:
-      // Small gate weights, the update (keep) gate nearly closed to change: 1 − E[f] ≈ 1/T.
-      s.gates["update"] = gate(0.3, 0.3, logT, 0.0);
-      s.gates["reset"] = gate(0.3, 0.3, 2.0, 0.0);
+      // Gates set by their biases alone (no weights at init, §6.3): the update (keep) gate
+      // nearly closed to change, 1 − f ≈ 1/(2T); the reset gate open.
+      s.gates["update"] = gate(0.0, 0.0, std::log(2.0 * T), 0.0);
+      s.gates["reset"] = gate(0.0, 0.0, 2.0, 0.0);
       s.gates["candidate"] = gate(1.0, 0.5, 0.0, 0.0);
       break;
     case CellType::Lstm:
-      // Keep c small (input gate mostly shut), output gate open, forget gate near 1 (§6.3).
-      // μ_i = −½ ln T keeps E[c²] ≈ e^{2μ_i} E[g²] / (1 − E[f²]) of order 0.1–1 (tanh unsaturated).
-      s.gates["input"] = gate(0.3, 0.3, -0.5 * logT, 0.0);
-      s.gates["forget"] = gate(0.3, 0.3, logT + 1.0, 0.0);
-      s.gates["output"] = gate(0.3, 0.3, 4.0, 0.0);
+      // Gates set by their biases alone (§6.3): input gate mostly shut, output gate open, forget
+      // gate near 1. μ_i = −½ ln T keeps E[c²] ≈ e^{2μ_i} E[g²] / (1 − E[f²]) of order 0.1–1
+      // (tanh unsaturated).
+      s.gates["input"] = gate(0.0, 0.0, -0.5 * logT, 0.0);
+      s.gates["forget"] = gate(0.0, 0.0, std::log(2.0 * T), 0.0);
+      s.gates["output"] = gate(0.0, 0.0, 4.0, 0.0);
       s.gates["cell"] = gate(1.0, 0.5, 0.0, 0.0);
       break;
   }
@@ -98,85 +105,187 @@ void apply_fix(InitSpec& spec, const std::string& fix) {
   param_ref(spec, key) = v;
 }
 
-CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
-  if (opt.seq_len < 2) fail("--seq-len must be at least 2 (got {})", opt.seq_len);
-  CriticalResult res;
-  res.spec = critical_base(cell, opt.seq_len, opt.theory.input_var);
-  for (const auto& f : opt.fixes) apply_fix(res.spec, f);
-  // The knob: the recurrent scale of the gate that feeds new content into the state.
-  res.knob = cell == CellType::Vanilla   ? "hidden.recurrent_std"
-             : cell == CellType::Minimal ? "update.recurrent_std"
-             : cell == CellType::Gru     ? "candidate.recurrent_std"
-                                         : "cell.recurrent_std";
-  for (const auto& f : opt.fixes)
-    if (f.substr(0, f.find('=')) == res.knob)
-      fail("--fix {}: that is the parameter the search solves for", f);
-  TheoryOptions topt = opt.theory;
-  topt.horizon = opt.seq_len;
-  TheoryOptions search = topt;
-  search.timescale = false;
-  auto m1_at = [&](double x) {
-    param_ref(res.spec, res.knob) = x;
-    return analyze(res.spec, search).jacobian.m1;
-  };
-  // Bracket m1(x) = 1 from x = 0 upwards (m1 grows with the recurrent scale on the stable
-  // branch), then bisect in x²; a bracket that closes with |m1 − 1| large is a jump of the
-  // fixed point (§2.2), reported as such.
-  double lo = 0, flo = m1_at(0);
-  double hi = 0.5, fhi = m1_at(hi);
-  if (flo > 1.0) {
-    res.notes.push_back(
-        fmt::format("m1 = {:.6f} > 1 already without recurrent weights on {}", flo, res.knob));
-    hi = 0;
-  } else {
-    while (fhi < 1.0 && hi < 1e4) {
-      lo = hi;
-      flo = fhi;
-      hi *= 2;
-      fhi = m1_at(hi);
-    }
-    if (fhi < 1.0) {
-      res.notes.push_back(
-          fmt::format("m1 stays below 1 (≤ {:.6f}) for {} up to {}", fhi, res.knob, hi));
-    } else {
-      for (int it = 0; it < 200 && std::abs(fhi - 1.0) > opt.tol; ++it) {
-        // Regula falsi in x² (m1 is nearly linear in σ²), guarded by bisection.
-        double x2 = lo * lo + (1.0 - flo) * (hi * hi - lo * lo) / (fhi - flo);
-        double x = std::sqrt(std::max(x2, 0.0));
-        if (!(x > lo && x < hi) || it % 3 == 2) x = 0.5 * (lo + hi);
-        const double fx = m1_at(x);
-        if (fx < 1.0) {
-          lo = x;
-          flo = fx;
-        } else {
-          hi = x;
-          fhi = fx;
-        }
-        if (std::abs(fx - 1.0) <= opt.tol) {
-          hi = x;
-          fhi = fx;
-          break;
-        }
-        if (hi - lo < 1e-10 * std::max(1.0, hi)) {
-          // m1 jumps over 1: stay on the stable lower branch, just below the jump.
-          res.notes.push_back(fmt::format(
-              "the fixed point jumps at {} ≈ {:.6g}: m1 goes from {:.6f} to {:.6f} there; the "
-              "lower branch is kept",
-              res.knob, hi, flo, fhi));
-          hi = lo;
-          fhi = flo;
-          break;
-        }
-      }
+Criterion parse_criterion(const std::string& name) {
+  if (name == "tied") return Criterion::Tied;
+  if (name == "untied") return Criterion::Untied;
+  fail("--criterion '{}': expected tied or untied", name);
+}
+
+const char* criterion_name(Criterion c) {
+  return c == Criterion::Tied ? "tied" : "untied";
+}
+
+std::string CriticalResult::knobs_text() const {
+  std::string s;
+  for (const auto& [k, v] : knobs) s += fmt::format("{}{} = {:.6g}", s.empty() ? "" : ", ", k, v);
+  return s;
+}
+
+namespace {
+
+// The two knobs of each cell (docs/theory.md §6.1): `keep` sets the diagonal of J (the memory,
+// ⟨a²⟩ of §5.2), `content` the recurrent scale of the gate that feeds new content into the state.
+struct Knobs {
+  const char* keep;
+  const char* content;
+};
+Knobs knobs_of(CellType cell) {
+  switch (cell) {
+    case CellType::Vanilla:
+      return {nullptr, "hidden.recurrent_std"};
+    case CellType::Minimal:
+      return {"update.bias_mean", "update.recurrent_std"};
+    case CellType::Gru:
+      return {"update.bias_mean", "candidate.recurrent_std"};
+    case CellType::Lstm:
+      break;
+  }
+  return {"forget.bias_mean", "cell.recurrent_std"};
+}
+
+// Root of an increasing f(x) − target on [lo_lim, hi_lim]: bracket outwards from x0 in small
+// steps (`step` added, or for scales (step < 0) a factor 1 − step = 1.25 per step, so the first
+// sign change is the lowest root: a jump of the fixed point is met from below), then regula falsi
+// with the Illinois modification. Throws, naming the bracket, when f − target keeps its sign.
+double solve_increasing(const std::function<double(double)>& f, double target, double x0,
+                        double step, double lo_lim, double hi_lim, double tol,
+                        const std::string& what, const std::string& knob,
+                        std::vector<std::string>* notes = nullptr) {
+  double a = x0, fa = f(a) - target;
+  if (std::abs(fa) <= tol) return a;
+  double b = a, fb = fa;
+  const double dir = fa < 0 ? 1.0 : -1.0;
+  for (int it = 0; it < 400 && (fb < 0) == (fa < 0); ++it) {
+    a = b;
+    fa = fb;
+    const double next = step < 0 ? (dir > 0 ? std::max(b * (1 - step), 1e-3) : b / (1 - step))
+                                 : b + dir * step;
+    b = std::clamp(next, lo_lim, hi_lim);
+    fb = f(b) - target;
+    if (std::abs(fb) <= tol) return b;
+    if ((b == lo_lim || b == hi_lim || (step < 0 && b < 1e-6)) && (fb < 0) == (fa < 0)) {
+      fail("critical: {} − target does not change sign for {} in [{:.6g}, {:.6g}] (from {:.6g} "
+           "to {:.6g}); the base point cannot reach it — change it with --fix",
+           what, knob, std::min(x0, b), std::max(x0, b), std::min(fa, fb), std::max(fa, fb));
     }
   }
-  param_ref(res.spec, res.knob) = hi;
-  res.knob_value = hi;
+  if ((fb < 0) == (fa < 0))
+    fail("critical: no bracket for {} found along {}", what, knob);
+  // Illinois regula falsi on [a, b] with f(a), f(b) of opposite signs.
+  int side = 0;
+  for (int it = 0; it < 100; ++it) {
+    const double x = b - fb * (b - a) / (fb - fa);
+    const double fx = f(x) - target;
+    if (std::abs(fx) <= tol) return x;
+    if (std::abs(b - a) < 1e-10 * std::max(1.0, std::abs(x))) {
+      // f leaps over the target: a jump of the fixed point (§3.1). Stay on the lower branch.
+      const double lo = fa < 0 ? a : b, flo = std::min(fa, fb), fhi = std::max(fa, fb);
+      if (notes)
+        notes->push_back(fmt::format("the fixed point jumps at {} ≈ {:.6g}: {} goes from {:.4g} "
+                                     "to {:.4g} there; the lower branch is kept",
+                                     knob, lo, what, flo + target, fhi + target));
+      return lo;
+    }
+    if ((fx < 0) == (fb < 0)) {
+      b = x;
+      fb = fx;
+      if (side == -1) fa /= 2;
+      side = -1;
+    } else {
+      a = x;
+      fa = fx;
+      if (side == 1) fb /= 2;
+      side = 1;
+    }
+  }
+  fail("critical: {} did not converge along {} (bracket [{:.6g}, {:.6g}])", what, knob, a, b);
+}
+
+}  // namespace
+
+CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
+  if (opt.seq_len < 2) fail("--seq-len must be at least 2 (got {})", opt.seq_len);
+  if (!(opt.tol > 0)) fail("critical: tolerance must be > 0");
+  const int T = opt.seq_len;
+  CriticalResult res;
+  res.criterion = opt.criterion.value_or(cell == CellType::Vanilla ? Criterion::Untied
+                                                                     : Criterion::Tied);
+  res.spec = critical_base(cell, T, opt.theory.input_var);
+  for (const auto& f : opt.fixes) apply_fix(res.spec, f);
+  const Knobs kn = knobs_of(cell);
+  const bool tied = res.criterion == Criterion::Tied && kn.keep != nullptr;
+  // Untied m1 = 1: the knob that moves m1 most. The LSTM's m1 hardly depends on the cell gate at
+  // long T (E[f²] dominates), so its forget bias; the GRU's and minimalRNN's keep-gate term also
+  // scales the content term ((1 − f)² in b_h), so m1 = 1 needs their content scale.
+  std::vector<std::string> solved;
+  if (tied)
+    solved = {kn.keep, kn.content};
+  else
+    solved = {cell == CellType::Lstm ? kn.keep : kn.content};
+  for (const auto& f : opt.fixes)
+    for (const auto& k : solved)
+      if (f.substr(0, f.find('=')) == k)
+        fail("--fix {}: that is a parameter the search solves for ({})", f,
+             fmt::format("{}", fmt::join(solved, ", ")));
+  TheoryOptions topt = opt.theory;
+  topt.horizon = T;
+  TheoryOptions search = topt;
+  search.timescale = false;
+  auto eval = [&](const std::string& knob, double x) {
+    param_ref(res.spec, knob) = x;
+    return analyze(res.spec, search);
+  };
+  auto logm1T = [&](const TheoryResult& r) { return T * std::log(r.jacobian.m1); };
+  const double tol = opt.tol;
+  if (!tied) {
+    const std::string knob = solved[0];
+    const bool bias = knob.find("bias_mean") != std::string::npos;
+    double& ref = param_ref(res.spec, knob);
+    const double x0 = bias ? std::log(double(T)) + 1.0 : std::max(ref, 0.5);
+    ref = solve_increasing([&](double x) { return logm1T(eval(knob, x)); }, 0.0, x0,
+                           bias ? 1.0 : -0.25, bias ? -30.0 : 0.0, bias ? 60.0 : 1e4, tol,
+                           "T·ln m1", knob, &res.notes);
+  } else {
+    // Alternate: the keep bias for T·ln m1 = −1 at the current content scale, then the content
+    // scale for ln G_T = 0 at that bias; each moves the other's condition only a little (§9.3).
+    double keep = std::log(2.0 * T), content = 0.0;
+    for (int round = 0; round < 20; ++round) {
+      param_ref(res.spec, kn.content) = content;
+      keep = solve_increasing([&](double x) { return logm1T(eval(kn.keep, x)); }, -1.0, keep, 0.5,
+                              -30.0, 60.0, tol / 4, "T·ln m1", kn.keep);
+      param_ref(res.spec, kn.keep) = keep;
+      const TheoryResult at0 = eval(kn.content, 0.0);
+      if (at0.tied_log_gain(T) > 0)
+        fail("critical: with {} = 0 tied networks already grow over T = {} (ln G_T = {:.3g}): the "
+             "other recurrent weights are too large for this T; lower them with --fix",
+             kn.content, T, at0.tied_log_gain(T));
+      content = solve_increasing([&](double x) { return eval(kn.content, x).tied_log_gain(T); },
+                                 0.0, std::max(content, 1e-3), -0.25, 0.0, 1e4, tol / 4, "ln G_T",
+                                 kn.content);
+      param_ref(res.spec, kn.content) = content;
+      const TheoryResult r = analyze(res.spec, search);
+      if (std::abs(logm1T(r) + 1.0) <= tol && std::abs(r.tied_log_gain(T)) <= tol) break;
+    }
+  }
+  for (const auto& k : solved) res.knobs.emplace_back(k, param_ref(res.spec, k));
   res.diagnostics = analyze(res.spec, topt);
-  res.reached = std::abs(res.diagnostics.jacobian.m1 - 1.0) <= std::max(opt.tol, 1e-3);
-  if (res.diagnostics.xi() < opt.seq_len)
-    res.notes.push_back(
-        fmt::format("ξ = {:.1f} is shorter than T = {}", res.diagnostics.xi(), opt.seq_len));
+  res.log_m1_T = logm1T(res.diagnostics);
+  res.log_gain_T = res.diagnostics.tied_log_gain(T);
+  res.reached = tied ? std::abs(res.log_m1_T + 1.0) <= tol && std::abs(res.log_gain_T) <= tol
+                     : std::abs(res.log_m1_T) <= tol;
+  res.spec.source = fmt::format("rnnmft critical ({} criterion, T = {})",
+                                criterion_name(res.criterion), T);
+  if (!tied && res.log_gain_T > std::log(10.0))
+    res.notes.push_back(fmt::format(
+        "tied networks of this init grow: gradient gain over T ≈ 10^{:.1f} (ln G_T = {:.3g}); "
+        "the tied criterion avoids this",
+        res.log_gain_T / std::log(10.0), res.log_gain_T));
+  if (res.diagnostics.chaotic())
+    res.notes.push_back(fmt::format(
+        "the solution lies in the chaotic phase (c* = {:.3g}, χ = {:.4g} at c = 1)",
+        res.diagnostics.corr, res.diagnostics.chi_coincident));
+  if (res.diagnostics.xi() < 0.9 * T)
+    res.notes.push_back(fmt::format("ξ = {:.1f} is shorter than T = {}", res.diagnostics.xi(), T));
   return res;
 }
 

@@ -205,10 +205,12 @@ double vanilla_cov_map(const InitSpec& s, const GaussHermite& gh, double Q, doub
 template <typename F>
 void solve_cov_map(F&& map, double Q, double start, bool identical, TheoryResult& r) {
   const double d = 1e-5 * std::max(Q, 1e-12);
+  r.chi_coincident = NAN;
   if (identical) {
     // One-sided slope at the coincident point; up to rounding, ≤ 1 means it is the stable
     // fixed point (χ = 1 is the critical line itself: ξ diverges).
     const double slope = (map(Q) - map(Q - d)) / d;
+    r.chi_coincident = slope;
     if (slope <= 1.0 + 1e-7) {
       r.Q_ab = Q;
       r.chi = slope;
@@ -299,6 +301,7 @@ TheoryResult analyze_affine(const InitSpec& s, const TheoryOptions& opt, const G
   }
   r.jacobian.m1 = r.jacobian_state.m1 = m1;
   r.jacobian.m2 = r.jacobian_state.m2 = m2;
+  r.jacobian.diag = r.jacobian_state.diag = f2;
 
   if (!opt.timescale) return r;
   const bool identical = Rab == R;
@@ -421,6 +424,177 @@ void lstm_moments(const LstmSums& s, const LstmGates& G, Moments2& jc, Moments2&
       t22 += sgt[k] * sgt[l] *
              (E(s.bt2bt2[k][l]) + (k == l && orth_t[k] ? 0.0 : E(s.bt2[k]) * E(s.bt2[l])));
   js.m2 = 0.5 * (t11 + 2 * t12 + t22);
+}
+
+// Two sequences a and b through one untied LSTM (§4.4): per sample the cell states c^a, c^b and a
+// perturbed copy c^b' of c^b. Gate pre-activations of a and b are jointly Gaussian with variance
+// q_k = σ_k² Q_h + ν_k² R + ρ_k² and covariance σ_k² Q_ab + ν_k² R_ab + ρ_k²; b and b' share every
+// draw, so the growth of c^b' − c^b (with Q_ab' − Q_ab) along the chain is the multiplier χ of the
+// covariance map at its stable fixed point c* = Q_ab / Q_h (Benettin's method).
+void lstm_pair_chain(const LstmGates& G, double R, double Rab, double Qh,
+                     const std::vector<double>& c, int K, std::vector<Rng>& rngs,
+                     const TheoryOptions& opt, const GaussHermite& gh, TheoryResult& r) {
+  const int64_t M = int64_t(c.size()), Mg = M / K;
+  std::vector<double> ca = c, cb(M), cb2(M);
+  // b starts at correlation 0.95 with a: a mix of a's own sample and another one of the same
+  // stationary population (rotated by half a group), so the marginal stays stationary. Far from
+  // the coincident point, the chain reaches c* at the rate χ* < 1; near the edge of chaos c* ≈ 1.
+  double Qc = 0, mean = 0;
+  for (double x : c) {
+    Qc += x * x;
+    mean += x;
+  }
+  mean /= double(M);
+  const double rho0 = 0.95, rest = std::sqrt(1.0 - rho0 * rho0);
+  for (int k = 0; k < K; ++k)
+    for (int64_t j = 0; j < Mg; ++j)
+      cb[k * Mg + j] = mean + rho0 * (c[k * Mg + j] - mean) +
+                       rest * (c[k * Mg + (j + Mg / 2) % Mg] - mean);
+  const double eps = 1e-7 * std::sqrt(std::max(Qc / double(M), 1e-12));
+  cb2 = cb;
+  double Qab = 0, Qab2 = 0;
+  const std::array<const GateInit*, 4> gates = {&G.i, &G.f, &G.o, &G.g};
+  std::array<double, 4> sq_k{};
+  for (int q = 0; q < 4; ++q) sq_k[q] = std::sqrt(preact_var(*gates[q], Qh, R));
+  // Exact moments of c at Q_h (§4.1) and, for given Q_ab, the exact E[c^a c^b]: with fresh gates
+  // c^a' c^b' = (f^a c^a + i^a g^a)(f^b c^b + i^b g^b) is affine in E[c^a c^b] (§4.4).
+  auto q_of = [&](const GateInit& g) { return preact_var(g, Qh, R); };
+  const double qi = q_of(G.i), qf = q_of(G.f), qg = q_of(G.g);
+  const double Ef = gh.expect(sigmoid, G.f.bias_mean, qf),
+               Ei = gh.expect(sigmoid, G.i.bias_mean, qi),
+               Eg = gh.expect([](double u) { return std::tanh(u); }, G.g.bias_mean, qg);
+  const double Mc = Ei * Eg / (1.0 - Ef);
+  auto pair_moment = [&](double Q_ab) {
+    auto E2 = [&](GaussHermite::Act act, const GateInit& g, double q) {
+      const double cv = std::min(preact_cov(g, Q_ab, Rab), q);
+      return gh.expect_product(act, g.bias_mean, q, g.bias_mean, q, cv);
+    };
+    const double Eff = E2(GaussHermite::Act::Sigmoid, G.f, qf),
+                 Eii = E2(GaussHermite::Act::Sigmoid, G.i, qi),
+                 Egg = E2(GaussHermite::Act::Tanh, G.g, qg);
+    return (2.0 * Ef * Ei * Eg * Mc + Eii * Egg) / (1.0 - Eff);
+  };
+  // Burn-in: in its first half the pairs are re-centred on the exact E[c^a c^b] at the current
+  // Q_ab after every step (as §4.2 does for one sequence), so Q_ab follows its own map instead of
+  // relaxing on the cell state's timescale 1/(1 − E[f^a f^b]); then the chain runs free and the
+  // perturbed copy measures χ.
+  const int burn = std::max(opt.burn_in, 100), total = burn + opt.average;
+  const int power_start = burn / 2;
+  struct Part {
+    double ab = 0, ab2 = 0, aa = 0, bb = 0, dc2 = 0;
+  };
+  std::vector<Part> parts(K);
+  double sum_ab = 0, sum_aa = 0, sum_log = 0, sum_log2 = 0;
+  int n_avg = 0;
+  for (int t = 0; t < total; ++t) {
+    if (t < power_start) {
+      // Mix c^b with c^a (keeping its variance) so that cov(c^a, c^b) is the exact one.
+      double ma = 0, va = 0, cab = 0;
+      for (int64_t j = 0; j < M; ++j) ma += ca[j];
+      ma /= double(M);
+      for (int64_t j = 0; j < M; ++j) {
+        va += sq(ca[j] - ma);
+        cab += (ca[j] - ma) * (cb[j] - ma);
+      }
+      const double rc = va > 0 ? cab / va : 1.0;
+      const double rt =
+          va > 0 ? std::clamp((pair_moment(Qab) - Mc * Mc) / (va / double(M)), -1.0, 1.0) : 1.0;
+      if (std::abs(rc) < 1.0 - 1e-12) {
+        const double beta = std::sqrt((1.0 - rt * rt) / (1.0 - rc * rc)), alpha = rt - beta * rc;
+        for (int64_t j = 0; j < M; ++j) cb[j] = ma + alpha * (ca[j] - ma) + beta * (cb[j] - ma);
+      }
+      for (int64_t j = 0; j < M; ++j) cb2[j] = cb[j];
+    }
+    // Correlation of gate k's pre-activations in a and b (b') at this step.
+    std::array<double, 4> rho{}, rho2{};
+    for (int q = 0; q < 4; ++q) {
+      const double var = sq(sq_k[q]);
+      rho[q] = var > 0 ? std::clamp(preact_cov(*gates[q], Qab, Rab) / var, -1.0, 1.0) : 1.0;
+      rho2[q] = var > 0 ? std::clamp(preact_cov(*gates[q], Qab2, Rab) / var, -1.0, 1.0) : 1.0;
+    }
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < K; ++k) {
+      using A = ChunkArray;
+      Part P;
+      A z1[4], z2[4];
+      for (int64_t j0 = k * Mg; j0 < (k + 1) * Mg; j0 += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, (k + 1) * Mg - j0));
+        for (int q = 0; q < 4; ++q) {
+          z1[q].resize(n);
+          z2[q].resize(n);
+          fill_normals<kChunk>(rngs[k], z1[q].data(), n);
+          fill_normals<kChunk>(rngs[k], z2[q].data(), n);
+        }
+        // One chain: its four gates from the shared z1 and, with correlation ρ, its own z2.
+        auto chain = [&](const std::array<double, 4>& rh, double* cseg, bool own) -> A {
+          A u[4];
+          for (int q = 0; q < 4; ++q) {
+            const double a = own ? rh[q] : 1.0, b = own ? std::sqrt(1.0 - a * a) : 0.0;
+            u[q] = gates[q]->bias_mean + sq_k[q] * (a * z1[q] + b * z2[q]);
+          }
+          Eigen::Map<Eigen::ArrayXd> cm(cseg, n);
+          const A cn = vsigmoid(u[1]) * cm + vsigmoid(u[0]) * vtanh(u[3]);
+          cm = cn;
+          return A(vsigmoid(u[2]) * vtanh(cn));
+        };
+        const A ha = chain(rho, ca.data() + j0, false);
+        const A hb = chain(rho, cb.data() + j0, true);
+        const A hb2 = chain(rho2, cb2.data() + j0, true);
+        Eigen::Map<Eigen::ArrayXd> b1(cb.data() + j0, n), b2(cb2.data() + j0, n);
+        P.ab += (ha * hb).sum();
+        P.ab2 += (ha * hb2).sum();
+        P.aa += ha.square().sum();
+        P.bb += hb.square().sum();
+        P.dc2 += (b2 - b1).square().sum();
+      }
+      parts[k] = P;
+    }
+    Part all;
+    for (const Part& p : parts) {
+      all.ab += p.ab;
+      all.ab2 += p.ab2;
+      all.aa += p.aa;
+      all.bb += p.bb;
+      all.dc2 += p.dc2;
+    }
+    const double inv = 1.0 / double(M);
+    Qab = all.ab * inv;
+    Qab2 = all.ab2 * inv;
+    // The perturbation (c^b' − c^b per sample, Q_ab' − Q_ab) and its renormalisation to eps.
+    if (t + 1 == power_start) {
+      // Start the perturbed copy: a random displacement of size eps.
+      for (int64_t j = 0; j < M; ++j) cb2[j] = cb[j] + eps * rngs[j / Mg].normal();
+      Qab2 = Qab;
+      continue;
+    }
+    if (t < power_start) {
+      Qab2 = Qab;
+      continue;
+    }
+    const double dist = std::sqrt(all.dc2 * inv + sq(Qab2 - Qab));
+    if (!(dist > 0) || !std::isfinite(dist)) break;
+    const double scale = eps / dist;
+    for (int64_t j = 0; j < M; ++j) cb2[j] = cb[j] + (cb2[j] - cb[j]) * scale;
+    Qab2 = Qab + (Qab2 - Qab) * scale;
+    if (t >= burn) {
+      // χ multiplies second moments (E[δc²], like d_t = |s^a − s^b|²): the square of the
+      // norm's growth.
+      const double l = 2.0 * std::log(dist / eps);
+      sum_log += l;
+      sum_log2 += l * l;
+      sum_ab += Qab;
+      sum_aa += 0.5 * (all.aa + all.bb) * inv;
+      ++n_avg;
+    }
+  }
+  if (n_avg == 0) return;
+  const double ml = sum_log / n_avg;
+  r.Q_ab = sum_ab / n_avg;
+  r.corr = std::clamp(r.Q_ab / (sum_aa / n_avg), -1.0, 1.0);
+  r.chi = std::exp(ml);
+  // Standard error of the mean log-ratio (steps treated as independent: a lower bound).
+  const double var = std::max(sum_log2 / n_avg - ml * ml, 0.0);
+  r.chi_err = r.chi * std::sqrt(var / std::max(n_avg - 1, 1));
 }
 
 TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const GaussHermite& gh) {
@@ -630,17 +804,130 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   for (int k = 0; k < K; ++k) lc += logchi[k] / std::max(chi_steps[k], 1);
   r.chi = std::exp(lc / K);
   r.chi_err = stderr_of(gchi);
+  r.chi_coincident = r.chi;
+  r.jacobian.diag = all.f2 / all.n;
   r.Q_ab = r.Q_h;
   r.corr = 1.0;
+  // Beyond the edge of chaos (χ > 1 at c = 1), or for different inputs, the stable fixed point of
+  // the covariance map has c* < 1: follow two sequences (§4.4).
+  const double Rab = std::isnan(opt.input_overlap) ? R : opt.input_overlap;
+  if (opt.timescale && (r.chi > 1.0 + 2.0 * r.chi_err || Rab < R))
+    lstm_pair_chain(G, R, Rab, r.Q_h, c, K, rngs, opt, gh, r);
   r.converged = true;
   r.iterations = total;
   return r;
 }
 
+// The transient of the LSTM's Q_h, Q_c from c = 0 (§4.5): the sampler of §4.2 without
+// re-centring or averaging, one value per step.
+Transient lstm_transient(const InitSpec& s, const TheoryOptions& opt, int steps) {
+  const LstmGates G{s.gate("input"), s.gate("forget"), s.gate("output"), s.gate("cell")};
+  const double R = opt.input_var;
+  const int K = std::max(opt.groups, 1);
+  const int64_t Mg = std::max<int64_t>(opt.samples / K, 1), M = Mg * K;
+  std::vector<Rng> rngs;
+  for (int k = 0; k < K; ++k) rngs.emplace_back(opt.seed, 0x7472616e00ULL + k /* "tran" */);
+  std::vector<double> c(M, 0.0), qh(K), qc(K);
+  Transient out;
+  double Qh = 0;
+  for (int t = 0; t < steps; ++t) {
+    const std::array<const GateInit*, 4> gates = {&G.i, &G.f, &G.o, &G.g};
+    std::array<double, 4> sd{};
+    for (int q = 0; q < 4; ++q) sd[q] = std::sqrt(preact_var(*gates[q], Qh, R));
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < K; ++k) {
+      using A = ChunkArray;
+      A z[4];
+      double a = 0, b = 0;
+      for (int64_t j0 = k * Mg; j0 < (k + 1) * Mg; j0 += kChunk) {
+        const int n = int(std::min<int64_t>(kChunk, (k + 1) * Mg - j0));
+        for (int q = 0; q < 4; ++q) {
+          z[q].resize(n);
+          fill_normals<kChunk>(rngs[k], z[q].data(), n);
+        }
+        Eigen::Map<Eigen::ArrayXd> cm(c.data() + j0, n);
+        const A cn = vsigmoid(G.f.bias_mean + sd[1] * z[1]) * cm +
+                     vsigmoid(G.i.bias_mean + sd[0] * z[0]) * vtanh(G.g.bias_mean + sd[3] * z[3]);
+        cm = cn;
+        a += (vsigmoid(G.o.bias_mean + sd[2] * z[2]) * vtanh(cn)).square().sum();
+        b += cn.square().sum();
+      }
+      qh[k] = a;
+      qc[k] = b;
+    }
+    double a = 0, b = 0;
+    for (int k = 0; k < K; ++k) {
+      a += qh[k];
+      b += qc[k];
+    }
+    Qh = a / double(M);
+    out.Q_h.push_back(Qh);
+    out.Q_c.push_back(b / double(M));
+  }
+  return out;
+}
+
 }  // namespace
 
+double tied_log_gain(double d2, double s2, int T) {
+  d2 = std::max(d2, 0.0);
+  s2 = std::max(s2, 0.0);
+  if (d2 == 0 && s2 == 0) return -INFINITY;
+  if (s2 == 0) return T * std::log(d2);
+  if (d2 == 0) return T * std::log(s2);
+  // log-sum-exp over k of 2 ln C(T,k) + (T − k) ln d2 + k ln s2.
+  const double ld = std::log(d2), ls = std::log(s2), lgT = std::lgamma(T + 1.0);
+  std::vector<double> terms(size_t(T) + 1);
+  double mx = -INFINITY;
+  for (int k = 0; k <= T; ++k) {
+    const double lc = lgT - std::lgamma(k + 1.0) - std::lgamma(T - k + 1.0);
+    terms[k] = 2 * lc + (T - k) * ld + k * ls;
+    mx = std::max(mx, terms[k]);
+  }
+  double sum = 0;
+  for (double x : terms) sum += std::exp(x - mx);
+  return mx + std::log(sum);
+}
+
+double TheoryResult::tied_log_gain(int T) const {
+  return theory::tied_log_gain(jacobian.diag, jacobian.m1 - jacobian.diag, T);
+}
+
+Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps) {
+  if (steps < 1) fail("transient: steps must be ≥ 1 (got {})", steps);
+  const GaussHermite& gh = GaussHermite::cached(opt.order);
+  Transient out;
+  switch (spec.cell) {
+    case CellType::Vanilla: {
+      const GateInit& g = spec.gate("hidden");
+      double Q = 0;
+      for (int t = 0; t < steps; ++t) {
+        Q = gh.expect([](double u) { return sq(std::tanh(u)); }, g.bias_mean,
+                      preact_var(g, Q, opt.input_var));
+        out.Q_h.push_back(Q);
+      }
+      break;
+    }
+    case CellType::Minimal:
+    case CellType::Gru: {
+      AffineCell ac{spec, opt, gh, opt.input_var, opt.input_var};
+      std::array<double, 5> m{1, 0, 0, 0, 0};
+      for (int t = 0; t < steps; ++t) {
+        m = ac.step(m);
+        out.Q_h.push_back(m[2]);
+      }
+      break;
+    }
+    case CellType::Lstm:
+      out = lstm_transient(spec, opt, steps);
+      break;
+  }
+  return out;
+}
+
 json TheoryResult::to_json() const {
-  auto num = [](double x) { return std::isfinite(x) ? json(x) : json(x > 0 ? "inf" : "nan"); };
+  // JSON has no infinity: a non-finite number is written as null (docs/theory.md §10).
+  auto num = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
   auto jac = [&](const Moments2& m) {
     json j = {{"m1", m.m1},
               {"m2", m.m2},
@@ -666,19 +953,31 @@ json TheoryResult::to_json() const {
   }
   json ts = {{"chi", chi},
              {"xi", num(xi())},
+             {"xi_infinite", std::isinf(xi())},
              {"c_star", corr},
+             {"chi_coincident", num(chi_coincident)},
+             {"chaotic", chaotic()},
              {"chi_Q", chi_Q},
-             {"xi_Q", num(timescale(chi_Q))}};
+             {"xi_Q", num(timescale(chi_Q))},
+             {"xi_Q_infinite", std::isinf(timescale(chi_Q))}};
   if (cell == CellType::Lstm) {
     ts["chi_err"] = chi_err;
     ts.erase("chi_Q");
     ts.erase("xi_Q");
+    ts.erase("xi_Q_infinite");
   }
-  return {{"cell", cell_name(cell)},
-          {"fixed_point", fp},
-          {"timescale", ts},
-          {"jacobian", jac(jacobian)},
-          {"jacobian_state", jac(jacobian_state)}};
+  json j = {{"cell", cell_name(cell)},
+            {"fixed_point", fp},
+            {"timescale", ts},
+            {"jacobian", jac(jacobian)},
+            {"jacobian_state", jac(jacobian_state)}};
+  j["jacobian"]["diagonal_m1"] = jacobian.diag;
+  const double lg = tied_log_gain(horizon);
+  j["tied_gain"] = {{"steps", horizon},
+                    {"log_gain", num(lg)},
+                    {"gain", num(std::exp(lg))},
+                    {"untied_log_gain", num(horizon * std::log(jacobian.m1))}};
+  return j;
 }
 
 TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {

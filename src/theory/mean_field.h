@@ -3,9 +3,11 @@
 // singular values of the state-to-state Jacobian, and (LSTM) the sampled stationary cell state.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "spec/init_spec.h"
 
@@ -28,6 +30,7 @@ struct TheoryOptions {
 
 struct Moments2 {
   double m1 = 0, m2 = 0, m1_err = 0, m2_err = 0;
+  double diag = 0;  // the part of m1 from J's diagonal (the keep gate): ⟨a²⟩ (§5.2)
   double variance() const { return m2 - m1 * m1; }
   double normalized() const { return m2 / (m1 * m1) - 1.0; }
 };
@@ -40,6 +43,7 @@ struct TheoryResult {
   double Q_h_err = 0, Q_c_err = 0;            // Monte Carlo errors (LSTM)
   double Q_ab = 0, corr = 1;                  // covariance-map fixed point and c* = Q_ab/Q_h
   double chi = 0, chi_err = 0;                // multiplier of the covariance map at its fixed point
+  double chi_coincident = 0;  // multiplier at c = 1 (> 1: nearby trajectories separate, chaos)
   double chi_Q = 0;                           // slope of the variance map (ξ_Q = −1/ln χ_Q)
   Moments2 jacobian;                          // J (LSTM: J_c = ∂c_t/∂c_{t−1})
   Moments2 jacobian_state;                    // full state (LSTM: (c, h), 2N × 2N)
@@ -49,9 +53,25 @@ struct TheoryResult {
     return chi >= 1.0 ? INFINITY : (chi <= 0.0 ? 0.0 : -1.0 / std::log(chi));
   }
   double xi() const { return timescale(chi); }
+  // Chaotic: with identical inputs the coincident state is unstable (§3.3, §4.4).
+  bool chaotic() const { return chi_coincident > 1.0 + 1e-9 && corr < 1.0; }
+  // ln of the T-step gradient gain of a tied network (§9.2).
+  double tied_log_gain(int T) const;
   nlohmann::json to_json() const;
 };
 
 TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt = {});
+
+// ln G_T, G_T = Σ_k C(T,k)² d2^{T−k} s2^k: the mean squared gain of T steps of a tied linear
+// map J = D + X whose diagonal part has ⟨a²⟩ = d2 and whose random part X (free, circular)
+// has τ(XXᵀ) = s2 (§9.2). Untied, the same moments give (d2 + s2)^T.
+double tied_log_gain(double d2, double s2, int T);
+
+// The state's second moments Q_h(t) (and Q_c(t), LSTM) for t = 1..steps from a silent start
+// (h = c = 0), untied: what a network of width N → ∞ shows before it reaches the fixed point.
+struct Transient {
+  std::vector<double> Q_h, Q_c;
+};
+Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps);
 
 }  // namespace rnnmft::theory

@@ -18,10 +18,10 @@ done
 [ "$(wc -l < "$tmp/sim/trajectories.csv")" = 61 ] && ok || bad "trajectories.csv has not 60 rows"
 "$BIN" simulate --cell gru --init keras --width 32 --steps 40 --t0 20 --tied --json > "$tmp/tied.json" && grep -q '"untied": false' "$tmp/tied.json" && ok || bad "tied"
 expect_fail "t0 beyond steps" "--t0 90 must lie" "$BIN" simulate --cell gru --steps 50 --t0 90
-expect_fail "width" "--width must be between" "$BIN" simulate --cell gru --width 1
+expect_fail "width" "--hidden (--width) must be between" "$BIN" simulate --cell gru --width 1
 
 "$BIN" phase --cell gru --x update.bias_mean=0:4:3 --y candidate.recurrent_std=1:5:2 -o "$tmp/p.csv" > /dev/null || bad "phase"
-[ "$(wc -l < "$tmp/p.csv")" = 7 ] && head -1 "$tmp/p.csv" | grep -q "^update.bias_mean,candidate.recurrent_std,Q_h,chi,xi,m1" && ok || bad "phase CSV"
+[ "$(wc -l < "$tmp/p.csv")" = 7 ] && head -1 "$tmp/p.csv" | grep -q "^update.bias_mean,candidate.recurrent_std,Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,seq_len$" && ok || bad "phase CSV"
 $py "$(dirname "$0")/../../scripts/plot_phase.py" "$tmp/p.csv" -o "$tmp/p.png" >/dev/null && [ "$(head -c 4 "$tmp/p.png" | od -An -tx1 | tr -d ' ')" = "89504e47" ] && ok || bad "plot_phase"
 expect_fail "bad axis" "is not gate.param=lo:hi:n" "$BIN" phase --cell gru --x update.bias_mean=0:4 --y reset.bias_mean=0:1:2 -o "$tmp/q.csv"
 expect_fail "bad gate" "gru has no gate 'forget'" "$BIN" phase --cell gru --x forget.bias_mean=0:4:2 --y reset.bias_mean=0:1:2 -o "$tmp/q.csv"

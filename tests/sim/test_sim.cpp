@@ -7,6 +7,7 @@
 #include "cells/rnn_model.h"
 #include "sim/jacobian.h"
 #include "sim/simulate.h"
+#include "sim/tied_check.h"
 #include "spec/draw.h"
 #include "theory/critical.h"
 #include "theory/mean_field.h"
@@ -226,7 +227,7 @@ TEST(TheoryVsSimulation, Presets) {
   compare(preset_moments("keras", CellType::Gru, 300, 100, 1000), o, true);
 }
 
-// The critical inits: simulation confirms m1 = 1 (ξ is too long to fit in a short run).
+// The critical inits: untied simulation confirms the theory's m1 (ξ is too long to fit here).
 TEST(TheoryVsSimulation, CriticalGruAndLstm) {
   for (CellType cell : {CellType::Gru, CellType::Lstm}) {
     SCOPED_TRACE(cell_name(cell));
@@ -234,9 +235,103 @@ TEST(TheoryVsSimulation, CriticalGruAndLstm) {
     sim::SimOptions o = fast_opts();
     o.trials = 2;
     const sim::SimResult sm = sim::simulate(cr.spec, o);
-    EXPECT_NEAR(sm.m1.mean, 1.0, 0.02 + 3 * sm.m1.std / std::sqrt(double(sm.m1.n)));
+    EXPECT_NEAR(sm.m1.mean, cr.diagnostics.jacobian.m1,
+                0.02 + 3 * sm.m1.std / std::sqrt(double(sm.m1.n)));
     EXPECT_NEAR(sm.m2.mean, cr.diagnostics.jacobian.m2, 0.05 * cr.diagnostics.jacobian.m2);
   }
+}
+
+// The tied check is the simulator's tied run (same seed, same numbers) plus the theory's
+// transient over the same steps.
+TEST(TiedCheck, IsTheTiedSimulationBesideTheTheory) {
+  const theory::CriticalResult cr = theory::critical_init(CellType::Gru, {});
+  sim::TiedCheckOptions to;
+  to.width = 64;
+  to.input_dim = 8;
+  to.steps = 200;
+  to.trials = 2;
+  to.seed = 5;
+  const sim::TiedCheck tc = sim::tied_check(cr.spec, to);
+  sim::SimOptions so;
+  so.width = 64;
+  so.input_dim = 8;
+  so.steps = 200;
+  so.t0 = 60;
+  so.untied = false;
+  so.trials = 2;
+  so.seed = 5;
+  so.jacobians = 0;
+  so.spectral_radius = true;
+  const sim::SimResult sm = sim::simulate(cr.spec, so);
+  EXPECT_EQ(tc.Q_h, sm.Q_h.mean);
+  EXPECT_EQ(tc.chi, sm.chi);
+  EXPECT_EQ(tc.radius_init, sm.radius_init.mean);
+  EXPECT_EQ(tc.radius_end, sm.radius_end.mean);
+  const theory::Transient tr = theory::transient(cr.spec, {}, 200);
+  double q = 0;
+  for (int t = 100; t < 200; ++t) q += tr.Q_h[t] / 100;
+  EXPECT_DOUBLE_EQ(tc.Q_h_theory, q);
+  // The transient rises towards the fixed point from a silent start.
+  EXPECT_LT(tr.Q_h[10], tr.Q_h[199]);
+  EXPECT_LT(tr.Q_h[199], theory::analyze(cr.spec).Q_h * 1.0001);
+}
+
+// The spectral radius of the tied GRU Jacobian at the zero state: z·I + a·W has its
+// eigenvalues in a disc of centre z and radius a·σ (circular law), so the radius is z + a·σ.
+TEST(TiedCheck, SpectralRadiusAtTheZeroStateFollowsTheCircularLaw) {
+  const json j = {{"cell", "gru"},
+                  {"gates",
+                   {{"update", g(0, 0, 3.0, 0)},
+                    {"reset", g(0, 0, 30.0, 0)},  // r = 1
+                    {"candidate", g(4.0, 0, 0, 0)}}}};  // no inputs: ĥ' = 1 at h = 0
+  sim::SimOptions so;
+  so.width = 500;
+  so.steps = 20;
+  so.t0 = 10;
+  so.untied = false;
+  so.trials = 2;
+  so.jacobians = 0;
+  so.input_var = 0;
+  so.spectral_radius = true;
+  const sim::SimResult sm = sim::simulate(spec(j), so);
+  const double z = 1.0 / (1.0 + std::exp(-3.0)), a = 1 - z;
+  EXPECT_NEAR(sm.radius_init.mean, z + a * 4.0, 0.02);
+}
+
+// The shipped critical specs for T = 1000 in tied networks of width 400 (docs/theory.md §9.5):
+// the distance of two trajectories does not grow (χ ≤ 1.005), Q stays within 3× of the theory
+// (its transient over the same steps, and its fixed point), and the spectral radius is ≈ 1.
+// The untied-critical GRU (m1 = 1) grows out of the theory's state: the check can fail.
+TEST(TiedCheck, ShippedCriticalSpecsBehaveAsTheTheorySays) {
+  for (CellType cell : {CellType::Gru, CellType::Lstm}) {
+    SCOPED_TRACE(cell_name(cell));
+    const theory::CriticalResult cr = theory::critical_init(cell, {});
+    sim::TiedCheckOptions to;
+    to.width = 400;
+    to.input_dim = 28;
+    to.steps = 1000;
+    to.trials = 2;
+    const sim::TiedCheck tc = sim::tied_check(cr.spec, to);
+    EXPECT_TRUE(tc.holds()) << tc.summary();
+    EXPECT_LE(tc.chi, 1.005);
+    EXPECT_NEAR(tc.radius_end, 1.0, 0.01);
+    EXPECT_GT(tc.Q_ratio(), 1.0 / 3);
+    EXPECT_LT(tc.Q_ratio(), 3.0);
+    const double ratio_fixed_point = tc.Q_h / cr.diagnostics.Q_h;
+    EXPECT_GT(ratio_fixed_point, 1.0 / 3);
+    EXPECT_LT(ratio_fixed_point, 3.0);
+  }
+  theory::CriticalOptions u;
+  u.criterion = theory::Criterion::Untied;
+  const theory::CriticalResult old = theory::critical_init(CellType::Gru, u);
+  sim::TiedCheckOptions to;
+  to.width = 400;
+  to.input_dim = 28;
+  to.steps = 1000;
+  to.trials = 2;
+  const sim::TiedCheck tc = sim::tied_check(old.spec, to);
+  EXPECT_FALSE(tc.holds()) << tc.summary();
+  EXPECT_GT(tc.radius_init, 1.02);
 }
 
 // Orthogonal recurrent weights: m1 unchanged, vanilla m2 = σ⁴ E[φ'⁴] (docs/theory.md §5.5).

@@ -1,8 +1,10 @@
 // The theory engine against closed forms, against itself by independent routes (1-D moments vs
 // the 2-D covariance map), and against brute-force simulation of wide untied networks
-// (../shared/paper.md, Appendix A: N = 1000, Jacobians by finite differences).
+// (docs/validation.md: N = 1000, Jacobians by finite differences).
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include <Eigen/Dense>
 #include <array>
 #include <cmath>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "theory/mean_field.h"
 #include "theory/normal_batch.h"
 #include "util/error.h"
+#include "util/rng.h"
 
 namespace rnnmft::theory {
 namespace {
@@ -61,7 +64,7 @@ json g(double s, double n, double m, double r) {
 struct Point {
   const char* name;
   json spec;
-  // theory (numpy reference implementation) and brute-force simulation, paper.md Appendix A
+  // theory (numpy reference implementation) and brute-force simulation, docs/validation.md
   double Q_th, m1_th, m2_th, Q_sim, m1_sim, m2_sim, chi_sim;
 };
 
@@ -363,42 +366,116 @@ TEST(MeanField, LstmSeedReproducesAndMonteCarloErrorShrinks) {
   EXPECT_NEAR(a.Q_h, c.Q_h, 4 * (a.Q_h_err + c.Q_h_err));
 }
 
-TEST(Critical, GruAndLstmReachIsometryWithLongTimescale) {
+// The shipped (tied) criterion: ξ = T in the mean field (T·ln m1 = −1) and a tied gradient gain
+// of 1 over T steps, solved for the keep-gate bias and the content scale (docs/theory.md §6, §9).
+TEST(Critical, TiedCriterionAtSeveralLengths) {
   for (CellType cell : {CellType::Gru, CellType::Lstm}) {
-    SCOPED_TRACE(cell_name(cell));
+    double prev_bias = 0;
+    for (int T : {300, 1000, 3000}) {
+      SCOPED_TRACE(fmt::format("{} T = {}", cell_name(cell), T));
+      CriticalOptions o;
+      o.seq_len = T;
+      const CriticalResult r = critical_init(cell, o);
+      EXPECT_EQ(r.criterion, Criterion::Tied);
+      EXPECT_TRUE(r.reached);
+      ASSERT_EQ(r.knobs.size(), 2u);
+      EXPECT_NEAR(T * std::log(r.diagnostics.jacobian.m1), -1.0, 0.01);
+      EXPECT_NEAR(r.diagnostics.tied_log_gain(T), 0.0, 0.01);
+      // ξ ≈ T (GRU: χ = m1 exactly; LSTM: χ from the power iteration, close to m1 here).
+      EXPECT_NEAR(r.diagnostics.xi() / T, 1.0, 0.05);
+      EXPECT_LT(r.diagnostics.jacobian.normalized(), 0.01);
+      // The keep bias moves with ln T (1 − f ≈ 1/(2T)): the solution is interior, not a bound.
+      const double bias = r.knobs[0].second;
+      if (prev_bias != 0) {
+        EXPECT_GT(bias, prev_bias + 0.8);
+      }
+      prev_bias = bias;
+      // The spec is a valid spec (round trip through the JSON the trainer reads).
+      EXPECT_EQ(InitSpec::from_json(r.spec.to_json(), "x").to_json(), r.spec.to_json());
+    }
+  }
+}
+
+// The untied criterion m1 = 1, solved for the knob that moves m1 (the LSTM's forget bias), at
+// long T where the old cell-gate knob stalled at its bracket end (T ≥ 1800).
+TEST(Critical, UntiedCriterionAtLongSequences) {
+  for (int T : {1000, 2000, 3000}) {
+    SCOPED_TRACE(T);
     CriticalOptions o;
-    const CriticalResult r = critical_init(cell, o);
+    o.seq_len = T;
+    o.criterion = Criterion::Untied;
+    const CriticalResult r = critical_init(CellType::Lstm, o);
     EXPECT_TRUE(r.reached);
-    EXPECT_NEAR(r.diagnostics.jacobian.m1, 1.0, 1e-3);
-    EXPECT_GT(r.diagnostics.xi(), 1000.0);
-    EXPECT_LT(r.diagnostics.jacobian.normalized(), 0.01);
-    // The spec is a valid spec (round trip through the JSON the trainer reads).
-    EXPECT_EQ(InitSpec::from_json(r.spec.to_json(), "x").to_json(), r.spec.to_json());
+    ASSERT_EQ(r.knobs.size(), 1u);
+    EXPECT_EQ(r.knobs[0].first, "forget.bias_mean");
+    EXPECT_LE(std::abs(T * std::log(r.diagnostics.jacobian.m1)), 0.01);
+  }
+  CriticalOptions o;
+  o.criterion = Criterion::Untied;
+  const CriticalResult g = critical_init(CellType::Gru, o);
+  EXPECT_TRUE(g.reached);
+  EXPECT_LE(std::abs(1000 * std::log(g.diagnostics.jacobian.m1)), 0.01);
+  // Untied-critical points make tied networks grow: the result says so.
+  EXPECT_GT(g.log_gain_T, std::log(10.0));
+  bool noted = false;
+  for (const auto& n : g.notes) noted |= n.find("tied networks of this init grow") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+// An unreachable target fails loudly and names the bracket instead of returning an endpoint.
+TEST(Critical, UnreachableTargetsFailNamingTheBracket) {
+  CriticalOptions o;
+  o.criterion = Criterion::Untied;
+  o.fixes = {"cell.recurrent_std=80"};  // the content term alone exceeds 1: no forget bias helps
+  try {
+    critical_init(CellType::Lstm, o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("does not change sign for forget.bias_mean in ["), std::string::npos) << m;
+  }
+  CriticalOptions t;
+  t.fixes = {"input.recurrent_std=2"};  // tied networks grow even without the cell gate's weights
+  try {
+    critical_init(CellType::Lstm, t);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("already grow"), std::string::npos) << e.what();
   }
 }
 
 TEST(Critical, VanillaAndMinimal) {
   CriticalOptions o;
   const CriticalResult v = critical_init(CellType::Vanilla, o);
+  EXPECT_EQ(v.criterion, Criterion::Untied);  // orthogonal W: tied and untied agree
   EXPECT_TRUE(v.reached);
-  EXPECT_NEAR(v.diagnostics.jacobian.m1, 1.0, 1e-3);
-  // minimalRNN at T = 1000: m1 = 1 lies beyond a jump of the fixed point; the search stays on
-  // the lower branch within 1e-3 of 1, where ξ > T.
+  EXPECT_NEAR(v.diagnostics.jacobian.m1, 1.0, 1e-4);
+  // minimalRNN, untied at T = 1000: m1 = 1 lies beyond a jump of the fixed point, in the
+  // chaotic phase; the result says so instead of claiming ξ ≥ T.
+  o.criterion = Criterion::Untied;
+  o.fixes = {"update.input_std=0.3"};
   const CriticalResult m = critical_init(CellType::Minimal, o);
-  EXPECT_NEAR(m.diagnostics.jacobian.m1, 1.0, 1e-3);
-  EXPECT_GT(m.diagnostics.xi(), 1000.0);
+  EXPECT_NEAR(m.diagnostics.jacobian.m1, 1.0, 1e-4);
+  EXPECT_TRUE(m.diagnostics.chaotic());
   bool noted = false;
-  for (const auto& n : m.notes) noted |= n.find("jumps") != std::string::npos;
+  for (const auto& n : m.notes) noted |= n.find("chaotic phase") != std::string::npos;
   EXPECT_TRUE(noted);
+  // Tied (the default): both conditions.
+  const CriticalResult mt = critical_init(CellType::Minimal, CriticalOptions{});
+  EXPECT_TRUE(mt.reached);
+  EXPECT_NEAR(mt.diagnostics.tied_log_gain(1000), 0.0, 0.01);
 }
 
 TEST(Critical, FixesAndErrors) {
   CriticalOptions o;
-  o.fixes = {"update.bias_mean=4"};
+  o.criterion = Criterion::Untied;
+  o.fixes = {"update.bias_mean=4", "update.recurrent_std=0.3", "update.input_std=0.3",
+             "reset.recurrent_std=0.3", "reset.input_std=0.3"};
   const CriticalResult r = critical_init(CellType::Gru, o);
   EXPECT_DOUBLE_EQ(r.spec.gate("update").bias_mean, 4.0);
-  // The worked example of paper.md §4.3: μ_f = 4 gives σ_h* = 17.355, v = 0.0746.
-  EXPECT_NEAR(r.knob_value, 17.355, 0.01);
+  // The worked example of docs/theory.md §6.4: μ_f = 4 gives σ_h* = 17.355, v = 0.0746.
+  ASSERT_EQ(r.knobs.size(), 1u);
+  EXPECT_NEAR(r.knobs[0].second, 17.355, 0.01);
   EXPECT_NEAR(r.diagnostics.jacobian.variance(), 0.0746, 5e-4);
   o.fixes = {"update.bias_mean=x"};
   EXPECT_THROW(critical_init(CellType::Gru, o), Error);
@@ -408,6 +485,74 @@ TEST(Critical, FixesAndErrors) {
   EXPECT_THROW(critical_init(CellType::Gru, o), Error);
   o.fixes = {"reset.input_std=-1"};
   EXPECT_THROW(critical_init(CellType::Gru, o), Error);
+  CriticalOptions t;  // tied: both knobs are solved
+  t.fixes = {"update.bias_mean=5"};
+  EXPECT_THROW(critical_init(CellType::Gru, t), Error);
+  EXPECT_THROW(parse_criterion("loose"), Error);
+}
+
+// ln G_T against closed forms and against the product of a tied random matrix (§9.2).
+TEST(TiedGain, ClosedFormsAndTiedMatrixProducts) {
+  EXPECT_NEAR(tied_log_gain(0.9, 0.0, 50), 50 * std::log(0.9), 1e-12);
+  EXPECT_NEAR(tied_log_gain(0.0, 0.8, 50), 50 * std::log(0.8), 1e-12);
+  // T = 2: d² + 4 d s + s².
+  EXPECT_NEAR(std::exp(tied_log_gain(0.7, 0.2, 2)), 0.49 + 4 * 0.7 * 0.2 + 0.04, 1e-12);
+  // Tied J = z I + a W (W Gaussian, entries of variance 1/N) against the formula, and against
+  // the untied (d2 + s2)^T, at N = 600: mean of |J^T v|² over random unit v.
+  const int N = 600, T = 40;
+  const double z = 0.97, a = 0.05;
+  Rng rng(3, 9);
+  Eigen::MatrixXd W(N, N);
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < N; ++j) W(i, j) = rng.normal() / std::sqrt(double(N));
+  const Eigen::MatrixXd J = z * Eigen::MatrixXd::Identity(N, N) + a * W;
+  double mean = 0;
+  const int reps = 20;
+  for (int r = 0; r < reps; ++r) {
+    Eigen::VectorXd v(N);
+    for (int i = 0; i < N; ++i) v(i) = rng.normal();
+    v.normalize();
+    for (int t = 0; t < T; ++t) v = J * v;
+    mean += v.squaredNorm() / reps;
+  }
+  const double tied = std::exp(tied_log_gain(z * z, a * a, T)),
+               untied = std::pow(z * z + a * a, T);
+  EXPECT_NEAR(mean, tied, 0.1 * tied);
+  EXPECT_GT(tied, 1.5 * untied);  // the point discriminates
+}
+
+// The LSTM's chaotic phase (docs/theory.md §4.4): beyond the edge of chaos the coincident state
+// is unstable, two sequences settle at c* < 1 with a finite ξ, and an untied simulation agrees.
+TEST(MeanField, LstmChaoticPhase) {
+  const json chaotic = {{"cell", "lstm"},
+                        {"gates",
+                         {{"input", g(0.3, 0.3, -3.454, 0)},
+                          {"forget", g(0.3, 0.3, 6.67, 0)},
+                          {"output", g(0.3, 0.3, 4, 0)},
+                          {"cell", g(20, 0.5, 0, 0)}}}};
+  TheoryOptions o;
+  o.horizon = 1000;
+  const TheoryResult r = analyze(spec_of(chaotic), o);
+  EXPECT_GT(r.chi_coincident, 1.005);
+  EXPECT_TRUE(r.chaotic());
+  EXPECT_LT(r.corr, 0.2);
+  EXPECT_LT(r.chi, 1.0);
+  EXPECT_TRUE(std::isfinite(r.xi()));
+  EXPECT_LT(r.xi(), 1000.0);
+  EXPECT_GT(r.jacobian.m1, 1.005);  // and gradients explode
+  // An ordered point stays at c* = 1.
+  json ordered = chaotic;
+  ordered["gates"]["cell"] = g(1.0, 0.5, 0, 0);
+  const TheoryResult q = analyze(spec_of(ordered), o);
+  EXPECT_FALSE(q.chaotic());
+  EXPECT_DOUBLE_EQ(q.corr, 1.0);
+  // Different inputs (R_ab < R) give a partial correlation at an ordered point too.
+  TheoryOptions d = o;
+  d.input_overlap = 0.2;
+  const TheoryResult p = analyze(spec_of(ordered), d);
+  EXPECT_LT(p.corr, 0.99);
+  EXPECT_GT(p.corr, 0.0);
+  EXPECT_FALSE(p.chaotic());
 }
 
 }  // namespace
