@@ -146,7 +146,9 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
     draw_preset(model, init, seq_len, rng);
   } else if (init.size() > 12 && init.substr(init.size() - 12) == ".safetensors") {
     import_weights(model, read_safetensors(init));
-  } else if (init != "critical" && fs::is_regular_file(init)) {
+  } else if (init == "critical") {
+    fail("--init critical depends on the task: train() solves it (solve_run_critical)");
+  } else if (fs::is_regular_file(init)) {
     InitSpec spec = load_spec_file(init);
     draw_from_spec(model, spec, rng);
     return spec;
