@@ -53,7 +53,8 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   t->add_option("--hidden", c.hidden, "Hidden units N")->capture_default_str();
   t->add_option("--init", c.init,
-                "pytorch, keras, orthogonal[:gain], chrono[:T_max], a spec .json or weights "
+                "pytorch, keras, orthogonal[:gain], chrono[:T_max], critical (solved for the "
+                "task's T and input R, saved as DIR/init_spec.json), a spec .json or weights "
                 ".safetensors")
       ->capture_default_str();
   t->add_option("--steps", c.steps, "Training steps")->capture_default_str();

@@ -1,6 +1,8 @@
 #include "spec/init_spec.h"
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <set>
 
@@ -26,15 +28,84 @@ json InitSpec::to_json() const {
                {"bias_std", k.bias_std},
                {"recurrent_dist", k.orthogonal ? "orthogonal" : "gaussian"}};
   }
-  return {{"cell", cell_name(cell)}, {"gates", g}};
+  json j = {{"cell", cell_name(cell)}, {"gates", g}};
+  if (!design.empty()) {
+    json d = {{"cell", cell_name(cell)}};
+    if (design.seq_len > 0) d["seq_len"] = design.seq_len;
+    if (std::isfinite(design.input_var)) d["input_var"] = design.input_var;
+    if (!design.gru_variant.empty()) d["gru_variant"] = design.gru_variant;
+    if (design.width > 0) d["width"] = design.width;
+    if (!design.task.empty()) d["task"] = design.task;
+    if (!design.criterion.empty()) d["criterion"] = design.criterion;
+    j["designed_for"] = d;
+  }
+  return j;
 }
+
+namespace {
+
+SpecDesign parse_design(const json& d, CellType cell, const std::string& where) {
+  if (!d.is_object()) fail("{}: designed_for must be an object", where);
+  SpecDesign s;
+  auto positive_int = [&](const std::string& key, const json& v) {
+    if (!v.is_number_integer()) fail("{}: designed_for.{} must be an integer", where, key);
+    // Read wide so that a huge value is reported, not wrapped.
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT_MAX) : v.get<int64_t>() > INT_MAX)
+      fail("{}: designed_for.{} = {} is too large", where, key, v.dump());
+    const int n = v.get<int>();
+    if (n < 1) fail("{}: designed_for.{} = {} must be at least 1", where, key, n);
+    return n;
+  };
+  auto string_value = [&](const std::string& key, const json& v) {
+    if (!v.is_string()) fail("{}: designed_for.{} must be a string", where, key);
+    return v.get<std::string>();
+  };
+  for (auto& [key, v] : d.items()) {
+    if (key == "seq_len") {
+      s.seq_len = positive_int(key, v);
+    } else if (key == "width") {
+      s.width = positive_int(key, v);
+    } else if (key == "input_var") {
+      if (!v.is_number()) fail("{}: designed_for.input_var must be a number", where);
+      s.input_var = v.get<double>();
+      if (!std::isfinite(s.input_var) || s.input_var < 0)
+        fail("{}: designed_for.input_var = {} must be a finite number ≥ 0 (a second moment)", where,
+             s.input_var);
+    } else if (key == "cell") {
+      const std::string c = string_value(key, v);
+      if (c != cell_name(cell))
+        fail("{}: designed_for.cell is '{}', but the spec's cell is '{}'", where, c,
+             cell_name(cell));
+    } else if (key == "gru_variant") {
+      s.gru_variant = string_value(key, v);
+      if (s.gru_variant != "reset-after" && s.gru_variant != "reset-before")
+        fail("{}: designed_for.gru_variant '{}' must be \"reset-after\" or \"reset-before\"", where,
+             s.gru_variant);
+      if (cell != CellType::Gru)
+        fail("{}: designed_for.gru_variant is set, but the spec is for {}, not gru", where,
+             cell_name(cell));
+    } else if (key == "task") {
+      s.task = string_value(key, v);
+    } else if (key == "criterion") {
+      s.criterion = string_value(key, v);
+    } else {
+      fail(
+          "{}: designed_for: unknown key '{}' (expected seq_len, input_var, cell, gru_variant, "
+          "width, task, criterion)",
+          where, key);
+    }
+  }
+  return s;
+}
+
+}  // namespace
 
 InitSpec InitSpec::from_json(const json& j, const std::string& where) {
   if (!j.is_object()) fail("{}: an init spec must be a JSON object", where);
   for (auto& [key, v] : j.items())
     if (key != "cell" && key != "gates" && key != "comment" && key != "source" &&
-        key != "diagnostics")
-      fail("{}: unknown key '{}' (expected cell, gates)", where, key);
+        key != "diagnostics" && key != "designed_for")
+      fail("{}: unknown key '{}' (expected cell, gates, designed_for)", where, key);
   if (!j.contains("cell") || !j["cell"].is_string()) fail("{}: missing \"cell\" (a string)", where);
   InitSpec s;
   s.cell = parse_cell(j["cell"].get<std::string>());
@@ -81,7 +152,32 @@ InitSpec InitSpec::from_json(const json& j, const std::string& where) {
   }
   for (const auto& n : names)
     if (!s.gates.count(n)) fail("{}: gate '{}' of {} is missing", where, n, cell_name(s.cell));
+  if (j.contains("designed_for")) s.design = parse_design(j["designed_for"], s.cell, where);
   return s;
+}
+
+std::vector<std::string> design_mismatches(const SpecDesign& d, const std::string& what,
+                                           int seq_len, double input_var,
+                                           const std::string& gru_variant, int width,
+                                           const std::string& task) {
+  std::vector<std::string> out;
+  if (d.seq_len > 0 && d.seq_len != seq_len)
+    out.push_back(fmt::format("init spec {} was designed for T = {}, but task {} has T = {}", what,
+                              d.seq_len, task, seq_len));
+  if (!d.gru_variant.empty() && d.gru_variant != gru_variant)
+    out.push_back(
+        fmt::format("init spec {} was designed for the {} GRU, but this run uses --gru-variant {}",
+                    what, d.gru_variant, gru_variant));
+  if (d.width > 0 && d.width != width)
+    out.push_back(
+        fmt::format("init spec {} was designed for width {}, but this run has --hidden {}", what,
+                    d.width, width));
+  // Absolute, not relative: padding's R = 0 has no scale of its own.
+  if (std::isfinite(d.input_var) && std::abs(d.input_var - input_var) > 0.05)
+    out.push_back(fmt::format(
+        "init spec {} was designed for input second moment R = {:.4g}, but task {} has R = {:.4g}",
+        what, d.input_var, task, input_var));
+  return out;
 }
 
 InitSpec load_spec_file(const std::string& path) {

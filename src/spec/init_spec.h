@@ -3,9 +3,11 @@
 // §Init).
 #pragma once
 
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cells/cell_type.h"
 
@@ -19,17 +21,42 @@ struct GateInit {
   bool orthogonal = false;   // recurrent_dist: "orthogonal" (σ·Haar) instead of "gaussian"
 };
 
+// What a spec was designed for (JSON "designed_for"), so that a run on something else can say
+// so. Unset fields (0, NaN, empty) are neither written nor checked.
+struct SpecDesign {
+  int seq_len = 0;          // T
+  double input_var = NAN;   // R: per-component second moment of the inputs
+  std::string gru_variant;  // gru only: the variant the theory describes
+  int width = 0;            // N (hidden units)
+  std::string task;         // e.g. "mnist-padded"
+  std::string criterion;    // how it was chosen, free text
+
+  bool empty() const {
+    return seq_len == 0 && std::isnan(input_var) && gru_variant.empty() && width == 0 &&
+           task.empty() && criterion.empty();
+  }
+};
+
 struct InitSpec {
   CellType cell = CellType::Lstm;
   std::map<std::string, GateInit> gates;  // every gate of the cell, by gate_names(cell)
   std::string source;                     // where it came from (file, preset), for reports
+  SpecDesign design;                      // "designed_for"; empty for specs that do not say
 
   const GateInit& gate(const std::string& name) const;
   nlohmann::json to_json() const;
   // Strict: unknown keys, missing or unknown gates, negative or non-finite values, recurrent
-  // weights on minimal's embed gate are errors naming `where`.
+  // weights on minimal's embed gate, a malformed "designed_for" are errors naming `where`.
   static InitSpec from_json(const nlohmann::json& j, const std::string& where);
 };
+
+// How a run differs from what `d` was designed for, one sentence per mismatch (seq_len, GRU
+// variant, width, input_var by more than 0.05); empty when it matches or `d` is empty.
+// `what` names the spec in the sentences.
+std::vector<std::string> design_mismatches(const SpecDesign& d, const std::string& what,
+                                           int seq_len, double input_var,
+                                           const std::string& gru_variant, int width,
+                                           const std::string& task);
 
 InitSpec load_spec_file(const std::string& path);
 void save_spec_file(const InitSpec& spec, const std::string& path);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "data/batches.h"
+#include "data/task_stats.h"
 #include "spec/draw.h"
 #include "spec/init_spec.h"
 #include "train/optimizers/optimizer.h"
@@ -132,20 +133,55 @@ EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64
   return r;
 }
 
-void initialize_model(RnnModel<float>& model, const std::string& init, int seq_len, uint64_t seed) {
-  Rng rng(seed, 0x696e6974 /* "init" */);
+namespace {
+Rng init_rng(uint64_t seed) {
+  return Rng(seed, 0x696e6974 /* "init" */);
+}
+}  // namespace
+
+std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::string& init,
+                                         int seq_len, uint64_t seed) {
+  Rng rng = init_rng(seed);
   if (is_preset(init)) {
     draw_preset(model, init, seq_len, rng);
   } else if (init.size() > 12 && init.substr(init.size() - 12) == ".safetensors") {
     import_weights(model, read_safetensors(init));
+  } else if (init == "critical") {
+    fail("--init critical depends on the task: train() solves it (solve_run_critical)");
   } else if (fs::is_regular_file(init)) {
-    draw_from_spec(model, load_spec_file(init), rng);
+    InitSpec spec = load_spec_file(init);
+    draw_from_spec(model, spec, rng);
+    return spec;
   } else {
     fail(
-        "--init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]) nor "
-        "an existing spec file or .safetensors weights file",
+        "--init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
+        "critical) nor an existing spec file or .safetensors weights file",
         init);
   }
+  return std::nullopt;
+}
+
+void initialize_model_from_spec(RnnModel<float>& model, const InitSpec& spec, uint64_t seed) {
+  Rng rng = init_rng(seed);
+  draw_from_spec(model, spec, rng);
+}
+
+theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& task,
+                                          const TaskInputStats& stats) {
+  const CellType cell = parse_cell(cfg.cell);
+  theory::CriticalOptions opt;
+  opt.seq_len = task.seq_len();
+  opt.theory.input_var = stats.input_var;
+  theory::CriticalResult r = theory::critical_init(cell, opt);
+  SpecDesign& d = r.spec.design;
+  d.seq_len = opt.seq_len;
+  d.input_var = opt.theory.input_var;
+  if (cell == CellType::Gru) d.gru_variant = "reset-before";  // the variant the theory describes
+  d.width = cfg.hidden;
+  d.task = cfg.task.name;
+  r.spec.source = fmt::format("critical init for {} at T = {}, R = {:.4g}", cell_name(cell),
+                              d.seq_len, d.input_var);
+  return r;
 }
 
 namespace {
@@ -295,6 +331,9 @@ json train(const TrainConfig& cfg_in, bool resume) {
   auto opt = make_optimizer(cfg.optimizer, model.params().size());
   int64_t start = 0;
   double wall_before = 0;
+  std::vector<std::string> warnings;  // also written to the log, once it is open
+  json solved;                        // --init critical: DIR/init_spec.json
+  std::string solved_line;
   if (resume) {
     const SafeTensors ck = read_safetensors(ck_path);
     model.set_params(ck.get_f32("params", {int64_t(model.params().size())}));
@@ -305,14 +344,50 @@ json train(const TrainConfig& cfg_in, bool resume) {
       fail("{}: checkpoint is at step {}, beyond --steps {}", ck_path, start, cfg.steps);
     truncate_log(log_path, start);
   } else {
-    initialize_model(model, cfg.init, task.seq_len(), cfg.seed);
+    // A resumed run reloads its checkpoint above: the critical init is solved once, here.
+    if (cfg.init == "critical") {
+      const TaskInputStats stats = task_input_stats(task);
+      const theory::CriticalResult r = solve_run_critical(cfg, task, stats);
+      initialize_model_from_spec(model, r.spec, cfg.seed);
+      if (model.config().cell == CellType::Gru && model.config().gru == GruVariant::ResetAfter)
+        warnings.push_back(
+            "--init critical: the spec was solved for the reset-before GRU theory, but this run "
+            "uses --gru-variant reset-after");
+      if (!r.reached)
+        warnings.push_back(fmt::format(
+            "--init critical: m1 = 1 was not reached for {} (m1 = {:.4f}); the spec is the "
+            "nearest the search found (notes in init_spec.json)",
+            cfg.cell, r.diagnostics.jacobian.m1));
+      json diag = r.diagnostics.to_json();
+      diag["knob"] = {{"name", r.knob}, {"value", r.knob_value}};
+      diag["reached"] = r.reached;
+      diag["notes"] = r.notes;
+      diag["task_inputs"] = stats.description;
+      solved = r.spec.to_json();
+      solved["diagnostics"] = diag;
+      solved_line = fmt::format(
+          "init critical: solved {} = {:.6g} for {} at T = {}, R = {:.4g} ({}); m1 = {:.4f}, "
+          "ξ = {:.4g}; spec in {}",
+          r.knob, r.knob_value, cfg.cell, task.seq_len(), stats.input_var, stats.description,
+          r.diagnostics.jacobian.m1, r.diagnostics.xi(),
+          absolute_path((dir / "init_spec.json").string()));
+    } else if (auto spec = initialize_model(model, cfg.init, task.seq_len(), cfg.seed);
+               spec && !spec->design.empty()) {
+      const TaskInputStats stats = task_input_stats(task);
+      warnings = design_mismatches(spec->design, spec->source, task.seq_len(), stats.input_var,
+                                   cfg.gru_variant, cfg.hidden, cfg.task.name);
+    }
     fs::create_directories(dir);
+    if (!solved.is_null()) write_json_atomic((dir / "init_spec.json").string(), solved);
     write_json_atomic(cfg_path, cfg.to_json());
+    if (!solved_line.empty()) fmt::print(stderr, "{}\n", solved_line);
+    for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
   }
   Eigen::setNbThreads(cfg.threads);
 
   std::ofstream log(log_path, std::ios::app);
   if (!log) fail("{}: cannot open for appending", absolute_path(log_path));
+  for (const auto& w : warnings) log << json{{"warning", w}}.dump() << "\n";
   BatchSampler sampler(task.size(Split::Train), size_t(cfg.batch), cfg.seed);
   const int T = task.seq_len(), I = task.input_dim(), B = cfg.batch;
   AlignedVector<float> x(size_t(T) * B * I), grad;

@@ -4,10 +4,15 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "cells/rnn_model.h"
+#include "data/task_stats.h"
 #include "data/tasks.h"
+#include "spec/init_spec.h"
+#include "theory/critical.h"
 
 namespace rnnmft {
 
@@ -16,7 +21,7 @@ struct TrainConfig {
   std::string data_dir;  // empty: the default data directory
   std::string cell = "lstm", gru_variant = "reset-after";
   int hidden = 128;
-  std::string init = "pytorch";  // preset, spec JSON file or weights .safetensors
+  std::string init = "pytorch";  // preset, "critical", spec JSON file or weights .safetensors
   int64_t steps = 1000;
   int batch = 64;
   std::string optimizer = "adam";
@@ -44,8 +49,18 @@ struct EvalResult {
 EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64_t limit,
                     int batch = 256);
 
-// Draws or loads the initial weights: a preset, an init spec file, or a weights file.
-void initialize_model(RnnModel<float>& model, const std::string& init, int seq_len, uint64_t seed);
+// Draws or loads the initial weights: a preset, an init spec file, or a weights file. Returns
+// the spec when the init is a spec file. ("critical" needs the task: see solve_run_critical.)
+std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::string& init,
+                                         int seq_len, uint64_t seed);
+
+// Draws the weights from a spec through the same seeded stream as initialize_model.
+void initialize_model_from_spec(RnnModel<float>& model, const InitSpec& spec, uint64_t seed);
+
+// --init critical: theory::critical_init for the run's cell at the task's T and R (GRU: the
+// reset-before theory), its design fields set from the run.
+theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& task,
+                                          const TaskInputStats& stats);
 
 // Runs (or, with resume, continues) a training run; returns the final metrics JSON.
 nlohmann::json train(const TrainConfig& cfg, bool resume);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks of train / resume / export / eval on real MNIST (small models, few steps):
-# exact resumption, the NaN guard, and clear errors for bad flags and specs.
+# exact resumption, the NaN guard, clear errors for bad flags and specs, --init critical and the
+# warnings for a spec designed for another run.
 # Usage: test_train_cli.sh PATH/TO/rnnmft
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$1"
 
@@ -43,6 +44,7 @@ expect_fail "bad cell" "unknown cell 'lstmx'" "$BIN" train --task mnist-row --ce
 expect_fail "bad lr" "--lr must be a positive" "$BIN" train --task mnist-row --lr -1 --out "$tmp/x"
 expect_fail "bad optimizer" "unknown optimizer 'adamw'" "$BIN" train --task mnist-row --optimizer adamw --out "$tmp/x"
 expect_fail "bad init" "neither a preset" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
+expect_fail "bad init lists critical" "chrono[:T_max], critical)" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
 echo '{"cell": "lstm", "gates": {"input": {"recurrent_std": -1}}}' > "$tmp/neg.json"
 expect_fail "negative std" "input.recurrent_std = -1 is negative" "$BIN" train --task mnist-row --init "$tmp/neg.json" --out "$tmp/x"
 echo '{"cell": "gru", "gates": {}}' > "$tmp/gru.json"
@@ -59,5 +61,62 @@ expect_fail "truncated weights" "trunc.safetensors" "$BIN" eval --weights "$tmp/
 out="$("$BIN" eval --weights "$tmp/full.safetensors" --task mnist-row --split test --limit 50 --json)"
 grep -q '"accuracy"' <<<"$out" && grep -q '"loss"' <<<"$out" && ok || bad "eval --json: $out"
 "$BIN" train --task mnist-row --cell gru --hidden 16 --steps 1 --init "$tmp/full.safetensors" --out "$tmp/init" >/dev/null 2>&1 && ok || bad "init from weights"
+
+# 6. --init critical: solved for the task's T and R, saved as DIR/init_spec.json with what it was
+#    designed for; a resumed run does not solve it again.
+tiny=(--task mnist-padded --seq-len 60 --unit row --hidden 8 --steps 2 --batch 8 --eval-limit 16 --test-limit 16)
+expect_ok "train --init critical" "init critical: solved cell.recurrent_std" "$BIN" train "${tiny[@]}" --init critical --out "$tmp/crit"
+$py - "$tmp/crit/init_spec.json" <<'PY' && ok || bad "init_spec.json of --init critical"
+import json, sys
+s = json.load(open(sys.argv[1]))
+d = s["designed_for"]
+assert s["cell"] == "lstm" and d["cell"] == "lstm", s
+assert d["seq_len"] == 60 and d["input_var"] == 0 and d["width"] == 8, d
+assert d["task"] == "mnist-padded" and "gru_variant" not in d, d
+assert s["diagnostics"]["reached"] is True, s["diagnostics"]
+PY
+[ ! -e "$tmp/crit/init_spec.json.tmp" ] && ok || bad "init_spec.json.tmp left behind"
+cp "$tmp/crit/init_spec.json" "$tmp/crit_spec_before.json"
+out="$("$BIN" train --resume "$tmp/crit" --steps 3 2>&1)" && ok || bad "resume a critical run: $out"
+grep -q "init critical" <<<"$out" && bad "resume solved the critical init again" || ok
+cmp -s "$tmp/crit/init_spec.json" "$tmp/crit_spec_before.json" && ok || bad "resume rewrote init_spec.json"
+# The saved spec used again for the same run shape: nothing to warn about.
+out="$("$BIN" train "${tiny[@]}" --init "$tmp/crit/init_spec.json" --out "$tmp/crit_again" 2>&1)" || bad "train from init_spec.json: $out"
+grep -q "warning:" <<<"$out" && bad "a matching spec warned: $out" || ok
+# GRU: the theory is the reset-before cell; a reset-after run is told so.
+expect_ok "critical gru reset-after warns" "warning: --init critical: the spec was solved for the reset-before GRU theory" \
+  "$BIN" train "${tiny[@]}" --cell gru --init critical --out "$tmp/crit_gru"
+grep -q '"warning"' "$tmp/crit_gru/log.jsonl" && ok || bad "the reset-after warning is not in log.jsonl"
+out="$("$BIN" train "${tiny[@]}" --cell gru --gru-variant reset-before --init critical --out "$tmp/crit_grub" 2>&1)" || bad "critical gru reset-before: $out"
+grep -q "warning:" <<<"$out" && bad "critical gru reset-before warned: $out" || ok
+grep -q '"gru_variant": "reset-before"' "$tmp/crit_grub/init_spec.json" && ok || bad "designed_for.gru_variant missing"
+
+# 7. A spec designed for T = 300 on a padded task of T = 100 warns (stderr and log.jsonl); one
+#    designed for this run does not; a spec without designed_for never does.
+gates='"gates": {"input": {"recurrent_std": 0.5, "input_std": 1}, "forget": {"recurrent_std": 0.5, "input_std": 1, "bias_mean": 2},
+  "cell": {"recurrent_std": 1, "input_std": 1}, "output": {"recurrent_std": 0.5, "input_std": 1}}'
+echo "{\"cell\": \"lstm\", $gates, \"designed_for\": {\"seq_len\": 300, \"input_var\": 0, \"width\": 8}}" > "$tmp/t300.json"
+echo "{\"cell\": \"lstm\", $gates, \"designed_for\": {\"seq_len\": 100, \"input_var\": 0, \"width\": 8, \"task\": \"mnist-padded\"}}" > "$tmp/t100.json"
+echo "{\"cell\": \"lstm\", $gates}" > "$tmp/plain.json"
+padded=(--task mnist-padded --seq-len 100 --unit row --hidden 8 --steps 1 --batch 8 --eval-limit 16 --test-limit 16)
+expect_ok "T mismatch warns" "warning: init spec $tmp/t300.json was designed for T = 300, but task mnist-padded has T = 100" \
+  "$BIN" train "${padded[@]}" --init "$tmp/t300.json" --out "$tmp/w300"
+grep -qF '{"warning":"init spec '"$tmp"'/t300.json was designed for T = 300' "$tmp/w300/log.jsonl" && ok || bad "T warning not in log.jsonl"
+[ "$(grep -c warning "$tmp/w300/log.jsonl")" = 1 ] && ok || bad "expected exactly one warning in $tmp/w300/log.jsonl"
+for spec in t100 plain; do
+  out="$("$BIN" train "${padded[@]}" --init "$tmp/$spec.json" --out "$tmp/w_$spec" 2>&1)" || bad "train --init $spec.json: $out"
+  grep -q "warning" <<<"$out" && bad "$spec.json warned: $out" || ok
+  grep -q "warning" "$tmp/w_$spec/log.jsonl" && bad "$spec.json: warning in log.jsonl" || ok
+done
+# Width and R: the T = 100 spec on a 16-unit mnist-row run (T = 28, R ≈ 0.11).
+out="$("$BIN" train --task mnist-row --hidden 16 --steps 1 --batch 8 --eval-limit 16 --test-limit 16 --init "$tmp/t100.json" --out "$tmp/w_row" 2>&1)" || bad "t100 on mnist-row: $out"
+for frag in "designed for T = 100, but task mnist-row has T = 28" "designed for width 8, but this run has --hidden 16" \
+            "designed for input second moment R = 0, but task mnist-row has R = 0.112"; do
+  grep -qF "warning: init spec $tmp/t100.json was $frag" <<<"$out" && ok || { bad "missing warning: $frag"; echo "$out"; }
+done
+echo "{\"cell\": \"lstm\", $gates, \"designed_for\": {\"seq_len\": 0}}" > "$tmp/bad_design.json"
+expect_fail "bad designed_for" "bad_design.json: designed_for.seq_len = 0 must be at least 1" \
+  "$BIN" train "${padded[@]}" --init "$tmp/bad_design.json" --out "$tmp/x"
+[ ! -e "$tmp/x" ] && ok || bad "a rejected run left a directory behind"
 
 finish
