@@ -51,7 +51,7 @@ def run(*args):
 
 def critical(cell):
     path = os.path.join(TMP, f"{cell}_critical.json")
-    run("critical", "--cell", cell, "-o", path)
+    run("critical", "--cell", cell, "--no-tied-check", "-o", path)
     return path
 
 
@@ -82,12 +82,12 @@ points = [(n, spec_file(n, s)) for n, s in POINTS]
 points += [("GRU critical", critical("gru")), ("LSTM critical", critical("lstm"))]
 curves = {}
 for name, path in points:
-    th = json.loads(run("theory", "--init", path, "--json"))
+    th = json.loads(run("theory", "--init", path, "--no-tied-check", "--json"))
     sims = {}
     for mode in ("--untied", "--tied"):
         out = os.path.join(TMP, name.replace(" ", "_") + mode)
         sims[mode] = json.loads(run("simulate", "--init", path, "--width", str(WIDTH), "--trials", "4", mode,
-                                    "--steps", str(STEPS), "--t0", str(T0), "--json", "-o", out))
+                                    "--input-dim", "100", "--steps", str(STEPS), "--t0", str(T0), "--json", "-o", out))
         if mode == "--untied":
             curves[name] = (out, th)
     u, t = sims["--untied"], sims["--tied"]
@@ -98,8 +98,10 @@ for name, path in points:
         quantities.insert(1, ("Q_c", th["fixed_point"]["Q_c"], u["stationary"]["Q_c"], t["stationary"]["Q_c"]))
         quantities += [("m1 (c,h)", th["jacobian_state"]["m1"], u["jacobian_state"]["m1"], t["jacobian_state"]["m1"]),
                        ("m2 (c,h)", th["jacobian_state"]["m2"], u["jacobian_state"]["m2"], t["jacobian_state"]["m2"])]
-    xi_th = th["timescale"]["xi"]
-    quantities.append(("ξ", xi_th, u["timescale"]["xi"], t["timescale"]["xi"]))
+    # JSON writes an infinite ξ as null with xi_infinite: true.
+    def xi(ts):
+        return "inf" if ts.get("xi_infinite") else ts["xi"]
+    quantities.append(("ξ", xi(th["timescale"]), xi(u["timescale"]), xi(t["timescale"])))
     for q, a, b, c in quantities:
         rows.append(f"| {name} | {q} | {fmt(a)} | {fmt(b)} | {gap(a, b) if not isinstance(b, str) and not isinstance(a, str) else '–'} "
                     f"| {fmt(c)} | {gap(a, c) if not isinstance(c, str) and not isinstance(a, str) else '–'} |")

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "data/task_stats.h"
 #include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
@@ -119,7 +120,8 @@ void add_tied_flags(CLI::App* cmd, TiedFlags& f) {
 
 std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFlags& f, int hidden,
                                              int input_dim, int T,
-                                             const theory::TheoryOptions& opt) {
+                                             const theory::TheoryOptions& opt,
+                                             double data_var = NAN, int data_steps = -1) {
   if (!f.on) return std::nullopt;
   if (T > 20000) {
     fmt::print(stderr, "note: no tied check for T = {} > 20000 steps (--no-tied-check)\n", T);
@@ -132,6 +134,10 @@ std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFla
   o.trials = f.trials;
   o.seed = f.seed;
   o.input_var = opt.input_var;
+  if (data_steps >= 0) {  // a padded task: its data, then the zero stretch
+    o.input_var = data_var;
+    o.input_steps = data_steps;
+  }
   o.theory = opt;
   return sim::tied_check(spec, o);
 }
@@ -207,8 +213,10 @@ void register_critical(CLI::App& app) {
     theory::CriticalOptions opt;
     bool json = false;
     TiedFlags tied;
+    TaskFlags task;
   };
   auto a = std::make_shared<Args>();
+  a->task.options.name.clear();  // no task unless --task names one
   auto* c = app.add_subcommand(
       "critical", "Critical initialization: ξ = T, gradients kept over T steps, tied or untied");
   c->add_option("--cell", a->cell, "vanilla, minimal, gru (reset-before) or lstm")
@@ -223,22 +231,58 @@ void register_critical(CLI::App& app) {
   c->add_option("--input-dim", a->input_dim, "I of the tied check")->capture_default_str();
   c->add_option("--tol", a->opt.tol, "Accepted |T·ln m1 − target| and |ln G_T|")
       ->capture_default_str();
+  // A task sets R (its measured input second moment; 0 for the zero stretch of padded tasks),
+  // T (its length) and I (docs/tasks.md §Input statistics).
+  c->add_option("--task", a->task.options.name,
+                "Design for this task's T, R and I (e.g. mnist-padded, mnist-pixel)");
+  c->add_option("--unit", a->task.options.unit, "--task padded/repeat: base step, pixel or row")
+      ->check(CLI::IsMember({"pixel", "row"}));
+  c->add_flag("--pad-front", a->task.options.pad_front, "--task padded: zeros before the image");
+  c->add_option("--repeat", a->task.options.repeat, "--task repeat: copies of each step");
+  c->add_flag("--standardize", a->task.options.standardize, "--task: standardized inputs");
+  c->add_option("--data-dir", a->task.data_dir, "Data directory (default $RNNMFT_DATA_DIR or .data/)");
   c->add_option("-o,--output", a->out,
                 "Write the spec here (for rnnmft train --init / theory --init)");
   c->add_flag("--json", a->json, "Print JSON");
   add_theory_flags(c, a->opt.theory);
   add_tied_flags(c, a->tied);
-  c->callback([a] {
+  auto* seq_opt = c->get_option("--seq-len");
+  auto* var_opt = c->get_option("--input-var");
+  auto* dim_opt = c->get_option("--input-dim");
+  c->callback([a, seq_opt, var_opt, dim_opt] {
     const CellType cell = parse_cell(a->cell);
-    check_model_flags(a->hidden, a->input_dim, a->opt.seq_len);
     theory::CriticalOptions co = a->opt;
+    int input_dim = a->input_dim;
+    std::string task_line;
+    double data_var = NAN;
+    int data_steps = -1;
+    if (!a->task.options.name.empty()) {
+      if (var_opt->count() > 0) fail("--input-var and --task: the task sets R");
+      TaskFlags tf = a->task;
+      tf.options.seq_len = seq_opt->count() > 0 ? co.seq_len : 0;
+      const Task task = make_task(tf);
+      const TaskInputStats st = task_input_stats(task);
+      co.seq_len = task.seq_len();
+      co.theory.input_var = st.input_var;
+      if (dim_opt->count() == 0) input_dim = task.input_dim();
+      task_line = st.description;
+      if (st.pad_steps > 0 && !a->task.options.pad_front) {
+        data_var = st.data_var;
+        data_steps = st.data_steps;
+      }
+    }
+    check_model_flags(a->hidden, input_dim, co.seq_len);
     if (!a->criterion.empty()) co.criterion = theory::parse_criterion(a->criterion);
-    const theory::CriticalResult r = theory::critical_init(cell, co);
+    theory::CriticalResult r = theory::critical_init(cell, co);
+    r.spec.design.width = a->hidden;
+    r.spec.design.task = a->task.options.name;
     const int T = co.seq_len;
     theory::TheoryOptions topt = co.theory;
     topt.horizon = T;
-    const auto tc = run_tied_check(r.spec, a->tied, a->hidden, a->input_dim, T, topt);
+    const auto tc =
+        run_tied_check(r.spec, a->tied, a->hidden, input_dim, T, topt, data_var, data_steps);
     json j = r.diagnostics.to_json();
+    if (!task_line.empty()) j["task_inputs"] = task_line;
     j["spec"] = r.spec.to_json();
     j["criterion"] = theory::criterion_name(r.criterion);
     j["knobs"] = json::object();
@@ -268,6 +312,7 @@ void register_critical(CLI::App& app) {
       shown.source = fmt::format("critical ({} criterion) for T = {} (solved {})",
                                  theory::criterion_name(r.criterion), T, r.knobs_text());
       print_theory(r.diagnostics, shown, T);
+      if (!task_line.empty()) fmt::print("  task         {}\n", task_line);
       fmt::print("  criterion    {}: T·ln m1 = {:.4f} (target {}), ln G_T = {:.4f}{}\n",
                  theory::criterion_name(r.criterion), r.log_m1_T,
                  r.criterion == theory::Criterion::Tied ? "−1" : "0", r.log_gain_T,

@@ -173,8 +173,9 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
     int product_n = 0;
     for (int t = 0; t < T; ++t) {
       if (opt.untied && t > 0) draw_from_spec(net, spec, rng, false);
-      for (int i = 0; i < I; ++i) x(0, i) = sx * rng.normal();
-      for (int i = 0; i < I; ++i) x(1, i) = t < opt.t0 ? sx * rng.normal() : x(0, i);
+      const double sxt = opt.input_steps >= 0 && t >= opt.input_steps ? 0.0 : sx;
+      for (int i = 0; i < I; ++i) x(0, i) = sxt * rng.normal();
+      for (int i = 0; i < I; ++i) x(1, i) = t < opt.t0 ? sxt * rng.normal() : x(0, i);
       net.forward_step(x.data(), h.data(), c.data(), h2.data(), c2.data(), 2, gates.data(),
                        extra.data());
       const bool measure =

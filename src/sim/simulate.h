@@ -29,6 +29,7 @@ struct SimOptions {
   // Spectral radius of the state Jacobian (LSTM: (c, h)) at the first step (from the zero state)
   // and at the last step: what decides growth in a tied network (docs/theory.md §9).
   bool spectral_radius = false;
+  int input_steps = -1;  // inputs are zero from this step on (a padded task's stretch); −1: never
 };
 
 struct Stat {

@@ -26,6 +26,11 @@ bool TiedCheck::holds() const {
 }
 
 std::string TiedCheck::summary() const {
+  if (Q_h_theory == 0 && Q_h == 0)
+    return fmt::format(
+        "tied N = {}: spectral radius {:.4f} at step 1, {:.4f} at step {}; no input reaches the "
+        "network, its state stays 0 as the theory says",
+        width, radius_init, radius_end, steps);
   std::string s = fmt::format(
       "tied N = {}: spectral radius {:.4f} at step 1, {:.4f} at step {}; distance χ = {}; Q_h {:.3g} "
       "± {:.2g} vs theory {:.3g} ({:.2f}×)",
@@ -72,6 +77,7 @@ TiedCheck tied_check(const InitSpec& spec, const TiedCheckOptions& opt) {
   so.jacobians = 0;
   so.gru = opt.gru;
   so.spectral_radius = true;
+  so.input_steps = opt.input_steps;
   const SimResult sr = simulate(spec, so);
   TiedCheck c;
   c.width = opt.width;
@@ -88,7 +94,7 @@ TiedCheck tied_check(const InitSpec& spec, const TiedCheckOptions& opt) {
   // The theory's Q over the same steps, from the same silent start.
   theory::TheoryOptions to = opt.theory;
   to.input_var = opt.input_var;
-  const theory::Transient tr = theory::transient(spec, to, opt.steps);
+  const theory::Transient tr = theory::transient(spec, to, opt.steps, opt.input_steps);
   const int T = opt.steps;
   for (int t = T / 2; t < T; ++t) {
     c.Q_h_theory += tr.Q_h[t] / (T - T / 2);

@@ -19,6 +19,7 @@ struct TiedCheckOptions {
   int steps = 1000;  // T; the trajectories get identical inputs from 0.3·T on
   int trials = 4;
   double input_var = 1.0;
+  int input_steps = -1;  // zero inputs from this step on (a padded task); −1: never
   uint64_t seed = 0;
   GruVariant gru = GruVariant::ResetBefore;
   theory::TheoryOptions theory;  // for the theory's transient

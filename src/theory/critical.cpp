@@ -213,7 +213,11 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   res.spec = critical_base(cell, T, opt.theory.input_var);
   for (const auto& f : opt.fixes) apply_fix(res.spec, f);
   const Knobs kn = knobs_of(cell);
-  const bool tied = res.criterion == Criterion::Tied && kn.keep != nullptr;
+  if (res.criterion == Criterion::Tied && kn.keep == nullptr) {
+    res.criterion = Criterion::Untied;
+    res.notes.push_back("the vanilla cell's orthogonal W is normal: tied and untied agree (m1 = 1)");
+  }
+  const bool tied = res.criterion == Criterion::Tied;
   // Untied m1 = 1: the knob that moves m1 most. The LSTM's m1 hardly depends on the cell gate at
   // long T (E[f²] dominates), so its forget bias; the GRU's and minimalRNN's keep-gate term also
   // scales the content term ((1 − f)² in b_h), so m1 = 1 needs their content scale.
@@ -275,6 +279,10 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
                      : std::abs(res.log_m1_T) <= tol;
   res.spec.source = fmt::format("rnnmft critical ({} criterion, T = {})",
                                 criterion_name(res.criterion), T);
+  res.spec.design.seq_len = T;
+  res.spec.design.input_var = opt.theory.input_var;
+  res.spec.design.criterion = criterion_name(res.criterion);
+  if (cell == CellType::Gru) res.spec.design.gru_variant = "reset-before";  // the theory's
   if (!tied && res.log_gain_T > std::log(10.0))
     res.notes.push_back(fmt::format(
         "tied networks of this init grow: gradient gain over T ≈ 10^{:.1f} (ln G_T = {:.3g}); "

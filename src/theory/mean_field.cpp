@@ -820,9 +820,9 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
 
 // The transient of the LSTM's Q_h, Q_c from c = 0 (§4.5): the sampler of §4.2 without
 // re-centring or averaging, one value per step.
-Transient lstm_transient(const InitSpec& s, const TheoryOptions& opt, int steps) {
+Transient lstm_transient(const InitSpec& s, const TheoryOptions& opt, int steps,
+                         int input_steps) {
   const LstmGates G{s.gate("input"), s.gate("forget"), s.gate("output"), s.gate("cell")};
-  const double R = opt.input_var;
   const int K = std::max(opt.groups, 1);
   const int64_t Mg = std::max<int64_t>(opt.samples / K, 1), M = Mg * K;
   std::vector<Rng> rngs;
@@ -831,6 +831,7 @@ Transient lstm_transient(const InitSpec& s, const TheoryOptions& opt, int steps)
   Transient out;
   double Qh = 0;
   for (int t = 0; t < steps; ++t) {
+    const double R = input_steps >= 0 && t >= input_steps ? 0.0 : opt.input_var;
     const std::array<const GateInit*, 4> gates = {&G.i, &G.f, &G.o, &G.g};
     std::array<double, 4> sd{};
     for (int q = 0; q < 4; ++q) sd[q] = std::sqrt(preact_var(*gates[q], Qh, R));
@@ -893,9 +894,10 @@ double TheoryResult::tied_log_gain(int T) const {
   return theory::tied_log_gain(jacobian.diag, jacobian.m1 - jacobian.diag, T);
 }
 
-Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps) {
+Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps, int input_steps) {
   if (steps < 1) fail("transient: steps must be ≥ 1 (got {})", steps);
   const GaussHermite& gh = GaussHermite::cached(opt.order);
+  auto R_at = [&](int t) { return input_steps >= 0 && t >= input_steps ? 0.0 : opt.input_var; };
   Transient out;
   switch (spec.cell) {
     case CellType::Vanilla: {
@@ -903,23 +905,24 @@ Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps) {
       double Q = 0;
       for (int t = 0; t < steps; ++t) {
         Q = gh.expect([](double u) { return sq(std::tanh(u)); }, g.bias_mean,
-                      preact_var(g, Q, opt.input_var));
+                      preact_var(g, Q, R_at(t)));
         out.Q_h.push_back(Q);
       }
       break;
     }
     case CellType::Minimal:
     case CellType::Gru: {
-      AffineCell ac{spec, opt, gh, opt.input_var, opt.input_var};
+      const AffineCell with{spec, opt, gh, opt.input_var, opt.input_var},
+          without{spec, opt, gh, 0.0, 0.0};
       std::array<double, 5> m{1, 0, 0, 0, 0};
       for (int t = 0; t < steps; ++t) {
-        m = ac.step(m);
+        m = (R_at(t) > 0 ? with : without).step(m);
         out.Q_h.push_back(m[2]);
       }
       break;
     }
     case CellType::Lstm:
-      out = lstm_transient(spec, opt, steps);
+      out = lstm_transient(spec, opt, steps, input_steps);
       break;
   }
   return out;

@@ -72,6 +72,8 @@ double tied_log_gain(double d2, double s2, int T);
 struct Transient {
   std::vector<double> Q_h, Q_c;
 };
-Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps);
+// Inputs of second moment R = opt.input_var for t < input_steps, zero after (−1: always R).
+Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps,
+                    int input_steps = -1);
 
 }  // namespace rnnmft::theory

@@ -173,10 +173,8 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
   opt.seq_len = task.seq_len();
   opt.theory.input_var = stats.input_var;
   theory::CriticalResult r = theory::critical_init(cell, opt);
+  // critical_init records T, R, the criterion and the GRU variant of the theory.
   SpecDesign& d = r.spec.design;
-  d.seq_len = opt.seq_len;
-  d.input_var = opt.theory.input_var;
-  if (cell == CellType::Gru) d.gru_variant = "reset-before";  // the variant the theory describes
   d.width = cfg.hidden;
   d.task = cfg.task.name;
   r.spec.source = fmt::format("critical init for {} at T = {}, R = {:.4g}", cell_name(cell),
@@ -355,21 +353,24 @@ json train(const TrainConfig& cfg_in, bool resume) {
             "uses --gru-variant reset-after");
       if (!r.reached)
         warnings.push_back(fmt::format(
-            "--init critical: m1 = 1 was not reached for {} (m1 = {:.4f}); the spec is the "
-            "nearest the search found (notes in init_spec.json)",
-            cfg.cell, r.diagnostics.jacobian.m1));
+            "--init critical: the {} criterion was not reached for {} (T·ln m1 = {:.4f}, ln G_T = "
+            "{:.4f}); the spec is the nearest the search found (notes in init_spec.json)",
+            theory::criterion_name(r.criterion), cfg.cell, r.log_m1_T, r.log_gain_T));
       json diag = r.diagnostics.to_json();
-      diag["knob"] = {{"name", r.knob}, {"value", r.knob_value}};
+      diag["criterion"] = theory::criterion_name(r.criterion);
+      diag["knobs"] = json::object();
+      for (const auto& [k, v] : r.knobs) diag["knobs"][k] = v;
       diag["reached"] = r.reached;
       diag["notes"] = r.notes;
       diag["task_inputs"] = stats.description;
       solved = r.spec.to_json();
       solved["diagnostics"] = diag;
       solved_line = fmt::format(
-          "init critical: solved {} = {:.6g} for {} at T = {}, R = {:.4g} ({}); m1 = {:.4f}, "
-          "ξ = {:.4g}; spec in {}",
-          r.knob, r.knob_value, cfg.cell, task.seq_len(), stats.input_var, stats.description,
-          r.diagnostics.jacobian.m1, r.diagnostics.xi(),
+          "init critical ({} criterion): solved {} for {} at T = {}, R = {:.4g} ({}); m1 = {:.4f}, "
+          "ξ = {:.4g}, tied gain over T = {:.3g}; spec in {}",
+          theory::criterion_name(r.criterion), r.knobs_text(), cfg.cell, task.seq_len(),
+          stats.input_var, stats.description, r.diagnostics.jacobian.m1, r.diagnostics.xi(),
+          std::exp(r.log_gain_T),
           absolute_path((dir / "init_spec.json").string()));
     } else if (auto spec = initialize_model(model, cfg.init, task.seq_len(), cfg.seed);
                spec && !spec->design.empty()) {

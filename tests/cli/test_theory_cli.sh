@@ -39,6 +39,19 @@ PY
 "$BIN" train --task mnist-row --cell gru --gru-variant reset-before --hidden 16 --steps 2 --init "$tmp/gru_crit.json" --out "$tmp/run" >/dev/null 2>&1 && ok || bad "train --init critical spec"
 "$BIN" theory --init "$tmp/gru_crit.json" --seq-len 500 --no-tied-check > "$tmp/t.txt" 2>&1 && grep -q "tied gain G_T = 1.00" "$tmp/t.txt" && ok || bad "theory on the written spec"
 
+# Task-aware: a padded task is designed for its zero stretch (R = 0) and its length; the spec
+# records it; the tied check feeds the task's data steps, then zeros.
+"$BIN" critical --cell lstm --task mnist-padded --unit row --seq-len 200 --hidden 32 -o "$tmp/pad.json" --json > "$tmp/padj.json" || bad "critical --task"
+$py - "$tmp/pad.json" "$tmp/padj.json" <<'PY' && ok || bad "critical --task provenance"
+import json, sys
+spec, j = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+d = spec["designed_for"]
+assert d["seq_len"] == 200 and d["input_var"] == 0 and d["task"] == "mnist-padded", d
+assert d["width"] == 32 and d["criterion"] == "tied" and d["cell"] == "lstm", d
+assert "28 data steps" in j["task_inputs"] and j["tied_check"]["Q_h_theory"] > 0
+PY
+expect_fail "task and input-var" "the task sets R" "$BIN" critical --cell gru --task mnist-pixel --input-var 1
+
 # The untied criterion: m1 = 1, and the tied check says that tied networks leave the theory.
 "$BIN" critical --cell gru --criterion untied --hidden 64 --input-dim 8 --seq-len 500 --json > "$tmp/u.json" || bad "critical untied"
 $py - "$tmp/u.json" <<'PY' && ok || bad "critical untied JSON"

@@ -65,7 +65,7 @@ grep -q '"accuracy"' <<<"$out" && grep -q '"loss"' <<<"$out" && ok || bad "eval 
 # 6. --init critical: solved for the task's T and R, saved as DIR/init_spec.json with what it was
 #    designed for; a resumed run does not solve it again.
 tiny=(--task mnist-padded --seq-len 60 --unit row --hidden 8 --steps 2 --batch 8 --eval-limit 16 --test-limit 16)
-expect_ok "train --init critical" "init critical: solved cell.recurrent_std" "$BIN" train "${tiny[@]}" --init critical --out "$tmp/crit"
+expect_ok "train --init critical" "init critical (tied criterion): solved forget.bias_mean" "$BIN" train "${tiny[@]}" --init critical --out "$tmp/crit"
 $py - "$tmp/crit/init_spec.json" <<'PY' && ok || bad "init_spec.json of --init critical"
 import json, sys
 s = json.load(open(sys.argv[1]))
