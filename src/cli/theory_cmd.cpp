@@ -114,7 +114,9 @@ void add_tied_flags(CLI::App* cmd, TiedFlags& f) {
   cmd->add_flag("--tied-check,!--no-tied-check", f.on,
                 "Simulate tied networks of width --hidden for T steps beside the theory")
       ->capture_default_str();
-  cmd->add_option("--tied-trials", f.trials, "Tied networks simulated")->capture_default_str();
+  cmd->add_option("--tied-trials", f.trials, "Tied networks simulated")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--tied-seed", f.seed, "Seed of the tied networks")->capture_default_str();
 }
 
@@ -139,6 +141,10 @@ std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFla
     o.input_steps = data_steps;
   }
   o.theory = opt;
+  if (hidden > 2000) {
+    o.spectral_radius = false;
+    fmt::print(stderr, "note: no spectral radius in the tied check above N = 2000 (O(N³))\n");
+  }
   return sim::tied_check(spec, o);
 }
 
@@ -506,12 +512,15 @@ void register_phase(CLI::App& app) {
           "{},{},Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,"
           "seq_len\n",
           x.param, y.param);
-      auto g = [](double v) { return std::isfinite(v) ? fmt::format("{:.10g}", v) : "inf"; };
+      auto g = [](double v) {
+        return std::isfinite(v) ? fmt::format("{:.10g}", v)
+                                : std::isnan(v) ? std::string("nan") : v > 0 ? "inf" : "-inf";
+      };
       for (const auto& pt : grid)
         f << fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{},{},{:.10g},{:.10g},"
                          "{:.10g},{},{}\n",
                          pt.x, pt.y, pt.r.Q_h, pt.r.Q_c, pt.r.chi, g(pt.r.xi()), pt.r.corr,
-                         std::isnan(pt.r.chi_coincident) ? "nan" : g(pt.r.chi_coincident),
+                         g(pt.r.chi_coincident),
                          pt.r.chaotic() ? 1 : 0, pt.r.jacobian.m1, pt.r.jacobian.m2,
                          pt.r.jacobian.variance(), g(pt.r.tied_log_gain(a->seq_len)),
                          a->seq_len);

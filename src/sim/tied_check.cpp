@@ -15,7 +15,7 @@ using nlohmann::json;
 namespace {
 // Within a factor 3, allowing two standard errors of the measurement.
 bool within3(double q, double se, double theory) {
-  if (!(theory > 0)) return true;
+  if (!(theory > 0)) return q - 2 * se <= 1e-12;  // the theory's state is 0: so must the network's
   return (q + 2 * se) / theory >= 1.0 / 3 && (q - 2 * se) / theory <= 3.0;
 }
 }  // namespace
@@ -76,7 +76,7 @@ TiedCheck tied_check(const InitSpec& spec, const TiedCheckOptions& opt) {
   so.seed = opt.seed;
   so.jacobians = 0;
   so.gru = opt.gru;
-  so.spectral_radius = true;
+  so.spectral_radius = opt.spectral_radius;
   so.input_steps = opt.input_steps;
   const SimResult sr = simulate(spec, so);
   TiedCheck c;

@@ -20,6 +20,7 @@ struct TiedCheckOptions {
   int trials = 4;
   double input_var = 1.0;
   int input_steps = -1;  // zero inputs from this step on (a padded task); −1: never
+  bool spectral_radius = true;  // O(N³): the CLI turns it off above N = 2000
   uint64_t seed = 0;
   GruVariant gru = GruVariant::ResetBefore;
   theory::TheoryOptions theory;  // for the theory's transient

@@ -143,10 +143,11 @@ Knobs knobs_of(CellType cell) {
   return {"forget.bias_mean", "cell.recurrent_std"};
 }
 
-// Root of an increasing f(x) − target on [lo_lim, hi_lim]: bracket outwards from x0 in small
-// steps (`step` added, or for scales (step < 0) a factor 1 − step = 1.25 per step, so the first
-// sign change is the lowest root: a jump of the fixed point is met from below), then regula falsi
-// with the Illinois modification. Throws, naming the bracket, when f − target keeps its sign.
+// Root of an increasing f(x) − target on [lo_lim, hi_lim]: bracket from x0 towards the root in
+// small steps (`step` added, or for scales (step < 0) a factor 1 − step = 1.25 per step), so the
+// first sign change met is the crossing nearest x0 (from a base point below it, the lowest: a
+// jump of the fixed point is met from below), then regula falsi with the Illinois modification.
+// Throws, naming the bracket, when f − target keeps its sign.
 double solve_increasing(const std::function<double(double)>& f, double target, double x0,
                         double step, double lo_lim, double hi_lim, double tol,
                         const std::string& what, const std::string& knob,
@@ -171,7 +172,9 @@ double solve_increasing(const std::function<double(double)>& f, double target, d
   }
   if ((fb < 0) == (fa < 0))
     fail("critical: no bracket for {} found along {}", what, knob);
-  // Illinois regula falsi on [a, b] with f(a), f(b) of opposite signs.
+  // Illinois regula falsi on [a, b] with f(a), f(b) of opposite signs (fa, fb get halved; the
+  // values at the ends are kept for the message).
+  double fa_end = fa, fb_end = fb;
   int side = 0;
   for (int it = 0; it < 100; ++it) {
     const double x = b - fb * (b - a) / (fb - fa);
@@ -179,7 +182,8 @@ double solve_increasing(const std::function<double(double)>& f, double target, d
     if (std::abs(fx) <= tol) return x;
     if (std::abs(b - a) < 1e-10 * std::max(1.0, std::abs(x))) {
       // f leaps over the target: a jump of the fixed point (§3.1). Stay on the lower branch.
-      const double lo = fa < 0 ? a : b, flo = std::min(fa, fb), fhi = std::max(fa, fb);
+      const double lo = fa < 0 ? a : b, flo = std::min(fa_end, fb_end),
+                   fhi = std::max(fa_end, fb_end);
       if (notes)
         notes->push_back(fmt::format("the fixed point jumps at {} ≈ {:.6g}: {} goes from {:.4g} "
                                      "to {:.4g} there; the lower branch is kept",
@@ -188,12 +192,12 @@ double solve_increasing(const std::function<double(double)>& f, double target, d
     }
     if ((fx < 0) == (fb < 0)) {
       b = x;
-      fb = fx;
+      fb = fb_end = fx;
       if (side == -1) fa /= 2;
       side = -1;
     } else {
       a = x;
-      fa = fx;
+      fa = fa_end = fx;
       if (side == 1) fb /= 2;
       side = 1;
     }

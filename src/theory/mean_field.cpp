@@ -426,91 +426,108 @@ void lstm_moments(const LstmSums& s, const LstmGates& G, Moments2& jc, Moments2&
   js.m2 = 0.5 * (t11 + 2 * t12 + t22);
 }
 
-// Two sequences a and b through one untied LSTM (§4.4): per sample the cell states c^a, c^b and a
-// perturbed copy c^b' of c^b. Gate pre-activations of a and b are jointly Gaussian with variance
-// q_k = σ_k² Q_h + ν_k² R + ρ_k² and covariance σ_k² Q_ab + ν_k² R_ab + ρ_k²; b and b' share every
-// draw, so the growth of c^b' − c^b (with Q_ab' − Q_ab) along the chain is the multiplier χ of the
-// covariance map at its stable fixed point c* = Q_ab / Q_h (Benettin's method).
+// Two sequences a and b through one untied LSTM (§4.4): per sample the cell states c^a, c^b.
+// Gate pre-activations of a and b are jointly Gaussian with variance q_k = σ_k² Q_h + ν_k² R + ρ_k²
+// and covariance σ_k² Q_ab + ν_k² R_ab + ρ_k². The chain settles at the stable fixed point
+// c* = Q_ab / Q_h; χ there is the leading eigenvalue of the linearised map of the two moments
+// that carry the correlation, (C = E[c^a c^b], Q_ab) ↦ (C', Q_ab').
 void lstm_pair_chain(const LstmGates& G, double R, double Rab, double Qh,
                      const std::vector<double>& c, int K, std::vector<Rng>& rngs,
                      const TheoryOptions& opt, const GaussHermite& gh, TheoryResult& r) {
   const int64_t M = int64_t(c.size()), Mg = M / K;
-  std::vector<double> ca = c, cb(M), cb2(M);
+  std::vector<double> ca = c, cb(M), cq(M), cc(M);
   // b starts at correlation 0.95 with a: a mix of a's own sample and another one of the same
-  // stationary population (rotated by half a group), so the marginal stays stationary. Far from
-  // the coincident point, the chain reaches c* at the rate χ* < 1; near the edge of chaos c* ≈ 1.
-  double Qc = 0, mean = 0;
-  for (double x : c) {
-    Qc += x * x;
-    mean += x;
-  }
+  // stationary population (rotated by half a group), so the marginal stays stationary.
+  double mean = 0;
+  for (double x : c) mean += x;
   mean /= double(M);
   const double rho0 = 0.95, rest = std::sqrt(1.0 - rho0 * rho0);
   for (int k = 0; k < K; ++k)
     for (int64_t j = 0; j < Mg; ++j)
       cb[k * Mg + j] = mean + rho0 * (c[k * Mg + j] - mean) +
                        rest * (c[k * Mg + (j + Mg / 2) % Mg] - mean);
-  const double eps = 1e-7 * std::sqrt(std::max(Qc / double(M), 1e-12));
-  cb2 = cb;
-  double Qab = 0, Qab2 = 0;
+  double Qab = rho0 * Qh;  // the start's Q_ab (its h are not drawn yet)
   const std::array<const GateInit*, 4> gates = {&G.i, &G.f, &G.o, &G.g};
   std::array<double, 4> sq_k{};
   for (int q = 0; q < 4; ++q) sq_k[q] = std::sqrt(preact_var(*gates[q], Qh, R));
-  // Exact moments of c at Q_h (§4.1) and, for given Q_ab, the exact E[c^a c^b]: with fresh gates
-  // c^a' c^b' = (f^a c^a + i^a g^a)(f^b c^b + i^b g^b) is affine in E[c^a c^b] (§4.4).
+  // With fresh gates c^a' c^b' = (f^a c^a + i^a g^a)(f^b c^b + i^b g^b) is affine in
+  // C = E[c^a c^b]: C' = E[f^a f^b] C + 2 E[f] E[i] E[g] M_c + E[i^a i^b] E[g^a g^b] (§4.4).
   auto q_of = [&](const GateInit& g) { return preact_var(g, Qh, R); };
   const double qi = q_of(G.i), qf = q_of(G.f), qg = q_of(G.g);
   const double Ef = gh.expect(sigmoid, G.f.bias_mean, qf),
                Ei = gh.expect(sigmoid, G.i.bias_mean, qi),
                Eg = gh.expect([](double u) { return std::tanh(u); }, G.g.bias_mean, qg);
   const double Mc = Ei * Eg / (1.0 - Ef);
-  auto pair_moment = [&](double Q_ab) {
-    auto E2 = [&](GaussHermite::Act act, const GateInit& g, double q) {
-      const double cv = std::min(preact_cov(g, Q_ab, Rab), q);
-      return gh.expect_product(act, g.bias_mean, q, g.bias_mean, q, cv);
-    };
-    const double Eff = E2(GaussHermite::Act::Sigmoid, G.f, qf),
-                 Eii = E2(GaussHermite::Act::Sigmoid, G.i, qi),
-                 Egg = E2(GaussHermite::Act::Tanh, G.g, qg);
-    return (2.0 * Ef * Ei * Eg * Mc + Eii * Egg) / (1.0 - Eff);
+  auto E2 = [&](GaussHermite::Act act, const GateInit& g, double q, double Q_ab) {
+    const double cv = std::min(preact_cov(g, Q_ab, Rab), q);
+    return gh.expect_product(act, g.bias_mean, q, g.bias_mean, q, cv);
   };
-  // Burn-in: in its first half the pairs are re-centred on the exact E[c^a c^b] at the current
-  // Q_ab after every step (as §4.2 does for one sequence), so Q_ab follows its own map instead of
-  // relaxing on the cell state's timescale 1/(1 − E[f^a f^b]); then the chain runs free and the
-  // perturbed copy measures χ.
+  auto Eff = [&](double Q_ab) { return E2(GaussHermite::Act::Sigmoid, G.f, qf, Q_ab); };
+  auto C_next = [&](double C, double Q_ab) {
+    return Eff(Q_ab) * C + 2.0 * Ef * Ei * Eg * Mc +
+           E2(GaussHermite::Act::Sigmoid, G.i, qi, Q_ab) * E2(GaussHermite::Act::Tanh, G.g, qg, Q_ab);
+  };
+  auto C_fixed = [&](double Q_ab) { return C_next(0.0, Q_ab) / (1.0 - Eff(Q_ab)); };
+  // Mix c^b with c^a (keeping var c^b) so that cov(c^a, c^b) becomes `target` (raw: + ma·mb).
+  auto set_cov = [&](const std::vector<double>& b_in, std::vector<double>& b_out, double target) {
+    double ma = 0, mb = 0, va = 0, vb = 0, cab = 0;
+    for (int64_t j = 0; j < M; ++j) {
+      ma += ca[j];
+      mb += b_in[j];
+    }
+    ma /= double(M);
+    mb /= double(M);
+    for (int64_t j = 0; j < M; ++j) {
+      va += sq(ca[j] - ma);
+      vb += sq(b_in[j] - mb);
+      cab += (ca[j] - ma) * (b_in[j] - mb);
+    }
+    b_out = b_in;
+    if (!(va > 0) || !(vb > 0)) return;
+    const double sa = std::sqrt(va / double(M)), sb = std::sqrt(vb / double(M));
+    const double rc = cab / std::sqrt(va * vb),
+                 rt = std::clamp((target - ma * mb) / (sa * sb), -1.0, 1.0);
+    if (std::abs(rc) >= 1.0 - 1e-12) return;
+    const double beta = std::sqrt((1.0 - rt * rt) / (1.0 - rc * rc)), alpha = rt - beta * rc;
+    for (int64_t j = 0; j < M; ++j)
+      b_out[j] = mb + alpha * sb / sa * (ca[j] - ma) + beta * (b_in[j] - mb);
+  };
+  // Burn-in: in its first half the pairs are re-centred on the exact C at the current Q_ab after
+  // every step (as §4.2 does for one sequence), so Q_ab follows its own map instead of relaxing
+  // on the cell state's timescale 1/(1 − E[f^a f^b]); then the chain runs free. Over the
+  // averaging steps each step is also taken from C + δC and from Q_ab + δQ with the same draws:
+  // finite differences of the sampled Q_ab'.
   const int burn = std::max(opt.burn_in, 100), total = burn + opt.average;
-  const int power_start = burn / 2;
   struct Part {
-    double ab = 0, ab2 = 0, aa = 0, bb = 0, dc2 = 0;
+    double ab = 0, ab_q = 0, ab_c = 0, aa = 0, bb = 0;
   };
   std::vector<Part> parts(K);
-  double sum_ab = 0, sum_aa = 0, sum_log = 0, sum_log2 = 0;
-  int n_avg = 0;
+  double sum_ab = 0, sum_aa = 0;
+  std::array<double, 4> sum_j{};  // ∂C'/∂C, ∂C'/∂Q, ∂Q'/∂C, ∂Q'/∂Q
+  std::vector<double> lambdas;
   for (int t = 0; t < total; ++t) {
-    if (t < power_start) {
-      // Mix c^b with c^a (keeping its variance) so that cov(c^a, c^b) is the exact one.
-      double ma = 0, va = 0, cab = 0;
-      for (int64_t j = 0; j < M; ++j) ma += ca[j];
-      ma /= double(M);
-      for (int64_t j = 0; j < M; ++j) {
-        va += sq(ca[j] - ma);
-        cab += (ca[j] - ma) * (cb[j] - ma);
-      }
-      const double rc = va > 0 ? cab / va : 1.0;
-      const double rt =
-          va > 0 ? std::clamp((pair_moment(Qab) - Mc * Mc) / (va / double(M)), -1.0, 1.0) : 1.0;
-      if (std::abs(rc) < 1.0 - 1e-12) {
-        const double beta = std::sqrt((1.0 - rt * rt) / (1.0 - rc * rc)), alpha = rt - beta * rc;
-        for (int64_t j = 0; j < M; ++j) cb[j] = ma + alpha * (ca[j] - ma) + beta * (cb[j] - ma);
-      }
-      for (int64_t j = 0; j < M; ++j) cb2[j] = cb[j];
+    if (t < burn / 2) set_cov(cb, cb, C_fixed(Qab));
+    const bool avg = t >= burn;
+    const double dQ = 1e-5 * std::max(Qh, 1e-12);
+    double C = 0, dC = 0;
+    if (avg) {
+      for (int64_t j = 0; j < M; ++j) C += ca[j] * cb[j];
+      C /= double(M);
+      double va = 0;
+      for (int64_t j = 0; j < M; ++j) va += ca[j] * ca[j];
+      dC = 1e-4 * va / double(M);
+      set_cov(cb, cc, C + dC);
+      double C2 = 0;
+      for (int64_t j = 0; j < M; ++j) C2 += ca[j] * cc[j];
+      dC = C2 / double(M) - C;  // the change actually made
+      cq = cb;
     }
-    // Correlation of gate k's pre-activations in a and b (b') at this step.
-    std::array<double, 4> rho{}, rho2{};
+    // Correlation of gate k's pre-activations in a and b at this step (and at Q_ab + δQ).
+    std::array<double, 4> rho{}, rho_q{};
     for (int q = 0; q < 4; ++q) {
       const double var = sq(sq_k[q]);
       rho[q] = var > 0 ? std::clamp(preact_cov(*gates[q], Qab, Rab) / var, -1.0, 1.0) : 1.0;
-      rho2[q] = var > 0 ? std::clamp(preact_cov(*gates[q], Qab2, Rab) / var, -1.0, 1.0) : 1.0;
+      rho_q[q] = var > 0 ? std::clamp(preact_cov(*gates[q], Qab + dQ, Rab) / var, -1.0, 1.0) : 1.0;
     }
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < K; ++k) {
@@ -539,62 +556,58 @@ void lstm_pair_chain(const LstmGates& G, double R, double Rab, double Qh,
         };
         const A ha = chain(rho, ca.data() + j0, false);
         const A hb = chain(rho, cb.data() + j0, true);
-        const A hb2 = chain(rho2, cb2.data() + j0, true);
-        Eigen::Map<Eigen::ArrayXd> b1(cb.data() + j0, n), b2(cb2.data() + j0, n);
         P.ab += (ha * hb).sum();
-        P.ab2 += (ha * hb2).sum();
         P.aa += ha.square().sum();
         P.bb += hb.square().sum();
-        P.dc2 += (b2 - b1).square().sum();
+        if (avg) {
+          P.ab_q += (ha * chain(rho_q, cq.data() + j0, true)).sum();
+          P.ab_c += (ha * chain(rho, cc.data() + j0, true)).sum();
+        }
       }
       parts[k] = P;
     }
     Part all;
     for (const Part& p : parts) {
       all.ab += p.ab;
-      all.ab2 += p.ab2;
+      all.ab_q += p.ab_q;
+      all.ab_c += p.ab_c;
       all.aa += p.aa;
       all.bb += p.bb;
-      all.dc2 += p.dc2;
     }
-    const double inv = 1.0 / double(M);
+    const double inv = 1.0 / double(M), Qab_prev = Qab;
     Qab = all.ab * inv;
-    Qab2 = all.ab2 * inv;
-    // The perturbation (c^b' − c^b per sample, Q_ab' − Q_ab) and its renormalisation to eps.
-    if (t + 1 == power_start) {
-      // Start the perturbed copy: a random displacement of size eps.
-      for (int64_t j = 0; j < M; ++j) cb2[j] = cb[j] + eps * rngs[j / Mg].normal();
-      Qab2 = Qab;
-      continue;
+    if (!std::isfinite(Qab)) {
+      r.converged = false;
+      return;
     }
-    if (t < power_start) {
-      Qab2 = Qab;
-      continue;
-    }
-    const double dist = std::sqrt(all.dc2 * inv + sq(Qab2 - Qab));
-    if (!(dist > 0) || !std::isfinite(dist)) break;
-    const double scale = eps / dist;
-    for (int64_t j = 0; j < M; ++j) cb2[j] = cb[j] + (cb2[j] - cb[j]) * scale;
-    Qab2 = Qab + (Qab2 - Qab) * scale;
-    if (t >= burn) {
-      // χ multiplies second moments (E[δc²], like d_t = |s^a − s^b|²): the square of the
-      // norm's growth.
-      const double l = 2.0 * std::log(dist / eps);
-      sum_log += l;
-      sum_log2 += l * l;
+    if (avg) {
+      const std::array<double, 4> J = {
+          Eff(Qab_prev), (C_next(C, Qab_prev + dQ) - C_next(C, Qab_prev)) / dQ,
+          dC != 0 ? (all.ab_c * inv - Qab) / dC : 0.0, (all.ab_q * inv - Qab) / dQ};
+      for (int q = 0; q < 4; ++q) sum_j[q] += J[q];
+      const double tr = J[0] + J[3], det = J[0] * J[3] - J[1] * J[2];
+      const double disc = tr * tr / 4 - det;
+      lambdas.push_back(disc >= 0 ? std::max(std::abs(tr / 2 + std::sqrt(disc)),
+                                             std::abs(tr / 2 - std::sqrt(disc)))
+                                  : std::sqrt(std::max(det, 0.0)));
       sum_ab += Qab;
       sum_aa += 0.5 * (all.aa + all.bb) * inv;
-      ++n_avg;
     }
   }
-  if (n_avg == 0) return;
-  const double ml = sum_log / n_avg;
-  r.Q_ab = sum_ab / n_avg;
-  r.corr = std::clamp(r.Q_ab / (sum_aa / n_avg), -1.0, 1.0);
-  r.chi = std::exp(ml);
-  // Standard error of the mean log-ratio (steps treated as independent: a lower bound).
-  const double var = std::max(sum_log2 / n_avg - ml * ml, 0.0);
-  r.chi_err = r.chi * std::sqrt(var / std::max(n_avg - 1, 1));
+  const int n = int(lambdas.size());
+  if (n == 0) return;
+  r.Q_ab = sum_ab / n;
+  r.corr = std::clamp(r.Q_ab / (sum_aa / n), -1.0, 1.0);
+  // χ from the averaged Jacobian; its error from the spread of the per-step values.
+  std::array<double, 4> J{};
+  for (int q = 0; q < 4; ++q) J[q] = sum_j[q] / n;
+  const double tr = J[0] + J[3], det = J[0] * J[3] - J[1] * J[2], disc = tr * tr / 4 - det;
+  r.chi = disc >= 0 ? std::max(std::abs(tr / 2 + std::sqrt(disc)), std::abs(tr / 2 - std::sqrt(disc)))
+                    : std::sqrt(std::max(det, 0.0));
+  double m = 0, v = 0;
+  for (double l : lambdas) m += l / n;
+  for (double l : lambdas) v += sq(l - m);
+  r.chi_err = n > 1 ? std::sqrt(v / (n - 1) / n) : 0.0;
 }
 
 TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const GaussHermite& gh) {
@@ -804,13 +817,14 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
   for (int k = 0; k < K; ++k) lc += logchi[k] / std::max(chi_steps[k], 1);
   r.chi = std::exp(lc / K);
   r.chi_err = stderr_of(gchi);
-  r.chi_coincident = r.chi;
   r.jacobian.diag = all.f2 / all.n;
   r.Q_ab = r.Q_h;
   r.corr = 1.0;
   // Beyond the edge of chaos (χ > 1 at c = 1), or for different inputs, the stable fixed point of
   // the covariance map has c* < 1: follow two sequences (§4.4).
   const double Rab = std::isnan(opt.input_overlap) ? R : opt.input_overlap;
+  // The coincident point is a fixed point only for identical inputs (§3.3).
+  r.chi_coincident = Rab == R ? r.chi : NAN;
   if (opt.timescale && (r.chi > 1.0 + 2.0 * r.chi_err || Rab < R))
     lstm_pair_chain(G, R, Rab, r.Q_h, c, K, rngs, opt, gh, r);
   r.converged = true;

@@ -152,6 +152,7 @@ void compare(const InitSpec& spec, const sim::SimOptions& so, bool check_xi) {
 sim::SimOptions fast_opts() {
   sim::SimOptions o;
   o.width = 1000;
+  o.input_dim = 100;  // many inputs per step: the theory's Gaussian input term
   o.steps = 200;
   o.t0 = 80;
   o.trials = 2;
@@ -239,6 +240,33 @@ TEST(TheoryVsSimulation, CriticalGruAndLstm) {
                 0.02 + 3 * sm.m1.std / std::sqrt(double(sm.m1.n)));
     EXPECT_NEAR(sm.m2.mean, cr.diagnostics.jacobian.m2, 0.05 * cr.diagnostics.jacobian.m2);
   }
+}
+
+// The LSTM's chaotic phase against an untied simulation: the two trajectories decorrelate to the
+// theory's c* (≈ 0 here); at an ordered point they merge (docs/theory.md §4.4).
+TEST(TheoryVsSimulation, LstmChaoticCorrelation) {
+  auto lstm = [](double cell_std, double forget_bias = 6.67) {
+    return spec({{"cell", "lstm"},
+                 {"gates",
+                  {{"input", g(0.3, 0.3, -3.454, 0)},
+                   {"forget", g(0.3, 0.3, forget_bias, 0)},
+                   {"output", g(0.3, 0.3, 4, 0)},
+                   {"cell", g(cell_std, 0.5, 0, 0)}}}});
+  };
+  sim::SimOptions o = fast_opts();
+  o.width = 500;
+  o.steps = 300;
+  o.t0 = 100;
+  o.trials = 2;
+  o.jacobians = 0;
+  const theory::TheoryResult th = theory::analyze(lstm(20));
+  ASSERT_TRUE(th.chaotic());
+  const sim::SimResult chaotic = sim::simulate(lstm(20), o);
+  EXPECT_NEAR(chaotic.corr.mean, th.corr, 0.3);
+  // An ordered point with a short memory (ξ of a few steps) merges within the run.
+  ASSERT_FALSE(theory::analyze(lstm(1, 1.0)).chaotic());
+  const sim::SimResult ordered = sim::simulate(lstm(1, 1.0), o);
+  EXPECT_GT(ordered.corr.mean, 0.99);
 }
 
 // The tied check is the simulator's tied run (same seed, same numbers) plus the theory's
