@@ -245,6 +245,7 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   };
   auto logm1T = [&](const TheoryResult& r) { return T * std::log(r.jacobian.m1); };
   const double tol = opt.tol;
+  bool gain_free = false;  // tied: the content scale cannot move G_T (nothing to solve for it)
   if (!tied) {
     const std::string knob = solved[0];
     const bool bias = knob.find("bias_mean") != std::string::npos;
@@ -257,6 +258,7 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
     // Alternate: the keep bias for T·ln m1 = −1 at the current content scale, then the content
     // scale for ln G_T = 0 at that bias; each moves the other's condition only a little (§9.3).
     double keep = std::log(2.0 * T), content = 0.0;
+    gain_free = false;
     for (int round = 0; round < 20; ++round) {
       param_ref(res.spec, kn.content) = content;
       keep = solve_increasing([&](double x) { return logm1T(eval(kn.keep, x)); }, -1.0, keep, 0.5,
@@ -267,6 +269,20 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
         fail("critical: with {} = 0 tied networks already grow over T = {} (ln G_T = {:.3g}): the "
              "other recurrent weights are too large for this T; lower them with --fix",
              kn.content, T, at0.tied_log_gain(T));
+      // Without a state to feed back (the minimalRNN at R = 0: h = z = 0) the content scale has
+      // no recurrent part to set: only ξ = T is left to solve.
+      if (std::abs(eval(kn.content, 1e3).tied_log_gain(T) - at0.tied_log_gain(T)) <= tol) {
+        content = 0;
+        param_ref(res.spec, kn.content) = 0;
+        gain_free = true;
+        res.notes.push_back(fmt::format(
+            "{} does not move the tied gain here (no recurrent signal): set to 0, only ξ = T solved",
+            kn.content));
+        keep = solve_increasing([&](double x) { return logm1T(eval(kn.keep, x)); }, -1.0, keep,
+                                0.5, -30.0, 60.0, tol / 4, "T·ln m1", kn.keep);
+        param_ref(res.spec, kn.keep) = keep;
+        break;
+      }
       content = solve_increasing([&](double x) { return eval(kn.content, x).tied_log_gain(T); },
                                  0.0, std::max(content, 1e-3), -0.25, 0.0, 1e4, tol / 4, "ln G_T",
                                  kn.content);
@@ -279,7 +295,8 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   res.diagnostics = analyze(res.spec, topt);
   res.log_m1_T = logm1T(res.diagnostics);
   res.log_gain_T = res.diagnostics.tied_log_gain(T);
-  res.reached = tied ? std::abs(res.log_m1_T + 1.0) <= tol && std::abs(res.log_gain_T) <= tol
+  res.reached = tied ? std::abs(res.log_m1_T + 1.0) <= tol &&
+                           (gain_free || std::abs(res.log_gain_T) <= tol)
                      : std::abs(res.log_m1_T) <= tol;
   res.spec.source = fmt::format("rnnmft critical ({} criterion, T = {})",
                                 criterion_name(res.criterion), T);

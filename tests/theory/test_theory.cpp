@@ -464,6 +464,16 @@ TEST(Critical, VanillaAndMinimal) {
   const CriticalResult mt = critical_init(CellType::Minimal, CriticalOptions{});
   EXPECT_TRUE(mt.reached);
   EXPECT_NEAR(mt.diagnostics.tied_log_gain(1000), 0.0, 0.01);
+  // At R = 0 the minimalRNN has no state (h = z = 0): only ξ = T is solved, and it says so.
+  CriticalOptions z;
+  z.theory.input_var = 0;
+  const CriticalResult m0 = critical_init(CellType::Minimal, z);
+  EXPECT_TRUE(m0.reached);
+  EXPECT_NEAR(1000 * std::log(m0.diagnostics.jacobian.m1), -1.0, 0.01);
+  EXPECT_EQ(m0.spec.gate("update").recurrent_std, 0.0);
+  noted = false;
+  for (const auto& n : m0.notes) noted |= n.find("does not move the tied gain") != std::string::npos;
+  EXPECT_TRUE(noted);
 }
 
 TEST(Critical, FixesAndErrors) {
