@@ -232,7 +232,9 @@ TEST(TheoryVsSimulation, Presets) {
 TEST(TheoryVsSimulation, CriticalGruAndLstm) {
   for (CellType cell : {CellType::Gru, CellType::Lstm}) {
     SCOPED_TRACE(cell_name(cell));
-    const theory::CriticalResult cr = theory::critical_init(cell, {});
+    theory::CriticalOptions co;
+    co.theory.samples = 8000;
+    const theory::CriticalResult cr = theory::critical_init(cell, co);
     sim::SimOptions o = fast_opts();
     o.trials = 2;
     const sim::SimResult sm = sim::simulate(cr.spec, o);

@@ -375,6 +375,7 @@ TEST(Critical, TiedCriterionAtSeveralLengths) {
       SCOPED_TRACE(fmt::format("{} T = {}", cell_name(cell), T));
       CriticalOptions o;
       o.seq_len = T;
+      o.theory.samples = 8000;  // half the default: the test's tolerances allow it
       const CriticalResult r = critical_init(cell, o);
       EXPECT_EQ(r.criterion, Criterion::Tied);
       EXPECT_TRUE(r.reached);
@@ -404,6 +405,7 @@ TEST(Critical, UntiedCriterionAtLongSequences) {
     CriticalOptions o;
     o.seq_len = T;
     o.criterion = Criterion::Untied;
+    o.theory.samples = 8000;
     const CriticalResult r = critical_init(CellType::Lstm, o);
     EXPECT_TRUE(r.reached);
     ASSERT_EQ(r.knobs.size(), 1u);
@@ -426,6 +428,8 @@ TEST(Critical, UntiedCriterionAtLongSequences) {
 TEST(Critical, UnreachableTargetsFailNamingTheBracket) {
   CriticalOptions o;
   o.criterion = Criterion::Untied;
+  o.theory.samples = 2000;  // only the error matters here
+  o.theory.groups = 2;
   o.fixes = {"cell.recurrent_std=80"};  // the content term alone exceeds 1: no forget bias helps
   try {
     critical_init(CellType::Lstm, o);
@@ -435,6 +439,8 @@ TEST(Critical, UnreachableTargetsFailNamingTheBracket) {
     EXPECT_NE(m.find("does not change sign for forget.bias_mean in ["), std::string::npos) << m;
   }
   CriticalOptions t;
+  t.theory.samples = 2000;
+  t.theory.groups = 2;
   t.fixes = {"input.recurrent_std=2"};  // tied networks grow even without the cell gate's weights
   try {
     critical_init(CellType::Lstm, t);
