@@ -287,16 +287,9 @@ void register_critical(CLI::App& app) {
     topt.horizon = T;
     const auto tc =
         run_tied_check(r.spec, a->tied, a->hidden, input_dim, T, topt, data_var, data_steps);
-    json j = r.diagnostics.to_json();
+    json j = r.to_json();
     if (!task_line.empty()) j["task_inputs"] = task_line;
     j["spec"] = r.spec.to_json();
-    j["criterion"] = theory::criterion_name(r.criterion);
-    j["knobs"] = json::object();
-    for (const auto& [k, v] : r.knobs) j["knobs"][k] = v;
-    j["log_m1_T"] = r.log_m1_T;
-    j["log_gain_T"] = r.log_gain_T;
-    j["reached"] = r.reached;
-    j["notes"] = r.notes;
     j["verdict"] = verdict(r.diagnostics, T);
     j["tied_check"] = tc ? tc->to_json() : json(nullptr);
     if (!a->out.empty()) {

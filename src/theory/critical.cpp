@@ -121,6 +121,18 @@ std::string CriticalResult::knobs_text() const {
   return s;
 }
 
+nlohmann::json CriticalResult::to_json() const {
+  nlohmann::json j = diagnostics.to_json();
+  j["criterion"] = criterion_name(criterion);
+  j["knobs"] = nlohmann::json::object();
+  for (const auto& [k, v] : knobs) j["knobs"][k] = v;
+  j["log_m1_T"] = log_m1_T;
+  j["log_gain_T"] = log_gain_T;
+  j["reached"] = reached;
+  j["notes"] = notes;
+  return j;
+}
+
 namespace {
 
 // The two knobs of each cell (docs/theory.md §6.1): `keep` sets the diagonal of J (the memory,

@@ -42,6 +42,8 @@ struct CriticalResult {
   double log_gain_T = 0;  // ln G_T of tied networks (§9.2)
   std::vector<std::string> notes;
   std::string knobs_text() const;  // "forget.bias_mean = 8.2, cell.recurrent_std = 0.04"
+  // The theory's JSON at the solution plus criterion, knobs, log_m1_T, log_gain_T, reached, notes.
+  nlohmann::json to_json() const;
 };
 
 // The base point of the search for each cell, before fixes (documented in docs/theory.md §6).

@@ -356,12 +356,7 @@ json train(const TrainConfig& cfg_in, bool resume) {
             "--init critical: the {} criterion was not reached for {} (T·ln m1 = {:.4f}, ln G_T = "
             "{:.4f}); the spec is the nearest the search found (notes in init_spec.json)",
             theory::criterion_name(r.criterion), cfg.cell, r.log_m1_T, r.log_gain_T));
-      json diag = r.diagnostics.to_json();
-      diag["criterion"] = theory::criterion_name(r.criterion);
-      diag["knobs"] = json::object();
-      for (const auto& [k, v] : r.knobs) diag["knobs"][k] = v;
-      diag["reached"] = r.reached;
-      diag["notes"] = r.notes;
+      json diag = r.to_json();
       diag["task_inputs"] = stats.description;
       solved = r.spec.to_json();
       solved["diagnostics"] = diag;

@@ -333,15 +333,15 @@ TEST(TiedCheck, SpectralRadiusAtTheZeroStateFollowsTheCircularLaw) {
 // (its transient over the same steps, and its fixed point), and the spectral radius is ≈ 1.
 // The untied-critical GRU (m1 = 1) grows out of the theory's state: the check can fail.
 TEST(TiedCheck, ShippedCriticalSpecsBehaveAsTheTheorySays) {
+  sim::TiedCheckOptions target_opts;  // width 400, T = 1000, I = 28, 2 networks
+  target_opts.width = 400;
+  target_opts.input_dim = 28;
+  target_opts.steps = 1000;
+  target_opts.trials = 2;
   for (CellType cell : {CellType::Gru, CellType::Lstm}) {
     SCOPED_TRACE(cell_name(cell));
     const theory::CriticalResult cr = theory::critical_init(cell, {});
-    sim::TiedCheckOptions to;
-    to.width = 400;
-    to.input_dim = 28;
-    to.steps = 1000;
-    to.trials = 2;
-    const sim::TiedCheck tc = sim::tied_check(cr.spec, to);
+    const sim::TiedCheck tc = sim::tied_check(cr.spec, target_opts);
     EXPECT_TRUE(tc.holds()) << tc.summary();
     EXPECT_LE(tc.chi, 1.005);
     EXPECT_NEAR(tc.radius_end, 1.0, 0.01);
@@ -354,12 +354,7 @@ TEST(TiedCheck, ShippedCriticalSpecsBehaveAsTheTheorySays) {
   theory::CriticalOptions u;
   u.criterion = theory::Criterion::Untied;
   const theory::CriticalResult old = theory::critical_init(CellType::Gru, u);
-  sim::TiedCheckOptions to;
-  to.width = 400;
-  to.input_dim = 28;
-  to.steps = 1000;
-  to.trials = 2;
-  const sim::TiedCheck tc = sim::tied_check(old.spec, to);
+  const sim::TiedCheck tc = sim::tied_check(old.spec, target_opts);
   EXPECT_FALSE(tc.holds()) << tc.summary();
   EXPECT_GT(tc.radius_init, 1.02);
 }
