@@ -16,6 +16,7 @@ void register_compare(CLI::App& app);
 void register_simulate(CLI::App& app);
 void register_phase(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_sweep(CLI::App& app);
 
 // Flags that define a task (shared by every subcommand that reads one).
 struct TaskFlags {

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   rnnmft::cli::register_simulate(app);
   rnnmft::cli::register_phase(app);
   rnnmft::cli::register_bench(app);
+  rnnmft::cli::register_sweep(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -18,6 +18,7 @@
 #include "train/optimizers/optimizer.h"
 #include "train/safetensors.h"
 #include "train/weights_io.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -167,10 +168,14 @@ void initialize_model_from_spec(RnnModel<float>& model, const InitSpec& spec, ui
 }
 
 theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& task,
-                                          const TaskInputStats& stats) {
+                                          const TaskInputStats& stats,
+                                          const std::vector<std::string>& fixes,
+                                          std::optional<theory::Criterion> criterion) {
   const CellType cell = parse_cell(cfg.cell);
   theory::CriticalOptions opt;
   opt.seq_len = task.seq_len();
+  opt.fixes = fixes;
+  opt.criterion = criterion;
   opt.theory.input_var = stats.input_var;
   theory::CriticalResult r = theory::critical_init(cell, opt);
   // critical_init records T, R, the criterion and the GRU variant of the theory.
@@ -195,14 +200,7 @@ std::string format_duration(double s) {
 }
 
 void write_json_atomic(const std::string& path, const json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) fail("{}: cannot write", absolute_path(path));
-    out << j.dump(2) << "\n";
-    if (!out) fail("{}: write failed", absolute_path(path));
-  }
-  fs::rename(tmp, path);
+  write_file_atomic(path, j.dump(2) + "\n");
 }
 
 json read_json(const std::string& path) {

@@ -59,8 +59,11 @@ void initialize_model_from_spec(RnnModel<float>& model, const InitSpec& spec, ui
 
 // --init critical: theory::critical_init for the run's cell at the task's T and R (GRU: the
 // reset-before theory), its design fields set from the run.
+// `fixes` ("gate.param=value") and `criterion` as in theory::CriticalOptions.
 theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& task,
-                                          const TaskInputStats& stats);
+                                          const TaskInputStats& stats,
+                                          const std::vector<std::string>& fixes = {},
+                                          std::optional<theory::Criterion> criterion = {});
 
 // Runs (or, with resume, continues) a training run; returns the final metrics JSON.
 nlohmann::json train(const TrainConfig& cfg, bool resume);

@@ -1,0 +1,335 @@
+"""Report of a sweep (rnnmft report DIR -o OUT; docs/experiments.md §Reports).
+
+Reads DIR/results.jsonl and DIR/sweep.json, and OUT/phase_index.json with the theory's ξ on
+fine grids (written by `rnnmft report` before it runs this script). Writes into OUT:
+  runs.csv        one row per run (pandas: pd.read_csv), steps to 50/80/90 % validation accuracy
+  summary.csv     per setting (all parameters but the seed): seeds, medians, min, max
+  report.md       the tables and the figures below
+  curves.png      validation accuracy vs step, mean and min-max over seeds (runs with curves)
+  heatmap*.png    accuracy over two spec parameters with the ξ = T and ξ = T/4 contours
+  agreement.png   fraction of cells where "trained" equals "ξ ≥ T/c", against c
+Run with Debian's /usr/bin/python3 (matplotlib, numpy).
+"""
+import csv
+import json
+import math
+import os
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+THRESHOLDS = (0.5, 0.8, 0.9)
+
+
+def die(msg):
+    print(f"rnnmft report: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def load(sweep_dir):
+    spec_path = os.path.join(sweep_dir, "sweep.json")
+    res_path = os.path.join(sweep_dir, "results.jsonl")
+    with open(spec_path) as f:
+        spec = json.load(f)
+    runs = []
+    with open(res_path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                runs.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                die(f"{res_path}:{n}: not JSON ({e})")
+    return spec, runs
+
+
+def steps_to(curve, thr):
+    for step, acc, _ in curve:
+        if acc is not None and acc >= thr:
+            return step
+    return None
+
+
+def fmt_num(x, digits=4):
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "∞"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def key_of(params, drop):
+    return tuple((k, json.dumps(v)) for k, v in params.items() if k not in drop)
+
+
+def label_of(key):
+    return ", ".join(f"{k}={json.loads(v)}" for k, v in key) or "all runs"
+
+
+def median_steps(values):
+    """Median of steps-to-threshold, a run that never reached it counting as beyond every
+    step; None when the median run did not reach it."""
+    xs = sorted(v if v is not None else math.inf for v in values)
+    m = xs[(len(xs) - 1) // 2] if len(xs) % 2 else 0.5 * (xs[len(xs) // 2 - 1] + xs[len(xs) // 2])
+    return None if math.isinf(m) else m
+
+
+def write_tables(out, axes, runs, seed_axis):
+    cols = ["run"] + axes + ["cell", "seq_len", "xi", "chi", "m1", "final_test_acc",
+                             "final_val_acc", "final_train_loss", "diverged", "steps",
+                             "seconds"] + [f"steps_to_{int(t * 100)}" for t in THRESHOLDS]
+    rows = []
+    for r in runs:
+        row = {"run": r["run"]}
+        for a in axes:
+            v = r["params"].get(a)
+            row[a] = json.dumps(v) if isinstance(v, dict) else v
+        for c in ("cell", "seq_len", "chi", "m1", "final_test_acc", "final_val_acc",
+                  "final_train_loss", "diverged", "steps", "seconds"):
+            row[c] = r.get(c)
+        row["xi"] = math.inf if r.get("xi_infinite") else r.get("xi")
+        for t in THRESHOLDS:
+            row[f"steps_to_{int(t * 100)}"] = steps_to(r.get("curve", []), t)
+        rows.append(row)
+    with open(os.path.join(out, "runs.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+    # Per setting: every parameter but the seed.
+    groups = {}
+    for r, row in zip(runs, rows):
+        groups.setdefault(key_of(r["params"], {seed_axis}), []).append(row)
+    summary = []
+    for key, rs in groups.items():
+        accs = [x["final_test_acc"] for x in rs if x["final_test_acc"] is not None]
+        s = {"setting": label_of(key), "seeds": len(rs),
+             "diverged": sum(1 for x in rs if x["diverged"]),
+             "median_test_acc": statistics.median(accs) if accs else None,
+             "min_test_acc": min(accs) if accs else None,
+             "max_test_acc": max(accs) if accs else None,
+             "xi": rs[0]["xi"], "seq_len": rs[0]["seq_len"],
+             "steps": rs[0]["steps"]}
+        for t in THRESHOLDS:
+            k = int(t * 100)
+            s[f"median_steps_to_{k}"] = median_steps([x[f"steps_to_{k}"] for x in rs])
+            s[f"reached_{k}"] = sum(1 for x in rs if x[f"steps_to_{k}"] is not None)
+        summary.append(s)
+    with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(summary[0].keys()))
+        w.writeheader()
+        for s in summary:
+            w.writerow({k: ("" if v is None else v) for k, v in s.items()})
+    return rows, summary
+
+
+def plot_curves(out, runs, seed_axis, curve_axis):
+    """One panel per setting of the axes other than `curve_axis` and the seed; one line per
+    value of `curve_axis`, the mean over seeds with the min-max band."""
+    panels = {}
+    for r in runs:
+        if not r.get("curve"):
+            continue
+        pk = key_of(r["params"], {seed_axis, curve_axis})
+        lk = json.dumps(r["params"].get(curve_axis))
+        panels.setdefault(pk, {}).setdefault(lk, []).append(r["curve"])
+    if not panels:
+        return None
+    n = len(panels)
+    ncol = min(n, 3)
+    nrow = (n + ncol - 1) // ncol
+    fig, axs = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.6 * nrow), squeeze=False)
+    for ax, (pk, lines) in zip(axs.flat, panels.items()):
+        for lk, curves in lines.items():
+            steps = sorted({c[0] for cv in curves for c in cv})
+            m = np.full((len(curves), len(steps)), np.nan)
+            for i, cv in enumerate(curves):
+                d = {c[0]: c[1] for c in cv}
+                for j, s in enumerate(steps):
+                    if s in d and d[s] is not None:
+                        m[i, j] = d[s]
+            mean = np.nanmean(m, axis=0)
+            line, = ax.plot(steps, mean, label=f"{json.loads(lk)} ({len(curves)})")
+            if len(curves) > 1:
+                ax.fill_between(steps, np.nanmin(m, axis=0), np.nanmax(m, axis=0),
+                                color=line.get_color(), alpha=0.2)
+        ax.set_title(label_of(pk), fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("validation accuracy")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, title=curve_axis, title_fontsize=8)
+    for ax in list(axs.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = os.path.join(out, "curves.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return "curves.png"
+
+
+def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric):
+    """Accuracy over the two spec axes (mean over seeds), one figure per setting of the other
+    axes, with the theory's ξ = T and ξ = T/4 contours; returns figures and agreement data."""
+    index_path = os.path.join(out, "phase_index.json")
+    phase = json.load(open(index_path)) if os.path.exists(index_path) else []
+    groups = {}
+    for r in runs:
+        groups.setdefault(key_of(r["params"], {seed_axis, xa, ya}), []).append(r)
+    figs, cells = [], []
+    for gi, (gk, rs) in enumerate(groups.items()):
+        xs = sorted({r["params"][xa] for r in rs})
+        ys = sorted({r["params"][ya] for r in rs})
+        acc = np.full((len(ys), len(xs)), np.nan)
+        for iy, y in enumerate(ys):
+            for ix, x in enumerate(xs):
+                vals = [r[metric] if r[metric] is not None else 0.0 for r in rs
+                        if r["params"][xa] == x and r["params"][ya] == y]
+                if vals:
+                    acc[iy, ix] = float(np.mean(vals))
+                    one = next(r for r in rs if r["params"][xa] == x and r["params"][ya] == y)
+                    xi = math.inf if one.get("xi_infinite") else one.get("xi")
+                    cells.append({"xi": xi, "T": one["seq_len"], "acc": acc[iy, ix]})
+        fig, ax = plt.subplots(figsize=(6, 4.6))
+
+        def edges(v):
+            v = np.asarray(v, float)
+            if len(v) == 1:
+                return np.array([v[0] - 0.5, v[0] + 0.5])
+            mid = 0.5 * (v[1:] + v[:-1])
+            return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
+
+        pm = ax.pcolormesh(edges(xs), edges(ys), acc, cmap="viridis", vmin=0, vmax=1,
+                           shading="flat")
+        fig.colorbar(pm, ax=ax, label=metric.replace("_", " "))
+        T = rs[0]["seq_len"]
+        ph = next((p for p in phase if p["group"] == dict((k, json.loads(v)) for k, v in gk)),
+                  None)
+        if ph:
+            data = np.genfromtxt(os.path.join(out, ph["file"]), delimiter=",", names=True)
+            px = np.unique(data["x"])
+            py = np.unique(data["y"])
+            xi = np.where(np.isnan(data["xi"]), 1e12, data["xi"]).reshape(len(py), len(px))
+            lxi = np.log10(np.maximum(xi, 1e-3))
+            cs = ax.contour(px, py, lxi, levels=[math.log10(T / 4), math.log10(T)],
+                            colors=["white", "red"], linestyles=["--", "-"], linewidths=1.6)
+            ax.clabel(cs, fmt={math.log10(T / 4): "ξ = T/4", math.log10(T): "ξ = T"},
+                      fontsize=8)
+        ax.set_xlabel(xa)
+        ax.set_ylabel(ya)
+        ax.set_title(f"{label_of(gk)}  (T = {T})", fontsize=9)
+        fig.tight_layout()
+        name = f"heatmap{'' if len(groups) == 1 else '_' + str(gi)}.png"
+        fig.savefig(os.path.join(out, name), dpi=110)
+        plt.close(fig)
+        figs.append((label_of(gk), name))
+    # Agreement of "trained" with "ξ ≥ T/c" for c on a log grid.
+    cs = np.logspace(-1, 3, 81)
+    agree = []
+    for c in cs:
+        ok = [(cl["acc"] >= threshold) == ((cl["xi"] or 0) >= cl["T"] / c) for cl in cells
+              if cl["acc"] == cl["acc"]]
+        agree.append(float(np.mean(ok)) if ok else float("nan"))
+    best = int(np.nanargmax(agree))
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.semilogx(cs, agree)
+    ax.axvline(cs[best], color="gray", ls=":")
+    ax.set_xlabel("c  (predicted trainable: ξ ≥ T/c)")
+    ax.set_ylabel("agreement with 'trained'")
+    ax.set_title(f"trained: {metric.replace('_', ' ')} ≥ {threshold}; best c = {cs[best]:.3g} "
+                 f"({agree[best]:.0%} of {len(cells)} cells)", fontsize=9)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "agreement.png"), dpi=110)
+    plt.close(fig)
+    return figs, {"best_c": float(cs[best]), "agreement": agree[best], "cells": len(cells),
+                  "agreement_at_c1": agree[int(np.argmin(abs(cs - 1)))]}
+
+
+def md_table(rows, cols):
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(fmt_num(r.get(c)) for c in cols) + " |")
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) != 5:
+        die("usage: report.py SWEEP_DIR OUT THRESHOLD METRIC")
+    sweep_dir, out, threshold, metric = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    spec, runs = load(sweep_dir)
+    if not runs:
+        die(f"{sweep_dir}/results.jsonl has no finished runs yet")
+    os.makedirs(out, exist_ok=True)
+    axes = list(spec["grid"].keys())
+
+    def grid_order(r):  # the sweep's order (first axis slowest), not the finishing order
+        idx = []
+        for a in axes:
+            vals = [json.dumps(v, sort_keys=True) for v in spec["grid"][a]]
+            v = json.dumps(r["params"].get(a), sort_keys=True)
+            idx.append(vals.index(v) if v in vals else len(vals))
+        return idx
+
+    runs.sort(key=grid_order)
+    seed_axis = "seed"
+    spec_axes = [a for a in axes if "." in a]
+    rows, summary = write_tables(out, axes, runs, seed_axis)
+    md = [f"# Sweep report: {spec.get('name') or os.path.basename(os.path.abspath(sweep_dir))}",
+          ""]
+    if spec.get("description"):
+        md += [spec["description"], ""]
+    total = 1
+    for a in axes:
+        total *= len(spec["grid"][a])
+    md += [f"{len(runs)} of {total} runs finished. Steps to a threshold are the first validation "
+           f"at or above it (validation every `eval_every` steps); — means the median seed did "
+           f"not reach it within the run's steps; reached_X counts the seeds that did. Tables: `runs.csv`, `summary.csv`.", ""]
+    scol = ["setting", "seeds", "diverged", "median_test_acc", "min_test_acc", "max_test_acc",
+            "xi", "steps"] + [f"median_steps_to_{int(t * 100)}" for t in THRESHOLDS] + [
+                f"reached_{int(t * 100)}" for t in THRESHOLDS]
+    md += ["## Per setting (median over seeds)", "", md_table(summary, scol), ""]
+    other = [a for a in axes if a != seed_axis and a not in spec_axes]
+    curve_axis = "init" if "init" in axes else (other[0] if other else None)
+    if curve_axis and any(r.get("curve") for r in runs):
+        f = plot_curves(out, runs, seed_axis, curve_axis)
+        if f:
+            md += ["## Learning curves", "", f"![learning curves]({f})", ""]
+    if len(spec_axes) == 2:
+        figs, ag = heatmaps(out, runs, spec_axes[0], spec_axes[1], seed_axis, threshold, metric)
+        md += ["## Trainability and the timescale ξ", ""]
+        for label, f in figs:
+            md += [f"![{label}]({f})", ""]
+        trained = sum(1 for r in runs if (r.get(metric) or 0) >= threshold)
+        if trained in (0, len(runs)):
+            md += [f"**{'No' if trained == 0 else 'Every'} run reached {metric} ≥ {threshold}: "
+                   f"the agreement below cannot tell the theory's boundary from a constant "
+                   f"guess.**", ""]
+        md += [f"Trained: {metric} ≥ {threshold}. Predicted trainable: ξ ≥ T/c. Agreement at "
+               f"c = 1: {ag['agreement_at_c1']:.0%}; best c = {ag['best_c']:.3g} with "
+               f"{ag['agreement']:.0%} of {ag['cells']} cells.", "",
+               "![agreement](agreement.png)", ""]
+        with open(os.path.join(out, "agreement.json"), "w") as fh:
+            json.dump(ag, fh, indent=2)
+        print(f"agreement: trained ({metric} ≥ {threshold}) = (ξ ≥ T/c) in "
+              f"{ag['agreement']:.0%} of {ag['cells']} cells at the best c = {ag['best_c']:.3g} "
+              f"({ag['agreement_at_c1']:.0%} at c = 1)")
+    rcol = ["run"] + axes + ["xi", "final_test_acc", "final_val_acc", "final_train_loss",
+                             "diverged"] + [f"steps_to_{int(t * 100)}" for t in THRESHOLDS]
+    md += ["## Runs", "", md_table(rows, rcol), ""]
+    with open(os.path.join(out, "report.md"), "w") as fh:
+        fh.write("\n".join(md))
+    print(f"wrote {os.path.join(out, 'report.md')} ({len(runs)} runs)")
+
+
+if __name__ == "__main__":
+    main()

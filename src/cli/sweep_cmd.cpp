@@ -1,0 +1,212 @@
+// `rnnmft sweep` (a grid of training runs), its per-run worker `sweep-run`, and `rnnmft report`.
+#include <fmt/core.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "report_py.h"
+#include "spec/init_spec.h"
+#include "sweep/run_unit.h"
+#include "sweep/runner.h"
+#include "theory/phase.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace rnnmft::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<json> read_results(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "results.jsonl").string();
+  if (!fs::is_regular_file(path))
+    fail("{}: no results.jsonl (is this a sweep directory? run rnnmft sweep SPEC --out DIR)",
+         absolute_path(dir));
+  std::ifstream in(path);
+  std::vector<json> out;
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    try {
+      out.push_back(json::parse(line));
+    } catch (const json::exception& e) {
+      if (in.peek() == EOF) break;  // an incomplete last line from a crash
+      fail("{}:{}: not JSON ({})", absolute_path(path), n, e.what());
+    }
+  }
+  return out;
+}
+
+// For a grid over two spec parameters: the theory's ξ on a finer grid over the same ranges, per
+// setting of the other axes (but the seed), from that setting's spec at its T and R. Writes
+// OUT/phase_<k>.csv and OUT/phase_index.json for the plotting script.
+void write_phase_grids(const sweep::SweepSpec& spec, const std::vector<json>& runs,
+                       const std::string& out, int n) {
+  std::vector<const sweep::Axis*> sa;
+  for (const auto& a : spec.axes)
+    if (a.spec_param) sa.push_back(&a);
+  json index = json::array();
+  if (sa.size() == 2) {
+    std::map<std::string, const json*> groups;
+    for (const auto& r : runs) {
+      json g = r.at("params");
+      g.erase(sa[0]->name);
+      g.erase(sa[1]->name);
+      g.erase("seed");
+      if (!r["spec"].is_null()) groups.emplace(g.dump(), &r);
+    }
+    int k = 0;
+    for (const auto& [gkey, r] : groups) {
+      const InitSpec base = InitSpec::from_json((*r)["spec"], "results.jsonl spec");
+      auto range = [&](const sweep::Axis& a) {
+        theory::Axis ax;
+        ax.param = a.name;
+        ax.lo = ax.hi = a.values.front().get<double>();
+        for (const auto& v : a.values) {
+          ax.lo = std::min(ax.lo, v.get<double>());
+          ax.hi = std::max(ax.hi, v.get<double>());
+        }
+        ax.n = ax.lo == ax.hi ? 1 : n;
+        return ax;
+      };
+      theory::TheoryOptions to;
+      to.input_var = (*r)["input_var"];
+      to.horizon = (*r)["seq_len"];
+      to.samples = 4000;
+      to.burn_in = 80;
+      to.average = 60;
+      const auto pts = theory::phase_grid(base, range(*sa[0]), range(*sa[1]), to);
+      std::string csv = "x,y,xi,chi,m1\n";
+      for (const auto& p : pts)
+        csv += fmt::format("{:.10g},{:.10g},{},{:.10g},{:.10g}\n", p.x, p.y,
+                           std::isfinite(p.r.xi()) ? fmt::format("{:.10g}", p.r.xi()) : "nan",
+                           p.r.chi, p.r.jacobian.m1);
+      const std::string file = fmt::format("phase_{}.csv", k++);
+      write_file_atomic((fs::path(out) / file).string(), csv);
+      index.push_back({{"group", json::parse(gkey)},
+                       {"file", file},
+                       {"x", sa[0]->name},
+                       {"y", sa[1]->name},
+                       {"seq_len", (*r)["seq_len"]}});
+    }
+  }
+  write_file_atomic((fs::path(out) / "phase_index.json").string(), index.dump(2) + "\n");
+}
+
+}  // namespace
+
+void register_sweep(CLI::App& app) {
+  struct Args {
+    std::string spec, out;
+    int jobs = 0;
+    bool quiet = false, list = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* s = app.add_subcommand(
+      "sweep", "Run a grid of training runs from a JSON spec (resumable; docs/experiments.md)");
+  s->add_option("spec", a->spec, "Sweep spec .json (base options, grid axes)")->required();
+  s->add_option("--out", a->out, "Sweep directory (results.jsonl, runs/<id>/)");
+  s->add_option("--jobs", a->jobs, "Runs at once (default: cores / threads per run)");
+  s->add_flag("--quiet", a->quiet, "No progress display");
+  s->add_flag("--list", a->list, "Print the runs (id and parameters) and exit");
+  s->callback([a] {
+    const sweep::SweepSpec spec = sweep::SweepSpec::load(a->spec);
+    if (a->jobs < 0) fail("--jobs must be ≥ 1 (or 0: automatic), got {}", a->jobs);
+    if (a->list) {
+      for (const auto& u : sweep::expand(spec, a->out.empty() ? "." : a->out))
+        fmt::print("{}  {}\n", u.id, u.params.dump());
+      return;
+    }
+    if (a->out.empty()) fail("--out DIR is required");
+    sweep::SweepOptions o;
+    o.out = a->out;
+    o.jobs = a->jobs;
+    o.quiet = a->quiet;
+    o.exe = std::filesystem::read_symlink("/proc/self/exe").string();
+    const sweep::SweepSummary sum = sweep::run_sweep(spec, o);
+    if (sum.failed > 0)
+      fail("{} of {} runs failed (their output is in {}/runs/<id>/output.log); the rest are in "
+           "results.jsonl, and a rerun of the same command retries the failed ones",
+           sum.failed, sum.total, absolute_path(a->out));
+  });
+
+  auto unit = std::make_shared<std::string>();
+  auto* r = app.add_subcommand("sweep-run", "One run of a sweep, from its unit.json (internal)");
+  r->group("");  // hidden: `sweep` starts it
+  r->add_option("unit", *unit, "unit.json")->required();
+  r->callback([unit] {
+    std::ifstream in(*unit);
+    if (!in) fail("{}: cannot open", absolute_path(*unit));
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: not valid JSON ({})", absolute_path(*unit), e.what());
+    }
+    const nlohmann::json line = sweep::run_unit(sweep::RunUnit::from_json(j, absolute_path(*unit)));
+    fmt::print("{}\n", line.dump());
+  });
+
+  struct ReportArgs {
+    std::string dir, out, metric = "final_test_acc";
+    double threshold = NAN;
+    int phase_n = 41;
+  };
+  auto ra = std::make_shared<ReportArgs>();
+  auto* rep = app.add_subcommand(
+      "report", "Tables and figures of a sweep: heatmaps with ξ contours, learning curves");
+  rep->add_option("dir", ra->dir, "Sweep directory (results.jsonl, sweep.json)")->required();
+  rep->add_option("-o,--output", ra->out, "Report directory (default DIR/report)");
+  rep->add_option("--threshold", ra->threshold,
+                  "Accuracy that counts as trained (default: the spec's report.threshold, or 0.5)");
+  rep->add_option("--metric", ra->metric, "final_test_acc or final_val_acc")
+      ->capture_default_str();
+  rep->add_option("--phase-n", ra->phase_n, "Theory grid points per axis for the ξ contours")
+      ->capture_default_str();
+  rep->callback([ra] {
+    if (ra->metric != "final_test_acc" && ra->metric != "final_val_acc")
+      fail("--metric must be final_test_acc or final_val_acc (got '{}')", ra->metric);
+    if (ra->phase_n < 2 || ra->phase_n > 400)
+      fail("--phase-n must be between 2 and 400 (got {})", ra->phase_n);
+    const std::string sj = (fs::path(ra->dir) / "sweep.json").string();
+    if (!fs::is_regular_file(sj))
+      fail("{}: no sweep.json (is this a sweep directory? run rnnmft sweep SPEC --out DIR)",
+           absolute_path(ra->dir));
+    const sweep::SweepSpec spec = sweep::SweepSpec::load(sj);
+    const std::vector<json> runs = read_results(ra->dir);
+    if (runs.empty()) fail("{}: no finished runs yet", absolute_path(ra->dir));
+    double thr = ra->threshold;
+    if (std::isnan(thr))
+      thr = spec.report.is_object() && spec.report.contains("threshold")
+                ? spec.report["threshold"].get<double>()
+                : 0.5;
+    if (!(thr > 0 && thr <= 1)) fail("--threshold must be in (0, 1] (got {})", thr);
+    const std::string out = ra->out.empty() ? (fs::path(ra->dir) / "report").string() : ra->out;
+    fs::create_directories(out);
+    write_phase_grids(spec, runs, out, ra->phase_n);
+    const char* py = std::getenv("RNNMFT_PYTHON");
+    const std::string cmd =
+        fmt::format("'{}' - '{}' '{}' {} {}", py ? py : "/usr/bin/python3", ra->dir, out, thr,
+                    ra->metric);
+    FILE* p = popen(cmd.c_str(), "w");
+    if (!p) fail("cannot start {}", cmd);
+    fputs(kReportPy, p);
+    const int st = pclose(p);
+    if (st != 0)
+      fail("the report script failed (exit status {}); it needs /usr/bin/python3 with matplotlib "
+           "and numpy (Debian: python3-matplotlib), or RNNMFT_PYTHON set to such a python",
+           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  });
+}
+
+}  // namespace rnnmft::cli

@@ -1,0 +1,215 @@
+#include "sweep/run_unit.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "data/dataset.h"
+#include "data/task_stats.h"
+#include "spec/init_spec.h"
+#include "theory/critical.h"
+#include "theory/mean_field.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rnnmft::sweep {
+namespace {
+
+std::vector<json> read_log(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    try {
+      out.push_back(json::parse(line));
+    } catch (const json::exception&) {
+    }
+  }
+  return out;
+}
+
+json num(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+
+std::string fix_text(const std::string& key, const json& v) {
+  return fmt::format("{}={:.17g}", key, v.get<double>());
+}
+
+}  // namespace
+
+json finished_result(const std::string& run_dir) {
+  const fs::path p = fs::path(run_dir) / "result.json";
+  if (!fs::is_regular_file(p)) return nullptr;
+  std::ifstream in(p);
+  try {
+    json j = json::parse(in);
+    if (j.is_object() && j.contains("run")) return j;
+  } catch (const json::exception&) {
+  }
+  return nullptr;
+}
+
+json run_unit(const RunUnit& u) {
+  const std::string where = fmt::format("run {}", u.id);
+  TrainConfig cfg = TrainConfig::from_json(u.config, where);
+  cfg.out = u.config.at("out").get<std::string>();
+  const fs::path dir(cfg.out);
+  fs::create_directories(dir);
+  write_file_atomic((dir / "unit.json").string(), u.to_json().dump(2) + "\n");
+  const fs::path cfg_path = dir / "config.json", ck_path = dir / "checkpoint.safetensors",
+                 spec_path = dir / "init_spec.json", log_path = dir / "log.jsonl";
+  const bool resume = fs::is_regular_file(cfg_path) && fs::is_regular_file(ck_path);
+  if (resume)
+    fmt::print(stderr, "{}: resuming from its checkpoint ({})\n", where, absolute_path(ck_path));
+  if (!resume)  // stopped before its first checkpoint (or never started): start again
+    for (const char* f : {"config.json", "log.jsonl", "init_spec.json", "metrics.json"})
+      fs::remove(dir / f);
+
+  auto data = std::make_shared<const Dataset>(
+      load_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir)));
+  const Task task(data, cfg.task);
+  const TaskInputStats stats = task_input_stats(task);
+  const CellType cell = parse_cell(cfg.cell);
+
+  if (!resume) {
+    // The init as a spec file in the run directory whenever the sweep changes it.
+    std::optional<InitSpec> spec;
+    json diagnostics;
+    if (cfg.init == "critical") {
+      std::vector<std::string> fixes;
+      for (const auto& [k, v] : u.critical_fix.items()) fixes.push_back(fix_text(k, v));
+      std::optional<theory::Criterion> crit;
+      if (!u.critical_criterion.empty()) crit = theory::parse_criterion(u.critical_criterion);
+      // Runs that differ only in seed (or training options) share one solve.
+      const json key = {{"cell", cfg.cell},   {"seq_len", task.seq_len()},
+                        {"input_var", stats.input_var}, {"fixes", fixes},
+                        {"criterion", u.critical_criterion}, {"hidden", cfg.hidden},
+                        {"task", cfg.task.name}};
+      const fs::path cached =
+          u.cache_dir.empty() ? fs::path()
+                              : fs::path(u.cache_dir) / ("critical_" + stable_hash(key.dump()) + ".json");
+      json entry;
+      if (!cached.empty() && fs::is_regular_file(cached)) {
+        std::ifstream in(cached);
+        try {
+          entry = json::parse(in);
+          if (entry.at("key") != key) entry = nullptr;
+        } catch (const json::exception&) {
+          entry = nullptr;
+        }
+      }
+      if (entry.is_null()) {
+        const theory::CriticalResult r = solve_run_critical(cfg, task, stats, fixes, crit);
+        json d = r.to_json();
+        d["task_inputs"] = stats.description;
+        entry = {{"key", key},
+                 {"spec", r.spec.to_json()},
+                 {"diagnostics", d},
+                 {"reached", r.reached},
+                 {"knobs", r.knobs_text()}};
+        if (!cached.empty()) {
+          fs::create_directories(cached.parent_path());
+          write_file_atomic(cached.string(), entry.dump(2) + "\n");
+        }
+      } else {
+        fmt::print(stderr, "{}: critical spec from {}\n", where, absolute_path(cached.string()));
+      }
+      if (!entry["reached"].get<bool>())
+        fmt::print(stderr, "warning: {}: the critical search did not reach its criterion ({})\n",
+                   where, entry["knobs"].get<std::string>());
+      spec = InitSpec::from_json(entry["spec"], where);
+      diagnostics = entry["diagnostics"];
+    } else if (!u.spec_overrides.empty()) {
+      if (is_preset(cfg.init))
+        spec = preset_moments(cfg.init, cell, cfg.hidden, task.input_dim(), task.seq_len());
+      else if (fs::path(cfg.init).extension() == ".json")
+        spec = load_spec_file(cfg.init);
+      else
+        fail("{}: spec parameters ({}) need an init with Gaussian moments (a preset, critical or a "
+             "spec .json), not '{}'",
+             where, u.spec_overrides.dump(), cfg.init);
+    }
+    if (spec) {
+      for (const auto& [k, v] : u.spec_overrides.items()) {
+        try {
+          theory::apply_fix(*spec, fix_text(k, v));
+        } catch (const Error& e) {
+          fail("{}: {}", where, e.what());
+        }
+      }
+      json sj = spec->to_json();
+      if (!diagnostics.is_null()) sj["diagnostics"] = diagnostics;
+      write_file_atomic(spec_path.string(), sj.dump(2) + "\n");
+      cfg.init = spec_path.string();
+    }
+  }
+
+  bool diverged = false;
+  json metrics;
+  try {
+    metrics = train(cfg, resume);
+  } catch (const Error& e) {
+    bool nonfinite = false;
+    for (const auto& l : read_log(log_path.string()))
+      if (l.contains("error")) nonfinite = true;
+    if (!nonfinite) throw;
+    diverged = true;
+  }
+
+  // The theory of the init at the run's T and input second moment.
+  std::optional<InitSpec> theory_spec;
+  if (fs::is_regular_file(spec_path)) theory_spec = load_spec_file(spec_path.string());
+  else if (is_preset(cfg.init))
+    theory_spec = preset_moments(cfg.init, cell, cfg.hidden, task.input_dim(), task.seq_len());
+  else if (fs::path(cfg.init).extension() == ".json")
+    theory_spec = load_spec_file(cfg.init);
+  json line = {{"run", u.id}, {"params", u.params}};
+  line["spec"] = theory_spec ? theory_spec->to_json() : json(nullptr);
+  line["xi"] = nullptr;
+  line["xi_infinite"] = false;
+  line["chi"] = nullptr;
+  line["m1"] = nullptr;
+  if (theory_spec) {
+    theory::TheoryOptions to;
+    to.input_var = stats.input_var;
+    to.horizon = task.seq_len();
+    const theory::TheoryResult tr = theory::analyze(*theory_spec, to);
+    line["xi"] = num(tr.xi());
+    line["xi_infinite"] = std::isinf(tr.xi());
+    line["chi"] = num(tr.chi);
+    line["m1"] = num(tr.jacobian.m1);
+  }
+  line["cell"] = cfg.cell;
+  line["seq_len"] = task.seq_len();
+  line["input_var"] = stats.input_var;
+  json curve = json::array();
+  double train_loss = NAN, seconds = NAN;
+  for (const auto& l : read_log(log_path.string())) {
+    if (l.contains("val_accuracy") && !l.contains("test_accuracy"))
+      curve.push_back({l["step"], l["val_accuracy"], l["val_loss"]});
+    if (l.contains("loss")) train_loss = l["loss"];
+    if (l.contains("time_s")) seconds = l["time_s"];
+  }
+  line["diverged"] = diverged;
+  if (!diverged) {
+    curve.push_back({metrics["steps"], metrics["val"]["accuracy"], metrics["val"]["loss"]});
+    seconds = metrics["train_time_s"];
+  }
+  line["final_test_acc"] = diverged ? json(nullptr) : metrics["test"]["accuracy"];
+  line["final_val_acc"] = diverged ? json(nullptr) : metrics["val"]["accuracy"];
+  line["final_train_loss"] = num(train_loss);
+  line["steps"] = cfg.steps;
+  line["curve"] = curve;
+  line["seconds"] = num(seconds);
+  line["git"] = u.git;
+  write_file_atomic((dir / "result.json").string(), line.dump() + "\n");
+  return line;
+}
+
+}  // namespace rnnmft::sweep

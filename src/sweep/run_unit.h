@@ -1,0 +1,21 @@
+// One run of a sweep, start to finish (or from its checkpoint to finish): resolve the init
+// (preset, spec overrides, or the critical spec solved for the run), train, ask the theory about
+// the init at the run's T, and write the results line (docs/experiments.md §Results).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "sweep/sweep_spec.h"
+
+namespace rnnmft::sweep {
+
+// Runs `u` in its directory (config "out"), resuming from its checkpoint when one is there, and
+// returns the results line, also written atomically to <dir>/result.json. A run that stops on a
+// non-finite loss returns a line with "diverged": true; other failures throw rnnmft::Error.
+nlohmann::json run_unit(const RunUnit& u);
+
+// The run directory's finished results line, or null when it has none.
+nlohmann::json finished_result(const std::string& run_dir);
+
+}  // namespace rnnmft::sweep

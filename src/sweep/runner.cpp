@@ -1,0 +1,243 @@
+#include "sweep/runner.h"
+
+#include <fmt/core.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "sweep/run_unit.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rnnmft::sweep {
+namespace {
+
+std::string duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const long t = long(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+// Starts `exe sweep-run unit.json` with its output in the run directory; the child dies with
+// the sweep (PR_SET_PDEATHSIG), so a killed sweep leaves no run writing behind its back.
+pid_t spawn(const std::string& exe, const std::string& unit_path, const std::string& log_path) {
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) fail("cannot start a run process: fork failed");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(3);
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      ::close(fd);
+    }
+    execl(exe.c_str(), exe.c_str(), "sweep-run", unit_path.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string last_lines(const std::string& path, size_t n) {
+  std::ifstream in(path);
+  std::deque<std::string> lines;
+  std::string l;
+  while (std::getline(in, l)) {
+    // Progress bars redraw with '\r': keep what is after the last one.
+    const auto cr = l.rfind('\r');
+    if (cr != std::string::npos) l = l.substr(cr + 1);
+    if (l.empty()) continue;
+    lines.push_back(l);
+    if (lines.size() > n) lines.pop_front();
+  }
+  std::string s;
+  for (const auto& x : lines) s += "    " + x + "\n";
+  return s;
+}
+
+}  // namespace
+
+std::string git_revision() {
+  const std::string cmd =
+      fmt::format("git -C '{}' describe --always --dirty --abbrev=12 2>/dev/null", RNNMFT_SOURCE_DIR);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "unknown";
+  char buf[128] = {0};
+  const bool got = fgets(buf, sizeof buf, p) != nullptr;
+  pclose(p);
+  std::string s = got ? buf : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s.empty() ? "unknown" : s;
+}
+
+void prepare_out_dir(const SweepSpec& spec, const std::string& out) {
+  const fs::path dir(out), sj = dir / "sweep.json";
+  const std::string mine = spec.canonical().dump(2) + "\n";
+  if (fs::is_regular_file(sj)) {
+    std::ifstream in(sj);
+    std::string theirs((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (theirs != mine)
+      fail(
+          "{} holds a sweep made from a different spec ({}): its results would not be comparable. "
+          "Use another --out, or the spec it was made from",
+          absolute_path(out), absolute_path(sj.string()));
+    return;
+  }
+  if (fs::exists(dir) && !fs::is_directory(dir))
+    fail("{}: exists and is not a directory", absolute_path(out));
+  if (fs::exists(dir / "results.jsonl"))
+    fail("{}: has results.jsonl but no sweep.json: not a sweep directory this program made",
+         absolute_path(out));
+  fs::create_directories(dir / "runs");
+  write_file_atomic(sj.string(), mine);
+}
+
+std::set<std::string> finished_ids(const std::string& results_path) {
+  std::set<std::string> ids;
+  if (!fs::exists(results_path)) return ids;
+  if (drop_partial_last_line(results_path))
+    fmt::print(stderr, "warning: {}: dropped an incomplete last line (a run cut off mid-write)\n",
+               absolute_path(results_path));
+  std::ifstream in(results_path);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    try {
+      ids.insert(json::parse(line).at("run").get<std::string>());
+    } catch (const json::exception& e) {
+      fail("{}:{}: not a results line ({})", absolute_path(results_path), n, e.what());
+    }
+  }
+  return ids;
+}
+
+SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+  prepare_out_dir(spec, opt.out);
+  const std::vector<RunUnit> units = expand(spec, opt.out, git_revision());
+  const std::string results = (fs::path(opt.out) / "results.jsonl").string();
+  const std::set<std::string> done_before = finished_ids(results);
+  SweepSummary sum;
+  sum.total = units.size();
+  int threads = 1;
+  for (const auto& u : units) threads = std::max(threads, u.config.at("threads").get<int>());
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int jobs = opt.jobs > 0 ? opt.jobs : std::max(1, cores / threads);
+  const bool tty = isatty(2) && !opt.quiet;
+
+  double best = -1;
+  std::string best_what;
+  auto note_best = [&](const json& line) {
+    if (line["final_test_acc"].is_number() && line["final_test_acc"].get<double>() > best) {
+      best = line["final_test_acc"];
+      best_what = line["params"].dump();
+    }
+  };
+  // Results of earlier sessions, and runs that finished but whose line never reached the file.
+  {
+    std::ifstream in(results);
+    std::string l;
+    while (std::getline(in, l))
+      if (!l.empty()) note_best(json::parse(l));
+  }
+  std::deque<const RunUnit*> todo;
+  for (const auto& u : units) {
+    if (done_before.count(u.id)) {
+      ++sum.already;
+      continue;
+    }
+    const json r = finished_result(u.config["out"].get<std::string>());
+    if (!r.is_null()) {
+      append_line(results, r.dump());
+      ++sum.already;
+      note_best(r);
+      continue;
+    }
+    todo.push_back(&u);
+  }
+  if (!opt.quiet)
+    fmt::print(stderr, "sweep {}: {} runs, {} already finished, {} to do, {} at once; results in {}\n",
+               spec.name.empty() ? "" : spec.name, sum.total, sum.already, todo.size(), jobs,
+               absolute_path(results));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t done_now = 0;
+  const size_t to_do = todo.size();
+  std::map<pid_t, const RunUnit*> running;
+  auto show = [&] {
+    if (!tty) return;
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double eta = done_now ? el / double(done_now) * double(to_do - done_now) : NAN;
+    fmt::print(stderr, "\r\033[K[sweep] {}/{} runs  running {}  ETA {}  best test acc {}",
+               sum.already + done_now, sum.total, running.size(), duration(eta),
+               best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
+  };
+  while (!todo.empty() || !running.empty()) {
+    while (!todo.empty() && int(running.size()) < jobs) {
+      const RunUnit* u = todo.front();
+      todo.pop_front();
+      const fs::path rd(u->config["out"].get<std::string>());
+      fs::create_directories(rd);
+      write_file_atomic((rd / "unit.json").string(), u->to_json().dump(2) + "\n");
+      running[spawn(opt.exe, (rd / "unit.json").string(), (rd / "output.log").string())] = u;
+    }
+    show();
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      fail("waiting for the run processes failed");
+    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const RunUnit* u = it->second;
+    running.erase(it);
+    const std::string rd = u->config["out"].get<std::string>();
+    const json r = finished_result(rd);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !r.is_null()) {
+      append_line(results, r.dump());
+      ++done_now;
+      ++sum.finished;
+      if (r["diverged"].get<bool>()) ++sum.diverged;
+      note_best(r);
+    } else {
+      ++sum.failed;
+      ++done_now;
+      if (tty) fmt::print(stderr, "\r\033[K");
+      fmt::print(stderr, "run {} {} failed ({}); its output ({}):\n{}", u->id, u->params.dump(),
+                 WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                                   : fmt::format("signal {}", WTERMSIG(status)),
+                 absolute_path(rd + "/output.log"), last_lines(rd + "/output.log", 4));
+    }
+  }
+  if (tty) fmt::print(stderr, "\r\033[K");
+  if (!opt.quiet) {
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print(stderr,
+               "sweep done: {} runs finished now ({} diverged), {} before, {} failed, in {}; best "
+               "test accuracy {}\n",
+               sum.finished, sum.diverged, sum.already, sum.failed, duration(el),
+               best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
+  }
+  return sum;
+}
+
+}  // namespace rnnmft::sweep

@@ -1,0 +1,20 @@
+// Files that are either whole or absent: writes go to a temporary beside the target and are
+// renamed over it; appended lines go out in one write() and reach the disk before the call
+// returns (a crash leaves at most an incomplete last line, which readers drop).
+#pragma once
+
+#include <string>
+
+namespace rnnmft {
+
+// Replaces `path` with `text` (via `path`.tmp and a rename); throws rnnmft::Error naming the
+// path on failure, leaving any previous `path` intact.
+void write_file_atomic(const std::string& path, const std::string& text);
+
+// Appends `line` + '\n' to `path` (created if missing) in a single write, then fsyncs.
+void append_line(const std::string& path, const std::string& line);
+
+// Drops an incomplete last line (no trailing newline) left by a crash; returns whether it did.
+bool drop_partial_last_line(const std::string& path);
+
+}  // namespace rnnmft
