@@ -38,13 +38,16 @@ def load(sweep_dir):
         spec = json.load(f)
     runs = []
     with open(res_path) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
+        lines = f.read().split("\n")
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if n == len(lines):  # cut off by a crash: the next sweep start drops it
                 continue
-            try:
-                runs.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                die(f"{res_path}:{n}: not JSON ({e})")
+            die(f"{res_path}:{n}: not JSON ({e})")
     return spec, runs
 
 
@@ -255,6 +258,55 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric):
                   "agreement_at_c1": agree[int(np.argmin(abs(cs - 1)))]}
 
 
+def train_curve(sweep_dir, r):
+    """[step, train loss, train acc] every log_every steps: from the results line, else from the
+    run's log."""
+    if r.get("train_curve"):
+        return r["train_curve"]
+    path = os.path.join(sweep_dir, "runs", r["run"], "log.jsonl")
+    out = []
+    if os.path.exists(path):
+        for line in open(path):
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "loss" in e:
+                out.append([e["step"], e["loss"], e["accuracy"]])
+    return out
+
+
+def generalization(sweep_dir, runs, seed_axis, curve_axis):
+    """Validation loss and accuracy at equal training loss: for each group of runs (all axes but
+    the seed and `curve_axis`), L* is the highest of the runs' lowest training losses, so every
+    run reaches it; each run is read at its first validation at or after the step where its
+    training loss (mean over log_every steps) fell to L*."""
+    groups = {}
+    for r in runs:
+        groups.setdefault(key_of(r["params"], {seed_axis, curve_axis}), []).append(r)
+    rows = []
+    for gk, rs in groups.items():
+        tcs = {r["run"]: train_curve(sweep_dir, r) for r in rs}
+        if any(not tc for tc in tcs.values()) or any(r.get("diverged") for r in rs):
+            continue
+        target = max(min(c[1] for c in tc) for tc in tcs.values())
+        per = {}
+        for r in rs:
+            step = next(c[0] for c in tcs[r["run"]] if c[1] <= target)
+            v = next((c for c in r["curve"] if c[0] >= step), None)
+            if v is None:
+                continue
+            per.setdefault(json.dumps(r["params"].get(curve_axis)), []).append(
+                (step, v[1], v[2] - target))
+        for lk, vals in per.items():
+            rows.append({"setting": label_of(gk), curve_axis: json.loads(lk),
+                         "train_loss": target, "seeds": len(vals),
+                         "median_step": statistics.median(v[0] for v in vals),
+                         "median_val_acc": statistics.median(v[1] for v in vals),
+                         "median_gap": statistics.median(v[2] for v in vals)})
+    return rows
+
+
 def md_table(rows, cols):
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -304,6 +356,19 @@ def main():
         f = plot_curves(out, runs, seed_axis, curve_axis)
         if f:
             md += ["## Learning curves", "", f"![learning curves]({f})", ""]
+        gen = generalization(sweep_dir, runs, seed_axis, curve_axis)
+        if gen:
+            with open(os.path.join(out, "generalization.csv"), "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(gen[0].keys()))
+                w.writeheader()
+                w.writerows(gen)
+            md += ["## Generalization at equal training loss", "",
+                   "Each run read at its first validation after its training loss (mean over "
+                   "`log_every` steps) fell to `train_loss`, the highest of the group's lowest "
+                   "training losses; gap = validation loss − training loss. Table: "
+                   "`generalization.csv`.", "",
+                   md_table(gen, ["setting", curve_axis, "train_loss", "seeds", "median_step",
+                                  "median_val_acc", "median_gap"]), ""]
     if len(spec_axes) == 2:
         figs, ag = heatmaps(out, runs, spec_axes[0], spec_axes[1], seed_axis, threshold, metric)
         md += ["## Trainability and the timescale ξ", ""]

@@ -188,12 +188,15 @@ json run_unit(const RunUnit& u) {
   line["cell"] = cfg.cell;
   line["seq_len"] = task.seq_len();
   line["input_var"] = stats.input_var;
-  json curve = json::array();
+  json curve = json::array(), train_curve = json::array();
   double train_loss = NAN, seconds = NAN;
   for (const auto& l : read_log(log_path.string())) {
     if (l.contains("val_accuracy") && !l.contains("test_accuracy"))
       curve.push_back({l["step"], l["val_accuracy"], l["val_loss"]});
-    if (l.contains("loss")) train_loss = l["loss"];
+    if (l.contains("loss")) {
+      train_loss = l["loss"];
+      train_curve.push_back({l["step"], l["loss"], l["accuracy"]});
+    }
     if (l.contains("time_s")) seconds = l["time_s"];
   }
   line["diverged"] = diverged;
@@ -206,6 +209,7 @@ json run_unit(const RunUnit& u) {
   line["final_train_loss"] = num(train_loss);
   line["steps"] = cfg.steps;
   line["curve"] = curve;
+  line["train_curve"] = train_curve;
   line["seconds"] = num(seconds);
   line["git"] = u.git;
   write_file_atomic((dir / "result.json").string(), line.dump() + "\n");
