@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 
+#include "spec/init_spec.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -345,7 +346,16 @@ std::vector<RunUnit> expand(const SweepSpec& spec, const std::string& out_dir,
       cfg["data_dir"] = absolute_path(cfg["data_dir"].get<std::string>());
     const std::string where = fmt::format("run {} ({})", u.id, params.dump());
     if (!all.contains("task")) fail("{}: no task (set \"task\" in base or the grid)", where);
-    const std::string init = cfg["init"];
+    std::string init = cfg["init"];
+    // A spec or weights file: absolute, so that the run resumes from any working directory.
+    if (!is_preset(init) && init != "critical") {
+      if (!fs::is_regular_file(init))
+        fail("{}: init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
+             "critical) nor an existing file",
+             where, init);
+      init = absolute_path(init);
+      cfg["init"] = init;
+    }
     if (!u.critical_fix.empty() && init != "critical")
       fail("{}: critical_fix applies to init \"critical\" only (init is \"{}\")", where, init);
     if (!u.critical_criterion.empty() && u.critical_criterion != "tied" &&

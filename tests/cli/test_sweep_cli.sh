@@ -41,6 +41,14 @@ expect_ok "rerun is a no-op" "4 already finished, 0 to do" "$BIN" sweep "$tmp/ti
 # --list prints the runs without running them.
 [ "$("$BIN" sweep "$tmp/tiny.json" --list | wc -l)" = 4 ] && ok || bad "--list"
 
+# The report of a grid with an init axis: tables, learning curves, generalization.
+expect_ok "report of the tiny sweep" "wrote" "$BIN" report "$tmp/s1"
+for f in report.md runs.csv summary.csv curves.png generalization.csv; do
+  [ -s "$tmp/s1/report/$f" ] && ok || bad "tiny report: missing $f"
+done
+[ "$(($(wc -l <"$tmp/s1/report/runs.csv") - 1))" = 4 ] && ok || bad "tiny report: runs.csv rows"
+[ -e "$tmp/s1/report/heatmap.png" ] && bad "tiny report: a heatmap without two spec axes" || ok
+
 # 2. A changed spec in an existing directory is refused.
 sed 's/"steps": 20/"steps": 30/' "$tmp/tiny.json" >"$tmp/tiny2.json"
 expect_fail "changed spec" "made from a different spec" "$BIN" sweep "$tmp/tiny2.json" --out "$tmp/s1"

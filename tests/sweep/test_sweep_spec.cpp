@@ -138,6 +138,9 @@ TEST(SweepSpec, RunConfigurationsAreValidatedBeforeWork) {
             std::string::npos);
   EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row"}, "grid": {"lr": [-1]}})").find("--lr"),
             std::string::npos);
+  EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row"}, "grid": {"init": ["no/such/spec.json"]}})")
+                .find("neither a preset"),
+            std::string::npos);
 }
 
 TEST(SweepSpec, CanonicalFormRoundTrips) {
