@@ -95,6 +95,11 @@ json run_unit(const RunUnit& u) {
           u.cache_dir.empty() ? fs::path()
                               : fs::path(u.cache_dir) / ("critical_" + stable_hash(key.dump()) + ".json");
       json entry;
+      std::optional<FileLock> lock;  // one solve per entry; the others wait and read it
+      if (!cached.empty()) {
+        fs::create_directories(cached.parent_path());
+        lock.emplace(cached.string() + ".lock");
+      }
       if (!cached.empty() && fs::is_regular_file(cached)) {
         std::ifstream in(cached);
         try {
@@ -113,10 +118,7 @@ json run_unit(const RunUnit& u) {
                  {"diagnostics", d},
                  {"reached", r.reached},
                  {"knobs", r.knobs_text()}};
-        if (!cached.empty()) {
-          fs::create_directories(cached.parent_path());
-          write_file_atomic(cached.string(), entry.dump(2) + "\n");
-        }
+        if (!cached.empty()) write_file_atomic(cached.string(), entry.dump(2) + "\n");
       } else {
         fmt::print(stderr, "{}: critical spec from {}\n", where, absolute_path(cached.string()));
       }

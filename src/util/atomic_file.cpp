@@ -1,29 +1,53 @@
 #include "util/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "util/error.h"
 
 namespace rnnmft {
 
 void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("{}: cannot write ({})", absolute_path(tmp), std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out) fail("{}: write failed", absolute_path(tmp));
+  // Per process: writers of the same file (runs sharing a cache entry) never share a temporary.
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("{}: cannot write ({})", absolute_path(tmp), std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      std::filesystem::remove(tmp);
+      fail("{}: write failed ({}); the previous file, if any, is untouched", absolute_path(path),
+           n < 0 ? std::strerror(err) : "no progress");
+    }
+    done += size_t(n);
+  }
+  // On disk before the rename makes it visible: a crash leaves the old file or the new one.
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) {
+    std::filesystem::remove(tmp);
+    fail("{}: fsync failed; the previous file, if any, is untouched", absolute_path(path));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) fail("{}: cannot replace ({})", absolute_path(path), ec.message());
+  const std::string dir = std::filesystem::path(absolute_path(path)).parent_path().string();
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 void append_line(const std::string& path, const std::string& line) {
@@ -38,6 +62,17 @@ void append_line(const std::string& path, const std::string& line) {
     fail("{}: append failed ({})", absolute_path(path),
          n < 0 ? std::strerror(err) : "short write");
   if (!synced) fail("{}: fsync failed", absolute_path(path));
+}
+
+FileLock::FileLock(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("{}: cannot open the lock file ({})", absolute_path(path), std::strerror(errno));
+  while (::flock(fd_, LOCK_EX) != 0)
+    if (errno != EINTR) fail("{}: cannot lock ({})", absolute_path(path), std::strerror(errno));
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
 bool drop_partial_last_line(const std::string& path) {
