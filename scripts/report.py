@@ -216,7 +216,7 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric):
         T = rs[0]["seq_len"]
         ph = next((p for p in phase if p["group"] == dict((k, json.loads(v)) for k, v in gk)),
                   None)
-        if ph:
+        if ph and len(xs) > 1 and len(ys) > 1:
             data = np.genfromtxt(os.path.join(out, ph["file"]), delimiter=",", names=True)
             px = np.unique(data["x"])
             py = np.unique(data["y"])
@@ -255,7 +255,7 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric):
     fig.savefig(os.path.join(out, "agreement.png"), dpi=110)
     plt.close(fig)
     return figs, {"best_c": float(cs[best]), "agreement": agree[best], "cells": len(cells),
-                  "agreement_at_c1": agree[int(np.argmin(abs(cs - 1)))]}
+                  "agreement_at_c1": agree[int(np.argmin(abs(cs - 1)))]}, cells
 
 
 def train_curve(sweep_dir, r):
@@ -294,7 +294,7 @@ def generalization(sweep_dir, runs, seed_axis, curve_axis):
         for r in rs:
             step = next(c[0] for c in tcs[r["run"]] if c[1] <= target)
             v = next((c for c in r["curve"] if c[0] >= step), None)
-            if v is None:
+            if v is None or v[1] is None or v[2] is None:
                 continue
             per.setdefault(json.dumps(r["params"].get(curve_axis)), []).append(
                 (step, v[1], v[2] - target))
@@ -332,6 +332,7 @@ def main():
             idx.append(vals.index(v) if v in vals else len(vals))
         return idx
 
+    runs = list({r["run"]: r for r in runs}.values())  # one line per run
     runs.sort(key=grid_order)
     seed_axis = "seed"
     spec_axes = [a for a in axes if "." in a]
@@ -370,12 +371,13 @@ def main():
                    md_table(gen, ["setting", curve_axis, "train_loss", "seeds", "median_step",
                                   "median_val_acc", "median_gap"]), ""]
     if len(spec_axes) == 2:
-        figs, ag = heatmaps(out, runs, spec_axes[0], spec_axes[1], seed_axis, threshold, metric)
+        figs, ag, ag_cells = heatmaps(out, runs, spec_axes[0], spec_axes[1], seed_axis, threshold,
+                                      metric)
         md += ["## Trainability and the timescale ξ", ""]
         for label, f in figs:
             md += [f"![{label}]({f})", ""]
-        trained = sum(1 for r in runs if (r.get(metric) or 0) >= threshold)
-        if trained in (0, len(runs)):
+        trained = sum(1 for c in ag_cells if c["acc"] >= threshold)
+        if trained in (0, len(ag_cells)):
             md += [f"**{'No' if trained == 0 else 'Every'} run reached {metric} ≥ {threshold}: "
                    f"the agreement below cannot tell the theory's boundary from a constant "
                    f"guess.**", ""]

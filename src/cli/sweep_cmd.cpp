@@ -2,7 +2,11 @@
 #include <fmt/core.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <map>
 
@@ -103,6 +107,41 @@ void write_phase_grids(const sweep::SweepSpec& spec, const std::vector<json>& ru
   write_file_atomic((fs::path(out) / "phase_index.json").string(), index.dump(2) + "\n");
 }
 
+// Runs `python - args...` with the embedded report script on its standard input (no shell: the
+// paths are passed as they are). Returns the exit status (127: python could not be started).
+int run_script(const std::string& python, const std::vector<std::string>& args) {
+  int fds[2];
+  if (pipe(fds) != 0) fail("cannot start {}: pipe failed", python);
+  const pid_t pid = fork();
+  if (pid < 0) fail("cannot start {}: fork failed", python);
+  if (pid == 0) {
+    dup2(fds[0], 0);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::vector<char*> argv = {const_cast<char*>(python.c_str()), const_cast<char*>("-")};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(python.c_str(), argv.data());
+    _exit(127);
+  }
+  ::close(fds[0]);
+  // A script that exits early closes the pipe: a write error, not a SIGPIPE that kills us.
+  auto* old = std::signal(SIGPIPE, SIG_IGN);
+  const std::string script = kReportPy;
+  size_t done = 0;
+  while (done < script.size()) {
+    const ssize_t n = ::write(fds[1], script.data() + done, script.size() - done);
+    if (n <= 0) break;
+    done += size_t(n);
+  }
+  ::close(fds[1]);
+  std::signal(SIGPIPE, old);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) fail("waiting for {} failed", python);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 }  // namespace
 
 void register_sweep(CLI::App& app) {
@@ -194,18 +233,16 @@ void register_sweep(CLI::App& app) {
     const std::string out = ra->out.empty() ? (fs::path(ra->dir) / "report").string() : ra->out;
     fs::create_directories(out);
     write_phase_grids(spec, runs, out, ra->phase_n);
-    const char* py = std::getenv("RNNMFT_PYTHON");
-    const std::string cmd =
-        fmt::format("'{}' - '{}' '{}' {} {}", py ? py : "/usr/bin/python3", ra->dir, out, thr,
-                    ra->metric);
-    FILE* p = popen(cmd.c_str(), "w");
-    if (!p) fail("cannot start {}", cmd);
-    fputs(kReportPy, p);
-    const int st = pclose(p);
+    const char* env = std::getenv("RNNMFT_PYTHON");
+    const std::string py = env ? env : "/usr/bin/python3";
+    const int st = run_script(py, {ra->dir, out, fmt::format("{}", thr), ra->metric});
+    if (st == 127)
+      fail("cannot run {} (set RNNMFT_PYTHON to a python3 with matplotlib and numpy)", py);
     if (st != 0)
-      fail("the report script failed (exit status {}); it needs /usr/bin/python3 with matplotlib "
-           "and numpy (Debian: python3-matplotlib), or RNNMFT_PYTHON set to such a python",
-           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+      fail("the report script failed (exit status {}; its message is above). It needs {} with "
+           "matplotlib and numpy (Debian: python3-matplotlib), or RNNMFT_PYTHON set to such a "
+           "python",
+           st, py);
   });
 }
 

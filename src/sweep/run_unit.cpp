@@ -104,7 +104,10 @@ json run_unit(const RunUnit& u) {
         std::ifstream in(cached);
         try {
           entry = json::parse(in);
-          if (entry.at("key") != key) entry = nullptr;
+          if (entry.at("key") != key || !entry.at("reached").is_boolean() ||
+              !entry.at("knobs").is_string() || !entry.at("spec").is_object() ||
+              !entry.contains("diagnostics"))
+            entry = nullptr;
         } catch (const json::exception&) {
           entry = nullptr;
         }

@@ -91,9 +91,18 @@ void prepare_out_dir(const SweepSpec& spec, const std::string& out) {
   const fs::path dir(out), sj = dir / "sweep.json";
   const std::string mine = spec.canonical().dump(2) + "\n";
   if (fs::is_regular_file(sj)) {
-    std::ifstream in(sj);
-    std::string theirs((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (theirs != mine)
+    // The runs are defined by base and grid; name, description and report hints may change.
+    SweepSpec theirs;
+    try {
+      theirs = SweepSpec::load(sj.string());
+    } catch (const Error& e) {
+      fail("{}: not a sweep spec this program wrote ({})", absolute_path(sj.string()), e.what());
+    }
+    auto runs_of = [](const SweepSpec& s) {
+      ojson c = s.canonical();
+      return c["base"].dump() + c["grid"].dump();
+    };
+    if (runs_of(theirs) != runs_of(spec))
       fail(
           "{} holds a sweep made from a different spec ({}): its results would not be comparable. "
           "Use another --out, or the spec it was made from",
@@ -132,6 +141,12 @@ std::set<std::string> finished_ids(const std::string& results_path) {
 
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   prepare_out_dir(spec, opt.out);
+  // One sweep per directory at a time: two would train the same runs and append twice.
+  FileLock dir_lock((fs::path(opt.out) / ".lock").string(), false);
+  if (!dir_lock.held())
+    fail("{}: another rnnmft sweep is running in this directory (wait for it, or stop it and "
+         "rerun to resume)",
+         absolute_path(opt.out));
   const std::vector<RunUnit> units = expand(spec, opt.out, git_revision());
   const std::string results = (fs::path(opt.out) / "results.jsonl").string();
   const std::set<std::string> done_before = finished_ids(results);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "spec/init_spec.h"
+#include "theory/critical.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -159,7 +160,11 @@ std::vector<json> axis_values(const std::string& key, const ojson& v, const std:
     if (log && !(lo > 0 && hi > 0)) fail("{}: a log range needs lo, hi > 0", where);
     for (int k = 0; k < n; ++k) {
       const double f = n == 1 ? 0.0 : double(k) / (n - 1);
-      const double x = log ? lo * std::pow(hi / lo, f) : lo + (hi - lo) * f;
+      // Endpoints exact, and (lo·(n−1−k) + hi·k)/(n−1) rather than lo + (hi − lo)·f, so that
+      // 0.1..0.5 in 5 gives 0.3, the value a list would hold (and the same run id).
+      const double x = log  ? (k == n - 1 ? hi : lo * std::pow(hi / lo, f))
+                       : n == 1 ? lo
+                                : (lo * double(n - 1 - k) + hi * double(k)) / double(n - 1);
       json val = x;
       if (options().count(key) && (options().at(key).kind == Kind::Int ||
                                    options().at(key).kind == Kind::Uint)) {
@@ -236,7 +241,13 @@ SweepSpec SweepSpec::parse(const ojson& j, const std::string& where) {
   if (j.contains("report")) {
     if (!j["report"].is_object()) fail("{}: report must be an object", where);
     s.report = json::parse(j["report"].dump());
+    for (const auto& [k, v] : s.report.items()) {
+      if (k != "threshold") fail("{}: report: unknown key '{}' (threshold)", where, k);
+      if (!v.is_number() || !(v.get<double>() > 0 && v.get<double>() <= 1))
+        fail("{}: report.threshold must be a number in (0, 1], got {}", where, v.dump());
+    }
   }
+  s.source = where;
   if (s.size() > 1000000) fail("{}: the grid has {} runs (at most 1000000)", where, s.size());
   return s;
 }
@@ -344,7 +355,8 @@ std::vector<RunUnit> expand(const SweepSpec& spec, const std::string& out_dir,
     }
     if (cfg["data_dir"].get<std::string>() != "")
       cfg["data_dir"] = absolute_path(cfg["data_dir"].get<std::string>());
-    const std::string where = fmt::format("run {} ({})", u.id, params.dump());
+    const std::string where = fmt::format("{}: run {} ({})", spec.source.empty() ? "sweep" : spec.source,
+                                          u.id, params.dump());
     if (!all.contains("task")) fail("{}: no task (set \"task\" in base or the grid)", where);
     std::string init = cfg["init"];
     // A spec or weights file: absolute, so that the run resumes from any working directory.
@@ -356,6 +368,20 @@ std::vector<RunUnit> expand(const SweepSpec& spec, const std::string& out_dir,
       init = absolute_path(init);
       cfg["init"] = init;
     }
+    // Every gate.param names a gate of the run's cell (checked here, not in the run process).
+    try {
+      InitSpec probe = theory::critical_base(parse_cell(cfg["cell"].get<std::string>()), 100, 1.0);
+      for (const json* set : {&u.spec_overrides, &u.critical_fix})
+        for (const auto& [k, v] : set->items())
+          theory::apply_fix(probe, fmt::format("{}={:.17g}", k, v.get<double>()));
+    } catch (const Error& e) {
+      fail("{}: {}", where, e.what());
+    }
+    if (!u.spec_overrides.empty() && init != "critical" && !is_preset(init) &&
+        fs::path(init).extension() != ".json")
+      fail("{}: spec parameters ({}) need an init with Gaussian moments (a preset, critical or a "
+           "spec .json), not the weights file '{}'",
+           where, u.spec_overrides.dump(), init);
     if (!u.critical_fix.empty() && init != "critical")
       fail("{}: critical_fix applies to init \"critical\" only (init is \"{}\")", where, init);
     if (!u.critical_criterion.empty() && u.critical_criterion != "tied" &&

@@ -24,7 +24,8 @@ struct SweepSpec {
   std::string name, description;
   nlohmann::json base;      // training options and spec parameters shared by every run
   std::vector<Axis> axes;   // in the order the spec lists them
-  nlohmann::json report;    // hints for `rnnmft report` (threshold, …), passed through
+  nlohmann::json report;    // hints for `rnnmft report` (threshold)
+  std::string source;       // the file it came from, for messages
 
   // Strict: unknown keys, bad axis names, wrong value types, empty grids and malformed ranges
   // are errors naming `where` and the key.

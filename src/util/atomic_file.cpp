@@ -64,11 +64,20 @@ void append_line(const std::string& path, const std::string& line) {
   if (!synced) fail("{}: fsync failed", absolute_path(path));
 }
 
-FileLock::FileLock(const std::string& path) {
+FileLock::FileLock(const std::string& path) : FileLock(path, true) {}
+
+FileLock::FileLock(const std::string& path, bool wait) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) fail("{}: cannot open the lock file ({})", absolute_path(path), std::strerror(errno));
-  while (::flock(fd_, LOCK_EX) != 0)
-    if (errno != EINTR) fail("{}: cannot lock ({})", absolute_path(path), std::strerror(errno));
+  while (::flock(fd_, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    if (errno == EINTR) continue;
+    if (!wait && errno == EWOULDBLOCK) return;
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    fail("{}: cannot lock ({})", absolute_path(path), std::strerror(err));
+  }
+  held_ = true;
 }
 
 FileLock::~FileLock() {

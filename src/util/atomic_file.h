@@ -19,12 +19,16 @@ void append_line(const std::string& path, const std::string& line);
 class FileLock {
  public:
   explicit FileLock(const std::string& path);
+  // Non-blocking: held() is false when another process holds the lock.
+  FileLock(const std::string& path, bool wait);
+  bool held() const { return held_; }
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
 
  private:
   int fd_ = -1;
+  bool held_ = false;
 };
 
 // Drops an incomplete last line (no trailing newline) left by a crash; returns whether it did.

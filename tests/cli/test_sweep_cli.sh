@@ -68,6 +68,8 @@ for _ in $(seq 1 3000); do
   if [ -s "$tmp/cut/results.jsonl" ] && [ -s "$tmp/cut/runs/$second/checkpoint.safetensors" ]; then break; fi
   sleep 0.02
 done
+# A second sweep on the same directory is refused while the first runs.
+expect_fail "concurrent sweep" "another rnnmft sweep is running" "$BIN" sweep "$tmp/long.json" --out "$tmp/cut" --quiet
 kill -9 $pid; wait $pid 2>/dev/null
 sleep 0.5  # the run process follows its parent (PR_SET_PDEATHSIG)
 if [ -e "$tmp/cut/runs/$second/result.json" ]; then
@@ -91,6 +93,23 @@ for k in a:
     # The theory's LSTM sums run in parallel: equal to rounding.
     assert abs(a[k]["xi"] - b[k]["xi"]) <= 1e-9 * abs(a[k]["xi"]), (a[k]["xi"], b[k]["xi"])
 PY
+
+# 3b. A spec-parameter axis overrides that moment of the init: the results carry the moment, and
+#     the theory's ξ grows with the keep bias.
+cat >"$tmp/param.json" <<JSON
+{"name": "param", "base": {$base, "steps": 10, "cell": "gru", "init": "pytorch"},
+ "grid": {"update.bias_mean": [0, 4]}}
+JSON
+expect_ok "spec-parameter sweep" "" "$BIN" sweep "$tmp/param.json" --out "$tmp/param" --quiet
+$py - "$tmp/param/results.jsonl" <<'PY' && ok || bad "spec-parameter override"
+import json, sys
+ls = sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda l: l["params"]["update.bias_mean"])
+assert [l["spec"]["gates"]["update"]["bias_mean"] for l in ls] == [0.0, 4.0], ls
+assert ls[1]["xi"] > 5 * ls[0]["xi"], [l["xi"] for l in ls]
+PY
+# A gate the cell does not have is named before anything runs.
+echo '{"base": {"task": "mnist-row", "cell": "gru"}, "grid": {"forget.bias_mean": [1]}}' >"$tmp/bad7.json"
+expect_fail "gate of another cell" "gru has no gate 'forget'" "$BIN" sweep "$tmp/bad7.json" --list
 
 # 4. A crash mid-append leaves an incomplete last line: it is dropped, never merged.
 cp -r "$tmp/s1" "$tmp/s3"
@@ -145,6 +164,13 @@ with open(os.path.join(d, "results.jsonl"), "w") as f:
                     "seconds": 1.0, "git": "x"}) + "\n")
 PY
 expect_ok "report" "wrote" "$BIN" report "$tmp/syn" -o "$tmp/rep" --threshold 0.5 --phase-n 9
+# Paths are passed as they are (no shell): a space and a quote in both.
+mkdir -p "$tmp/it's here"
+cp -r "$tmp/syn" "$tmp/it's here/syn dir"
+expect_ok "report with odd paths" "wrote" "$BIN" report "$tmp/it's here/syn dir" -o "$tmp/it's here/rep out" --phase-n 3
+[ -s "$tmp/it's here/rep out/heatmap.png" ] && ok || bad "report with odd paths: no heatmap"
+echo '{"base": {"task": "mnist-row"}, "grid": {"seed": [0]}, "report": {"threshold": "0.8"}}' >"$tmp/bad8.json"
+expect_fail "report threshold type" "report.threshold must be a number" "$BIN" sweep "$tmp/bad8.json" --list
 for f in report.md runs.csv summary.csv heatmap.png agreement.png agreement.json phase_0.csv; do
   [ -s "$tmp/rep/$f" ] && ok || bad "report: missing $f"
 done
@@ -161,6 +187,14 @@ for r in rows:
     assert r["steps_to_50"] == ("100" if float(r["final_test_acc"]) > 0.5 else ""), r
 summ = list(csv.DictReader(open(os.path.join(d, "summary.csv"))))
 assert len(summ) == 30 and all(s["seeds"] == "2" for s in summ)
+# The theory grid is laid out on the same axes: x = forget bias, y = cell scale, and ξ grows
+# with the forget bias along every row.
+ph = list(csv.DictReader(open(os.path.join(d, "phase_0.csv"))))
+assert len(ph) == 81 and min(float(p["x"]) for p in ph) == 0 and max(float(p["x"]) for p in ph) == 5
+assert min(float(p["y"]) for p in ph) == 0.5 and max(float(p["y"]) for p in ph) == 2.5
+for y in {p["y"] for p in ph}:
+    row = sorted((float(p["x"]), float(p["xi"]) if p["xi"] != "nan" else 1e300) for p in ph if p["y"] == y)
+    assert row[-1][1] > 10 * row[0][1], row
 md = open(os.path.join(d, "report.md")).read()
 assert "![" in md and "heatmap.png" in md and "Agreement" in md
 PY

@@ -116,6 +116,10 @@ TEST(SweepSpec, RunIdsAreStable) {
   const SweepSpec s1 = parse(std::string("{") + kBase + R"(, "grid": {"forget.bias_mean": [1]}})");
   const SweepSpec s2 = parse(std::string("{") + kBase + R"(, "grid": {"forget.bias_mean": [1.0]}})");
   EXPECT_EQ(expand(s1, "d")[0].id, expand(s2, "d")[0].id);
+  // A range gives the value a list would hold: 0.1..0.5 in 5 steps has 0.3, not 0.30000000000000004.
+  const SweepSpec r = parse(std::string("{") + kBase + R"(, "grid": {"lr": {"lo": 0.1, "hi": 0.5, "n": 5}}})");
+  const SweepSpec l = parse(std::string("{") + kBase + R"(, "grid": {"lr": [0.3]}})");
+  EXPECT_EQ(expand(r, "d")[2].id, expand(l, "d")[0].id);
 }
 
 TEST(SweepSpec, RunConfigurationsAreValidatedBeforeWork) {
