@@ -55,7 +55,7 @@ expect_fail "changed spec" "made from a different spec" "$BIN" sweep "$tmp/tiny2
 
 # 3. Resume after a kill. Uninterrupted reference first.
 cat >"$tmp/long.json" <<JSON
-{"name": "long", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 100, "hidden": 16,
+{"name": "long", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 100, "hidden": 16, "cell": "gru",
   "batch": 16, "lr": 0.01, "steps": 4000, "eval_every": 1000, "eval_limit": 100,
   "test_limit": 100, "checkpoint_every": 50, "log_every": 10},
  "grid": {"seed": [0, 1]}}
@@ -64,8 +64,10 @@ JSON
 "$BIN" sweep "$tmp/long.json" --out "$tmp/cut" --jobs 1 --quiet &
 pid=$!
 second=$("$BIN" sweep "$tmp/long.json" --list | sed -n 2p | cut -d' ' -f1)
-for _ in $(seq 1 3000); do
+# Polled, not timed: a sanitizer build runs 20× slower than a release build.
+for _ in $(seq 1 60000); do
   if [ -s "$tmp/cut/results.jsonl" ] && [ -s "$tmp/cut/runs/$second/checkpoint.safetensors" ]; then break; fi
+  kill -0 $pid 2>/dev/null || break
   sleep 0.02
 done
 # A second sweep on the same directory is refused while the first runs.
@@ -141,10 +143,10 @@ d = sys.argv[1]
 xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 ys = [0.5, 1.0, 1.5, 2.0, 2.5]
 spec = {"name": "syn", "description": "synthetic", "base": {"task": "mnist-padded", "seq_len": 100},
-        "grid": {"forget.bias_mean": xs, "cell.recurrent_std": ys, "seed": [0, 1]}}
+        "grid": {"update.bias_mean": xs, "candidate.recurrent_std": ys, "seed": [0, 1]}}
 json.dump(spec, open(os.path.join(d, "sweep.json"), "w"))
 gates = {g: {"recurrent_std": 1.0, "input_std": 1.0, "bias_mean": 0.0, "bias_std": 0.0}
-         for g in ("input", "forget", "cell", "output")}
+         for g in ("update", "reset", "candidate")}
 with open(os.path.join(d, "results.jsonl"), "w") as f:
     for x in xs:
         for y in ys:
@@ -152,13 +154,13 @@ with open(os.path.join(d, "results.jsonl"), "w") as f:
                 xi = math.exp(x)  # 1 .. 148; T/2 = 50 lies between x = 3 and x = 4
                 acc = 0.9 if xi >= 50 else 0.1
                 g = json.loads(json.dumps(gates))
-                g["forget"]["bias_mean"] = x
-                g["cell"]["recurrent_std"] = y
+                g["update"]["bias_mean"] = x
+                g["candidate"]["recurrent_std"] = y
                 f.write(json.dumps({
-                    "run": f"r{int(x)}{int(2 * y)}{s}", "params": {"forget.bias_mean": x,
-                    "cell.recurrent_std": y, "seed": s}, "spec": {"cell": "lstm", "gates": g},
+                    "run": f"r{int(x)}{int(2 * y)}{s}", "params": {"update.bias_mean": x,
+                    "candidate.recurrent_std": y, "seed": s}, "spec": {"cell": "gru", "gates": g},
                     "xi": xi, "xi_infinite": False, "chi": math.exp(-1 / xi), "m1": 1.0,
-                    "cell": "lstm", "seq_len": 100, "input_var": 0.0, "final_test_acc": acc,
+                    "cell": "gru", "seq_len": 100, "input_var": 0.0, "final_test_acc": acc,
                     "final_val_acc": acc, "final_train_loss": 1.0, "diverged": False,
                     "curve": [[50, acc / 2, 1.0], [100, acc, 0.5]], "steps": 100,
                     "seconds": 1.0, "git": "x"}) + "\n")
@@ -187,8 +189,8 @@ for r in rows:
     assert r["steps_to_50"] == ("100" if float(r["final_test_acc"]) > 0.5 else ""), r
 summ = list(csv.DictReader(open(os.path.join(d, "summary.csv"))))
 assert len(summ) == 30 and all(s["seeds"] == "2" for s in summ)
-# The theory grid is laid out on the same axes: x = forget bias, y = cell scale, and ξ grows
-# with the forget bias along every row.
+# The theory grid is laid out on the same axes: x = update bias, y = candidate scale, and ξ
+# grows with the update bias along every row.
 ph = list(csv.DictReader(open(os.path.join(d, "phase_0.csv"))))
 assert len(ph) == 81 and min(float(p["x"]) for p in ph) == 0 and max(float(p["x"]) for p in ph) == 5
 assert min(float(p["y"]) for p in ph) == 0.5 and max(float(p["y"]) for p in ph) == 2.5
