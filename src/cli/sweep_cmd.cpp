@@ -29,27 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::vector<json> read_results(const std::string& dir) {
-  const std::string path = (fs::path(dir) / "results.jsonl").string();
-  if (!fs::is_regular_file(path))
-    fail("{}: no results.jsonl (is this a sweep directory? run rnnmft sweep SPEC --out DIR)",
-         absolute_path(dir));
-  std::ifstream in(path);
-  std::vector<json> out;
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    try {
-      out.push_back(json::parse(line));
-    } catch (const json::exception& e) {
-      if (in.peek() == EOF) break;  // an incomplete last line from a crash
-      fail("{}:{}: not JSON ({})", absolute_path(path), n, e.what());
-    }
-  }
-  return out;
-}
 
 // For a grid over two spec parameters: the theory's ξ on a finer grid over the same ranges, per
 // setting of the other axes (but the seed), from that setting's spec at its T and R. Writes
@@ -222,7 +201,11 @@ void register_sweep(CLI::App& app) {
       fail("{}: no sweep.json (is this a sweep directory? run rnnmft sweep SPEC --out DIR)",
            absolute_path(ra->dir));
     const sweep::SweepSpec spec = sweep::SweepSpec::load(sj);
-    const std::vector<json> runs = read_results(ra->dir);
+    const std::string rp = (fs::path(ra->dir) / "results.jsonl").string();
+    if (!fs::is_regular_file(rp))
+      fail("{}: no results.jsonl (is this a sweep directory? run rnnmft sweep SPEC --out DIR)",
+           absolute_path(ra->dir));
+    const std::vector<json> runs = sweep::read_results(rp);
     if (runs.empty()) fail("{}: no finished runs yet", absolute_path(ra->dir));
     double thr = ra->threshold;
     if (std::isnan(thr))

@@ -43,6 +43,17 @@ std::string fix_text(const std::string& key, const json& v) {
 
 }  // namespace
 
+bool has_gaussian_moments(const std::string& init) {
+  return init == "critical" || is_preset(init) || fs::path(init).extension() == ".json";
+}
+
+std::optional<InitSpec> init_moments(const std::string& init, CellType cell, int hidden,
+                                     int input_dim, int seq_len) {
+  if (is_preset(init)) return preset_moments(init, cell, hidden, input_dim, seq_len);
+  if (fs::path(init).extension() == ".json") return load_spec_file(init);
+  return std::nullopt;
+}
+
 json finished_result(const std::string& run_dir) {
   const fs::path p = fs::path(run_dir) / "result.json";
   if (!fs::is_regular_file(p)) return nullptr;
@@ -131,11 +142,8 @@ json run_unit(const RunUnit& u) {
       spec = InitSpec::from_json(entry["spec"], where);
       diagnostics = entry["diagnostics"];
     } else if (!u.spec_overrides.empty()) {
-      if (is_preset(cfg.init))
-        spec = preset_moments(cfg.init, cell, cfg.hidden, task.input_dim(), task.seq_len());
-      else if (fs::path(cfg.init).extension() == ".json")
-        spec = load_spec_file(cfg.init);
-      else
+      spec = init_moments(cfg.init, cell, cfg.hidden, task.input_dim(), task.seq_len());
+      if (!spec)
         fail("{}: spec parameters ({}) need an init with Gaussian moments (a preset, critical or a "
              "spec .json), not '{}'",
              where, u.spec_overrides.dump(), cfg.init);
@@ -170,10 +178,7 @@ json run_unit(const RunUnit& u) {
   // The theory of the init at the run's T and input second moment.
   std::optional<InitSpec> theory_spec;
   if (fs::is_regular_file(spec_path)) theory_spec = load_spec_file(spec_path.string());
-  else if (is_preset(cfg.init))
-    theory_spec = preset_moments(cfg.init, cell, cfg.hidden, task.input_dim(), task.seq_len());
-  else if (fs::path(cfg.init).extension() == ".json")
-    theory_spec = load_spec_file(cfg.init);
+  else theory_spec = init_moments(cfg.init, cell, cfg.hidden, task.input_dim(), task.seq_len());
   json line = {{"run", u.id}, {"params", u.params}};
   line["spec"] = theory_spec ? theory_spec->to_json() : json(nullptr);
   line["xi"] = nullptr;

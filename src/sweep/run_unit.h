@@ -4,11 +4,23 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+
+#include "spec/init_spec.h"
 
 #include "sweep/sweep_spec.h"
 
 namespace rnnmft::sweep {
+
+// Whether an init has Gaussian moments a spec parameter can override (a preset, "critical" or a
+// spec .json; not a weights file).
+bool has_gaussian_moments(const std::string& init);
+
+// The Gaussian moments of a preset or spec-file init, as the theory sees them; nullopt for a
+// weights file.
+std::optional<InitSpec> init_moments(const std::string& init, CellType cell, int hidden,
+                                     int input_dim, int seq_len);
 
 // Runs `u` in its directory (config "out"), resuming from its checkpoint when one is there, and
 // returns the results line, also written atomically to <dir>/result.json. A run that stops on a

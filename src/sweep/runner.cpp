@@ -14,10 +14,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "sweep/run_unit.h"
 #include "util/atomic_file.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -25,14 +27,6 @@ using nlohmann::json;
 
 namespace rnnmft::sweep {
 namespace {
-
-std::string duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  const long t = long(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
-  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
-}
 
 // Starts `exe sweep-run unit.json` with its output in the run directory; the child dies with
 // the sweep (PR_SET_PDEATHSIG), so a killed sweep leaves no run writing behind its back.
@@ -118,12 +112,8 @@ void prepare_out_dir(const SweepSpec& spec, const std::string& out) {
   write_file_atomic(sj.string(), mine);
 }
 
-std::set<std::string> finished_ids(const std::string& results_path) {
-  std::set<std::string> ids;
-  if (!fs::exists(results_path)) return ids;
-  if (drop_partial_last_line(results_path))
-    fmt::print(stderr, "warning: {}: dropped an incomplete last line (a run cut off mid-write)\n",
-               absolute_path(results_path));
+std::vector<json> read_results(const std::string& results_path) {
+  std::vector<json> out;
   std::ifstream in(results_path);
   std::string line;
   size_t n = 0;
@@ -131,13 +121,25 @@ std::set<std::string> finished_ids(const std::string& results_path) {
     ++n;
     if (line.empty()) continue;
     try {
-      ids.insert(json::parse(line).at("run").get<std::string>());
+      json j = json::parse(line);
+      j.at("run").get<std::string>();
+      out.push_back(std::move(j));
     } catch (const json::exception& e) {
+      if (in.peek() == EOF) break;  // an incomplete last line from a crash
       fail("{}:{}: not a results line ({})", absolute_path(results_path), n, e.what());
     }
   }
-  return ids;
+  return out;
 }
+
+// Drops a crash's incomplete last line from the file itself, so that appends start on a new line.
+static std::vector<json> repair_and_read(const std::string& results_path) {
+  if (fs::exists(results_path) && drop_partial_last_line(results_path))
+    fmt::print(stderr, "warning: {}: dropped an incomplete last line (a run cut off mid-write)\n",
+               absolute_path(results_path));
+  return read_results(results_path);
+}
+
 
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   prepare_out_dir(spec, opt.out);
@@ -149,7 +151,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
          absolute_path(opt.out));
   const std::vector<RunUnit> units = expand(spec, opt.out, git_revision());
   const std::string results = (fs::path(opt.out) / "results.jsonl").string();
-  const std::set<std::string> done_before = finished_ids(results);
+  const std::vector<json> earlier = repair_and_read(results);
+  std::set<std::string> done_before;
+  for (const auto& l : earlier) done_before.insert(l["run"].get<std::string>());
   SweepSummary sum;
   sum.total = units.size();
   int threads = 1;
@@ -167,12 +171,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     }
   };
   // Results of earlier sessions, and runs that finished but whose line never reached the file.
-  {
-    std::ifstream in(results);
-    std::string l;
-    while (std::getline(in, l))
-      if (!l.empty()) note_best(json::parse(l));
-  }
+  for (const auto& l : earlier) note_best(l);
   std::deque<const RunUnit*> todo;
   for (const auto& u : units) {
     if (done_before.count(u.id)) {
@@ -202,7 +201,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double eta = done_now ? el / double(done_now) * double(to_do - done_now) : NAN;
     fmt::print(stderr, "\r\033[K[sweep] {}/{} runs  running {}  ETA {}  best test acc {}",
-               sum.already + done_now, sum.total, running.size(), duration(eta),
+               sum.already + done_now, sum.total, running.size(), format_duration(eta),
                best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
   };
   while (!todo.empty() || !running.empty()) {
@@ -249,7 +248,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     fmt::print(stderr,
                "sweep done: {} runs finished now ({} diverged), {} before, {} failed, in {}; best "
                "test accuracy {}\n",
-               sum.finished, sum.diverged, sum.already, sum.failed, duration(el),
+               sum.finished, sum.diverged, sum.already, sum.failed, format_duration(el),
                best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
   }
   return sum;

@@ -3,8 +3,9 @@
 // same command continues from their checkpoints (docs/experiments.md §Sweeps).
 #pragma once
 
-#include <set>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "sweep/sweep_spec.h"
 
@@ -24,8 +25,9 @@ struct SweepSummary {
 // Creates DIR and DIR/sweep.json, or checks that an existing DIR was made by the same spec.
 void prepare_out_dir(const SweepSpec& spec, const std::string& out);
 
-// Run ids with a line in results.jsonl (an incomplete last line from a crash is dropped first).
-std::set<std::string> finished_ids(const std::string& results_path);
+// The lines of a results.jsonl (none when it does not exist), each an object with "run"; an
+// incomplete last line from a crash is skipped, any other bad line is an error naming it.
+std::vector<nlohmann::json> read_results(const std::string& results_path);
 
 // The revision of the sources this program was built from ("unknown" outside a git checkout).
 std::string git_revision();

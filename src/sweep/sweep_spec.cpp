@@ -8,6 +8,7 @@
 #include <map>
 
 #include "spec/init_spec.h"
+#include "sweep/run_unit.h"
 #include "theory/critical.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -377,8 +378,7 @@ std::vector<RunUnit> expand(const SweepSpec& spec, const std::string& out_dir,
     } catch (const Error& e) {
       fail("{}: {}", where, e.what());
     }
-    if (!u.spec_overrides.empty() && init != "critical" && !is_preset(init) &&
-        fs::path(init).extension() != ".json")
+    if (!u.spec_overrides.empty() && !has_gaussian_moments(init))
       fail("{}: spec parameters ({}) need an init with Gaussian moments (a preset, critical or a "
            "spec .json), not the weights file '{}'",
            where, u.spec_overrides.dump(), init);

@@ -19,6 +19,7 @@
 #include "train/safetensors.h"
 #include "train/weights_io.h"
 #include "util/atomic_file.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -190,14 +191,6 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  const int64_t t = int64_t(s + 0.5);
-  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
-  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
-}
 
 void write_json_atomic(const std::string& path, const json& j) {
   write_file_atomic(path, j.dump(2) + "\n");
