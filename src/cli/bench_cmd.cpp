@@ -10,6 +10,8 @@
 
 #include "cells/rnn_model.h"
 #include "cli/commands.h"
+#include "ensemble/ensemble.h"
+#include "gpu/cuda_backend.h"
 #include "spec/draw.h"
 #include "train/optimizers/adam.h"
 #include "util/error.h"
@@ -17,10 +19,108 @@
 
 namespace rnnmft::cli {
 
+namespace {
+
+// One ensemble step of K models: forward, backward through time, norms, clipping and Adam.
+template <typename Args>
+void bench_cuda(const Args& a) {
+  if (a.seq_len < 1 || a.hidden < 1 || a.batch < 1 || a.input_dim < 1 || a.steps < 1 ||
+      a.models < 1 || a.chunk < 0)
+    fail("--seq-len, --hidden, --batch, --input-dim, --steps and --models must be ≥ 1");
+  const gpu::Precision precision = gpu::parse_precision(a.precision);
+  ens::EnsembleConfig c;
+  c.model = ModelConfig{parse_cell(a.cell), parse_gru_variant(a.gru_variant), a.input_dim,
+                        a.hidden, 10};
+  c.models = a.models;
+  c.seq_len = a.seq_len;
+  c.batch = a.batch;
+  c.chunk = a.chunk;
+  c.record = !a.direct;
+  const std::string gpu_name = gpu::cuda_device_name();
+  ens::Ensemble e(gpu::make_cuda_backend(precision), c);
+  const size_t T = a.seq_len, B = a.batch, I = a.input_dim;
+  AlignedVector<float> x(T * B * I);
+  std::vector<int> labels(B);
+  for (int k = 0; k < a.models; ++k) {
+    RnnModel<float> m(c.model);
+    Rng rng(1 + k);
+    draw_preset(m, "pytorch", a.seq_len, rng);
+    e.set_params(k, m.params().data());
+    for (auto& v : x) v = float(rng.uniform());
+    for (auto& l : labels) l = int(rng.below(10));
+    e.set_batch(k, x.data(), labels.data());
+  }
+  const std::vector<float> lr(size_t(a.models), 1e-3f);
+  const std::vector<double> clip(size_t(a.models), 1.0);
+  std::vector<double> ms;
+  for (int s = 0; s < a.warmup + a.steps; ++s) {
+    e.backend().sync();
+    const auto t0 = std::chrono::steady_clock::now();
+    e.run();
+    e.update(lr, clip, e.grad_norms());
+    e.backend().sync();
+    const double dt =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (s >= a.warmup) ms.push_back(dt);
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2], best = ms.front();
+  // The forward sweep alone (evaluation's cost), for the split of a step's time.
+  std::vector<double> fw;
+  e.run(true);  // records the forward-only sweep
+  for (int s = 0; s < a.steps; ++s) {
+    e.backend().sync();
+    const auto t0 = std::chrono::steady_clock::now();
+    e.run(true);
+    e.backend().sync();
+    fw.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(fw.begin(), fw.end());
+  const double G = input_gates(c.model.cell), Gh = recurrent_gates(c.model.cell), N = a.hidden;
+  const double flops =
+      3.0 * 2.0 * double(T) * double(B) * N * (G * double(I) + Gh * N) * a.models;
+  const double peak_mb = e.backend().peak_bytes() / 1048576.0;
+  const double gflops = flops / (median * 1e-3) / 1e9;
+  if (a.json) {
+    fmt::print("{}\n", nlohmann::json{{"ms_per_step", median},
+                                      {"ms_per_step_min", best},
+                                      {"ms_per_model_step", median / a.models},
+                                      {"ms_forward", fw[fw.size() / 2]},
+                                      {"recorded", !a.direct},
+                                      {"models", a.models},
+                                      {"gflops", gflops},
+                                      {"peak_gpu_mb", peak_mb},
+                                      {"gpu", gpu_name},
+                                      {"device", "cuda"},
+                                      {"precision", a.precision},
+                                      {"chunk", e.chunk()},
+                                      {"cell", a.cell},
+                                      {"gru_variant", a.gru_variant},
+                                      {"seq_len", T},
+                                      {"hidden", a.hidden},
+                                      {"batch", B},
+                                      {"input_dim", I},
+                                      {"steps", a.steps}}
+                           .dump());
+  } else {
+    fmt::print(
+        "{} on {} ({}), {} models, T={} N={} B={} I={}: {:.2f} ms per ensemble step (median of "
+        "{}, min {:.2f}), {:.3f} ms per model-step, {:.0f} GFLOP/s, {:.0f} MiB of GPU memory\n",
+        a.cell, gpu_name, a.precision, a.models, T, a.hidden, B, I, median, a.steps, best,
+        median / a.models, gflops, peak_mb);
+  }
+}
+
+}  // namespace
+
 void register_bench(CLI::App& app) {
   struct Args {
     std::string cell = "lstm", gru_variant = "reset-after";
+    std::string device = "cpu", precision = "fp32";
     int seq_len = 784, hidden = 128, batch = 64, input_dim = 1, threads = 1, steps = 5, warmup = 1;
+    int models = 1, chunk = 0;
+    bool direct = false;
     bool json = false;
   };
   auto a = std::make_shared<Args>();
@@ -36,8 +136,26 @@ void register_bench(CLI::App& app) {
   b->add_option("--threads", a->threads, "Threads")->capture_default_str();
   b->add_option("--steps", a->steps, "Timed steps")->capture_default_str();
   b->add_option("--warmup", a->warmup, "Untimed steps first")->capture_default_str();
+  b->add_option("--device", a->device, "cpu, or cuda (the ensemble engine on the GPU)")
+      ->capture_default_str();
+  b->add_option("--models", a->models, "Models trained at once (--device cuda)")
+      ->capture_default_str();
+  b->add_option("--precision", a->precision, "fp32 or tf32 products (--device cuda)")
+      ->capture_default_str();
+  b->add_option("--chunk", a->chunk,
+                "Time steps per chunk of the backward sweep (--device cuda; 0: from memory)")
+      ->capture_default_str();
+  b->add_flag("--direct", a->direct,
+              "Launch every call of a step directly instead of replaying a recorded CUDA graph "
+              "(--device cuda)");
   b->add_flag("--json", a->json, "Print JSON");
   b->callback([a] {
+    if (a->device == "cuda") {
+      bench_cuda(*a);
+      return;
+    }
+    if (a->device != "cpu") fail("--device must be cpu or cuda (got '{}')", a->device);
+    if (a->models != 1) fail("--models needs --device cuda");
     if (a->seq_len < 1 || a->hidden < 1 || a->batch < 1 || a->input_dim < 1 || a->steps < 1 ||
         a->threads < 1)
       fail("--seq-len, --hidden, --batch, --input-dim, --steps and --threads must be ≥ 1");

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "gpu/cuda_backend.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
@@ -13,7 +14,9 @@ int main(int argc, char** argv) {
       "rnnmft: mean field theory, critical initialization and fast training of gated "
       "recurrent networks"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "rnnmft 0.1.0");
+  app.set_version_flag("--version", rnnmft::gpu::cuda_built()
+                                        ? "rnnmft 0.1.0 (CUDA engine built in: --device cuda)"
+                                        : "rnnmft 0.1.0 (CUDA engine not built)");
   rnnmft::cli::register_data(app);
   rnnmft::cli::register_train(app);
   rnnmft::cli::register_theory(app);

@@ -30,5 +30,19 @@ expect_fail "bad gate" "gru has no gate 'forget'" "$BIN" phase --cell gru --x fo
 "$BIN" bench --cell gru --seq-len 20 --hidden 16 --batch 4 --steps 2 --json > "$tmp/b.json" || bad "bench"
 $py -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['ms_per_step'] > 0 and j['gflops'] > 0 and j['peak_rss_mb'] > 0" "$tmp/b.json" && ok || bad "bench JSON"
 expect_fail "bench args" "must be ≥ 1" "$BIN" bench --hidden 0
+expect_fail "bench --models on the CPU" "--models needs --device cuda" "$BIN" bench --models 4
+expect_fail "bench --device" "--device must be cpu or cuda" "$BIN" bench --device tpu
+# The CUDA engine: --version says whether it is built in; without a GPU --device cuda refuses
+# clearly (on a GPU machine it runs, and the JSON has the ensemble's fields).
+ver="$("$BIN" --version)"
+if grep -qE "CUDA engine (built in|not built)" <<<"$ver"; then ok; else bad "--version: $ver"; fi
+if out="$("$BIN" bench --device cuda --cell lstm --seq-len 10 --hidden 8 --batch 4 --models 3 --steps 1 --json 2>&1)"; then
+  $py -c "import json,sys; j=json.loads(sys.argv[1]); assert j['models'] == 3 and j['ms_per_model_step'] > 0 and j['peak_gpu_mb'] > 0" "$out" && ok || bad "bench --device cuda JSON: $out"
+else
+  if grep -qE "no usable CUDA GPU|no CUDA GPU found|built without the CUDA engine" <<<"$out"; then ok; else
+    bad "bench --device cuda without a GPU: $out"; fi
+  echo "bench --device cuda: no GPU here (refused as expected)"
+fi
+expect_fail "bench --precision" "unknown precision" "$BIN" bench --device cuda --precision fp8
 
 finish

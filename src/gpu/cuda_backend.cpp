@@ -1,0 +1,234 @@
+// The CUDA backend: cuBLAS strided-batched products over the models and the kernels of
+// cuda_kernels.cu, all queued on one stream; the host waits only to read results.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <vector>
+
+#include "gpu/cuda_backend.h"
+#include "gpu/cuda_kernels.h"
+#include "util/error.h"
+
+namespace rnnmft::gpu {
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) fail("CUDA error in {}: {}", what, cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS)
+    fail("cuBLAS error in {}: {} ({})", what, cublasGetStatusName(s), cublasGetStatusString(s));
+}
+
+class CudaBackend final : public ens::Backend {
+ public:
+  CudaBackend(Precision p, bool reference)
+      : precision_(p), reference_(reference), profile_(std::getenv("RNNMFT_CUDA_PROFILE")) {
+    cuda_device_name();  // a clear error when there is no GPU
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&blas_), "cublasCreate");
+    check(cublasSetStream(blas_, stream_), "cublasSetStream");
+    // A workspace of our own, so that cuBLAS allocates nothing while a sweep is being recorded.
+    check(cudaMalloc(&workspace_, kWorkspace), "cudaMalloc (cuBLAS workspace)");
+    check(cublasSetWorkspace(blas_, workspace_, kWorkspace), "cublasSetWorkspace");
+    check(cublasSetMathMode(blas_, p == Precision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                        : CUBLAS_DEFAULT_MATH),
+          "cublasSetMathMode");
+  }
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    if (profile_) print_profile();
+    for (cudaGraphExec_t g : graphs_) cudaGraphExecDestroy(g);
+    for (auto& [p, n] : sizes_) cudaFree(p);
+    cublasDestroy(blas_);
+    cudaFree(workspace_);
+    cudaStreamDestroy(stream_);
+  }
+  std::string name() const override {
+    return std::string("cuda-") + precision_name(precision_) + (reference_ ? "-reference" : "");
+  }
+  float* alloc(size_t n) override { return static_cast<float*>(raw(n * sizeof(float))); }
+  int* alloc_int(size_t n) override { return static_cast<int*>(raw(n * sizeof(int))); }
+  double* alloc_double(size_t n) override { return static_cast<double*>(raw(n * sizeof(double))); }
+  void release(void* p) override {
+    auto it = sizes_.find(p);
+    if (it == sizes_.end()) return;
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    in_use_ -= it->second;
+    sizes_.erase(it);
+    check(cudaFree(p), "cudaFree");
+  }
+  void upload(float* d, const float* s, size_t n) override { put(d, s, n * sizeof(float)); }
+  void upload(int* d, const int* s, size_t n) override { put(d, s, n * sizeof(int)); }
+  void download(float* d, const float* s, size_t n) override { get(d, s, n * sizeof(float)); }
+  void download(double* d, const double* s, size_t n) override { get(d, s, n * sizeof(double)); }
+  void zero(float* p, size_t n) override {
+    check(cudaMemsetAsync(p, 0, n * sizeof(float), stream_), "cudaMemsetAsync");
+  }
+  void copy(float* d, const float* s, size_t n) override {
+    check(cudaMemcpyAsync(d, s, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
+          "cudaMemcpyAsync");
+  }
+
+  void gemm(const ens::Gemm& g) override {
+    Timer t(this, g.m == 0 ? "product" : product_name(g));
+    if (reference_) {
+      check(launch_ref_gemm(g, stream_), "reference product");
+      return;
+    }
+    // Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ: swap the operands.
+    const cublasOperation_t oa = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t ob = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    check(cublasSgemmStridedBatched(blas_, ob, oa, g.n, g.m, g.k, &g.alpha, g.b, g.ldb, g.sb, g.a,
+                                    g.lda, g.sa, &g.beta, g.c, g.ldc, g.sc, g.count),
+          "cublasSgemmStridedBatched");
+  }
+
+  void step(const ens::StepArgs& a) override {
+    Timer t(this, a.phase == ens::Phase::Forward ? "step forward"
+                  : a.phase == ens::Phase::Reset ? "step reset"
+                                                 : "step backward");
+    check(launch_step(a, stream_), "step kernel");
+  }
+  void add_colsum(int models, int rows, int cols, const float* src, int ld, int64_t ss,
+                  float* dst, int64_t sd) override {
+    Timer t(this, "column sums");
+    check(launch_colsum(models, rows, cols, src, ld, ss, dst, sd, stream_), "column-sum kernel");
+  }
+  void head(const ens::HeadArgs& a) override {
+    check(launch_head(a, stream_), "head kernel");
+  }
+  void sumsq(int models, int64_t n, const float* x, int64_t stride, double* out) override {
+    Timer t(this, "norms");
+    check(launch_sumsq(models, n, x, stride, out, stream_), "norm kernel");
+  }
+  void update(const ens::UpdateArgs& a) override {
+    Timer t(this, "optimizer");
+    check(launch_update(a, stream_), "optimizer kernel");
+  }
+  void sync() override { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+  bool can_record() const override { return true; }
+  void begin_record() override {
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
+          "cudaStreamBeginCapture");
+  }
+  int end_record() override {
+    cudaGraph_t g = nullptr;
+    check(cudaStreamEndCapture(stream_, &g), "cudaStreamEndCapture");
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+    cudaGraphDestroy(g);
+    check(e, "cudaGraphInstantiate");
+    graphs_.push_back(exec);
+    return int(graphs_.size()) - 1;
+  }
+  void abort_record() override {
+    cudaGraph_t g = nullptr;
+    if (cudaStreamEndCapture(stream_, &g) == cudaSuccess && g) cudaGraphDestroy(g);
+    cudaGetLastError();
+  }
+  void replay(int id) override {
+    check(cudaGraphLaunch(graphs_.at(size_t(id)), stream_), "cudaGraphLaunch");
+  }
+  size_t bytes_in_use() const override { return in_use_; }
+  size_t peak_bytes() const override { return peak_; }
+
+ private:
+  // RNNMFT_CUDA_PROFILE=1: every call waits for the GPU and its time is summed by kind (with
+  // --direct; a recorded sweep is one call). Printed to stderr when the backend goes.
+  struct Timer {
+    Timer(CudaBackend* b, std::string what) : b_(b->profile_ ? b : nullptr), what_(std::move(what)) {
+      if (b_) {
+        cudaStreamSynchronize(b_->stream_);
+        t0_ = std::chrono::steady_clock::now();
+      }
+    }
+    ~Timer() {
+      if (!b_) return;
+      cudaStreamSynchronize(b_->stream_);
+      auto& [ms, n] = b_->prof_[what_];
+      ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
+      ++n;
+    }
+    CudaBackend* b_;
+    std::string what_;
+    std::chrono::steady_clock::time_point t0_;
+  };
+  static std::string product_name(const ens::Gemm& g) {
+    return "product " + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k) +
+           (g.ta ? " A^T" : "") + (g.tb ? " B^T" : "") + (g.beta != 0.f ? " +=" : "");
+  }
+  void print_profile() const {
+    double total = 0;
+    for (const auto& [what, v] : prof_) total += v.first;
+    std::fprintf(stderr, "CUDA profile (%s): %.1f ms in all\n", name().c_str(), total);
+    for (const auto& [what, v] : prof_)
+      std::fprintf(stderr, "  %-40s %9.2f ms %7ld calls %8.2f us/call\n", what.c_str(), v.first,
+                   long(v.second), 1e3 * v.first / double(v.second));
+  }
+
+  void* raw(size_t bytes) {
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 1));
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // a failed allocation is not a sticky error: later launches go on
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      fail("GPU out of memory: {:.0f} MiB requested with {:.0f} MiB in use by this engine and {:.0f} "
+           "of {:.0f} MiB free ({}); use fewer models at once",
+           bytes / 1048576.0, in_use_ / 1048576.0, free_b / 1048576.0, total_b / 1048576.0,
+           cudaGetErrorString(e));
+    }
+    check(cudaMemsetAsync(p, 0, std::max<size_t>(bytes, 1), stream_), "cudaMemsetAsync");
+    sizes_[p] = bytes;
+    in_use_ += bytes;
+    peak_ = std::max(peak_, in_use_);
+    return p;
+  }
+  void put(void* d, const void* s, size_t bytes) {
+    check(cudaMemcpyAsync(d, s, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+  void get(void* d, const void* s, size_t bytes) {
+    check(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+
+  static constexpr size_t kWorkspace = size_t(32) << 20;
+  Precision precision_;
+  bool reference_;
+  void* workspace_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  std::map<void*, size_t> sizes_;
+  size_t in_use_ = 0, peak_ = 0;
+  std::vector<cudaGraphExec_t> graphs_;
+  bool profile_;
+  std::map<std::string, std::pair<double, long>> prof_;
+};
+
+}  // namespace
+
+bool cuda_built() { return true; }
+
+std::string cuda_device_name() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess)
+    fail("--device cuda: no usable CUDA GPU ({}: {})", cudaGetErrorName(e), cudaGetErrorString(e));
+  if (n == 0) fail("--device cuda: no CUDA GPU found");
+  cudaDeviceProp p{};
+  check(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
+  return p.name;
+}
+
+std::unique_ptr<ens::Backend> make_cuda_backend(Precision p, bool reference) {
+  return std::make_unique<CudaBackend>(p, reference);
+}
+
+}  // namespace rnnmft::gpu

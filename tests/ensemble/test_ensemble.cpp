@@ -1,0 +1,169 @@
+// The ensemble engine on the CPU reference backend against the CPU engine (RnnModel), cell by
+// cell: losses, hits and every gradient tensor; the optimizer step against train/optimizers; K
+// models at once against K runs of one.
+#include <gtest/gtest.h>
+
+#include "ensemble/ensemble.h"
+#include "ensemble_check.h"
+#include "train/optimizers/optimizer.h"
+#include "util/error.h"
+
+namespace rnnmft::test {
+namespace {
+
+ens::Ensemble make(const Problem& p, int K, int chunk, const std::string& opt = "adam") {
+  ens::EnsembleConfig c;
+  c.model = p.mc;
+  c.models = K;
+  c.seq_len = p.T;
+  c.batch = p.B;
+  c.chunk = chunk;
+  c.optimizer = opt;
+  return ens::Ensemble(ens::make_cpu_backend(), c);
+}
+
+class EnsembleCells : public ::testing::TestWithParam<CellCase> {};
+
+// Chunks of 4 steps over T = 11: a partial chunk at the end, products across chunk boundaries.
+TEST_P(EnsembleCells, LossAndGradientsMatchTheCpuEngine) {
+  const Problem p = make_problem(GetParam(), 3, 11, 5, 7, 3);
+  for (int chunk : {4, 11, 1}) {
+    auto e = make(p, 3, chunk);
+    EXPECT_EQ(e.chunk(), chunk);
+    check_against_cpu_engine(e, p, 1e-5, 1e-4, GetParam().name + " chunk " + std::to_string(chunk));
+  }
+}
+
+TEST_P(EnsembleCells, ForwardOnlyGivesTheSameLoss) {
+  const Problem p = make_problem(GetParam(), 2, 6, 4, 5, 2);
+  auto e = make(p, 2, 0);
+  for (int k = 0; k < 2; ++k) {
+    e.set_params(k, p.params[k].data());
+    e.set_batch(k, p.x[k].data(), p.labels[k].data());
+  }
+  e.run(true);
+  for (int k = 0; k < 2; ++k) {
+    RnnModel<float> m(p.mc);
+    m.set_params(p.params[k]);
+    EXPECT_NEAR(e.losses()[k], m.loss(p.x[k].data(), p.labels[k].data(), p.T, p.B),
+                1e-5 * e.losses()[k]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCells, EnsembleCells, ::testing::ValuesIn(all_cells()),
+                         [](const auto& info) { return info.param.name; });
+
+// Three Adam steps with clipping on one model of three, against train/optimizers' Adam fed the
+// same gradients; a frozen model and a model with a non-finite loss stay unchanged.
+TEST(Ensemble, OptimizersMatchTheCpuOptimizers) {
+  for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
+    const Problem p = make_problem(all_cells()[4], 3, 5, 4, 6, 2);
+    auto e = make(p, 3, 2, opt);
+    std::vector<std::unique_ptr<Optimizer>> ref;
+    std::vector<AlignedVector<float>> params = p.params;
+    for (int k = 0; k < 3; ++k) {
+      e.set_params(k, p.params[k].data());
+      e.set_batch(k, p.x[k].data(), p.labels[k].data());
+      ref.push_back(make_optimizer(opt, e.layout().total));
+    }
+    const std::vector<float> lr = {1e-2f, 3e-3f, 1e-3f};
+    const std::vector<double> clip = {0.0, 0.05, 1.0};
+    e.set_frozen(2, true);
+    for (int s = 0; s < 3; ++s) {
+      e.run();
+      const auto norms = e.grad_norms();
+      std::vector<float> g(e.layout().total);
+      for (int k = 0; k < 2; ++k) {
+        e.get_grad(k, g.data());
+        double n2 = 0;
+        for (float v : g) n2 += double(v) * v;
+        EXPECT_NEAR(norms[k], std::sqrt(n2), 1e-6 * norms[k]);
+        if (clip[k] > 0 && norms[k] > clip[k])
+          for (float& v : g) v *= float(clip[k] / norms[k]);
+        ref[k]->step(params[k].data(), g.data(), g.size(), lr[k]);
+      }
+      const auto active = e.update(lr, clip, norms);
+      EXPECT_TRUE(active[0] && active[1] && !active[2]) << opt;
+    }
+    std::vector<float> got(e.layout().total);
+    for (int k = 0; k < 3; ++k) {
+      e.get_params(k, got.data());
+      const auto& want = k < 2 ? params[k] : p.params[k];
+      for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << opt << " model " << k;
+    }
+    // The optimizer state carries the CPU optimizer's names and values.
+    auto st = e.optimizer_state(0);
+    auto want = ref[0]->state();
+    ASSERT_EQ(st.size(), want.size()) << opt;
+    for (auto& [name, v] : want) {
+      ASSERT_TRUE(st.count(name)) << name;
+      EXPECT_EQ(st[name], *v) << name;
+    }
+  }
+}
+
+TEST(Ensemble, ManyModelsEqualOneAtATime) {
+  const Problem p = make_problem(all_cells()[3], 4, 7, 3, 5, 2);
+  auto all = make(p, 4, 3);
+  for (int k = 0; k < 4; ++k) {
+    all.set_params(k, p.params[k].data());
+    all.set_batch(k, p.x[k].data(), p.labels[k].data());
+  }
+  all.run();
+  std::vector<float> g(all.layout().total), g1(all.layout().total);
+  for (int k = 0; k < 4; ++k) {
+    auto one = make(p, 1, 3);
+    one.set_params(0, p.params[k].data());
+    one.set_batch(0, p.x[k].data(), p.labels[k].data());
+    one.run();
+    EXPECT_EQ(one.losses()[0], all.losses()[k]);
+    all.get_grad(k, g.data());
+    one.get_grad(0, g1.data());
+    EXPECT_EQ(g, g1) << "model " << k;
+  }
+}
+
+TEST(Ensemble, RefusesBadLabelsAndShapes) {
+  const Problem p = make_problem(all_cells()[0], 1, 3, 2, 4, 1);
+  auto e = make(p, 1, 0);
+  std::vector<int> bad = {0, 10};
+  EXPECT_THROW(e.set_batch(0, p.x[0].data(), bad.data()), Error);
+  ens::EnsembleConfig c;
+  c.model = p.mc;
+  c.models = 0;
+  EXPECT_THROW(ens::Ensemble(ens::make_cpu_backend(), c), Error);
+  c.models = 1;
+  c.optimizer = "lamb";
+  EXPECT_THROW(ens::Ensemble(ens::make_cpu_backend(), c), Error);
+}
+
+}  // namespace
+}  // namespace rnnmft::test
+
+namespace rnnmft::test {
+namespace {
+
+// 300 steps of training: the ensemble's curve on the reference backend follows the CPU engine's.
+TEST(Ensemble, TrainingFollowsTheCpuEngine) {
+  const ModelConfig mc{CellType::Lstm, GruVariant::ResetAfter, 2, 16, 8};
+  ens::EnsembleConfig c;
+  c.model = mc;
+  c.seq_len = 12;
+  c.batch = 16;
+  c.chunk = 5;
+  ens::Ensemble e(ens::make_cpu_backend(), c);
+  const auto [cpu, dev] = training_curves(e, mc, 12, 16, 300, 5e-3f);
+  double worst = 0;
+  for (size_t s = 0; s < cpu.size(); ++s) worst = std::max(worst, double(std::abs(cpu[s] - dev[s])));
+  EXPECT_LT(worst, 1e-3);
+  // It learned: the last 50 steps' mean loss is well below the first 50's.
+  double first = 0, last = 0;
+  for (int s = 0; s < 50; ++s) {
+    first += cpu[s];
+    last += cpu[cpu.size() - 1 - s];
+  }
+  EXPECT_LT(last, 0.8 * first);
+}
+
+}  // namespace
+}  // namespace rnnmft::test

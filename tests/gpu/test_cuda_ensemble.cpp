@@ -1,0 +1,182 @@
+// The CUDA backend against the CPU engine (RnnModel) and against the CPU reference backend:
+// losses, hits, every gradient tensor, the optimizer step, many models against one at a time, a
+// training curve. Without a GPU (or without the CUDA engine) every test reports itself skipped.
+#include <gtest/gtest.h>
+
+#include "ensemble/ensemble.h"
+#include "ensemble_check.h"
+#include "gpu/cuda_backend.h"
+#include "util/error.h"
+
+namespace rnnmft::test {
+namespace {
+
+std::string no_gpu_reason() {
+  try {
+    gpu::cuda_device_name();
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+#define REQUIRE_GPU()                                          \
+  do {                                                         \
+    const std::string why = no_gpu_reason();                   \
+    if (!why.empty()) GTEST_SKIP() << "no GPU to test: " << why; \
+  } while (0)
+
+ens::Ensemble make(const Problem& p, int K, int chunk, gpu::Precision prec = gpu::Precision::Fp32,
+                   bool reference = false, bool record = true) {
+  ens::EnsembleConfig c;
+  c.record = record;
+  c.model = p.mc;
+  c.models = K;
+  c.seq_len = p.T;
+  c.batch = p.B;
+  c.chunk = chunk;
+  return ens::Ensemble(gpu::make_cuda_backend(prec, reference), c);
+}
+
+class CudaCells : public ::testing::TestWithParam<CellCase> {};
+
+// fp32: loss within 1e-5 and every gradient tensor within 1e-4 (relative) of the CPU engine.
+TEST_P(CudaCells, Fp32MatchesTheCpuEngine) {
+  REQUIRE_GPU();
+  const Problem small = make_problem(GetParam(), 3, 11, 5, 7, 3);
+  for (int chunk : {4, 11}) {
+    auto e = make(small, 3, chunk);
+    check_against_cpu_engine(e, small, 1e-5, 1e-4, GetParam().name + " small");
+  }
+  // A size where cuBLAS uses its tiled kernels: N = 64, B = 32, T = 60.
+  // Recorded (a CUDA graph, replayed twice) and launched call by call.
+  const Problem mid = make_problem(GetParam(), 2, 60, 32, 64, 4);
+  for (bool record : {true, false}) {
+    auto e = make(mid, 2, 16, gpu::Precision::Fp32, false, record);
+    check_against_cpu_engine(e, mid, 1e-5, 1e-4, GetParam().name + " mid");
+    check_against_cpu_engine(e, mid, 1e-5, 1e-4, GetParam().name + " mid, again");
+  }
+}
+
+// The plain product kernel gives the same results as cuBLAS.
+TEST_P(CudaCells, ReferenceProductsMatchCublas) {
+  REQUIRE_GPU();
+  const Problem p = make_problem(GetParam(), 2, 20, 8, 33, 2);
+  auto e = make(p, 2, 6, gpu::Precision::Fp32, true);
+  check_against_cpu_engine(e, p, 1e-5, 1e-4, GetParam().name + " reference");
+}
+
+// tf32 products: the loss within 1e-2 and the gradients within 5e-2 of fp32's (the inputs of each
+// product are rounded to 10 mantissa bits).
+TEST_P(CudaCells, Tf32StaysCloseToFp32) {
+  REQUIRE_GPU();
+  const Problem p = make_problem(GetParam(), 2, 30, 16, 32, 3);
+  auto e = make(p, 2, 8, gpu::Precision::Tf32);
+  check_against_cpu_engine(e, p, 1e-2, 5e-2, GetParam().name + " tf32");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCells, CudaCells, ::testing::ValuesIn(all_cells()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(CudaEnsemble, ManyModelsEqualOneAtATime) {
+  REQUIRE_GPU();
+  const Problem p = make_problem(all_cells()[4], 5, 25, 8, 32, 2);
+  auto all = make(p, 5, 7);
+  for (int k = 0; k < 5; ++k) {
+    all.set_params(k, p.params[k].data());
+    all.set_batch(k, p.x[k].data(), p.labels[k].data());
+  }
+  all.run();
+  std::vector<float> g(all.layout().total), g1(all.layout().total);
+  for (int k = 0; k < 5; ++k) {
+    auto one = make(p, 1, 7);
+    one.set_params(0, p.params[k].data());
+    one.set_batch(0, p.x[k].data(), p.labels[k].data());
+    one.run();
+    EXPECT_NEAR(one.losses()[0], all.losses()[k], 1e-6 * std::abs(all.losses()[k]));
+    all.get_grad(k, g.data());
+    one.get_grad(0, g1.data());
+    expect_grad_close(all.layout(), g.data(), g1.data(), 1e-5, "model " + std::to_string(k));
+  }
+}
+
+// The optimizer kernels against train/optimizers on the same gradients.
+TEST(CudaEnsemble, OptimizersMatchTheCpuOptimizers) {
+  REQUIRE_GPU();
+  for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
+    const Problem p = make_problem(all_cells()[2], 2, 6, 4, 8, 2);
+    ens::EnsembleConfig c;
+    c.model = p.mc;
+    c.models = 2;
+    c.seq_len = p.T;
+    c.batch = p.B;
+    c.optimizer = opt;
+    ens::Ensemble e(gpu::make_cuda_backend(gpu::Precision::Fp32), c);
+    std::vector<AlignedVector<float>> params = p.params;
+    std::vector<std::unique_ptr<Optimizer>> ref;
+    for (int k = 0; k < 2; ++k) {
+      e.set_params(k, p.params[k].data());
+      e.set_batch(k, p.x[k].data(), p.labels[k].data());
+      ref.push_back(make_optimizer(opt, e.layout().total));
+    }
+    const std::vector<float> lr = {1e-2f, 2e-3f};
+    const std::vector<double> clip = {0.05, 0.0};
+    std::vector<float> g(e.layout().total);
+    for (int s = 0; s < 3; ++s) {
+      e.run();
+      const auto norms = e.grad_norms();
+      for (int k = 0; k < 2; ++k) {
+        e.get_grad(k, g.data());
+        if (clip[k] > 0 && norms[k] > clip[k])
+          for (float& v : g) v *= float(clip[k] / norms[k]);
+        ref[k]->step(params[k].data(), g.data(), g.size(), lr[k]);
+      }
+      e.update(lr, clip, norms);
+    }
+    std::vector<float> got(e.layout().total);
+    for (int k = 0; k < 2; ++k) {
+      e.get_params(k, got.data());
+      EXPECT_LE(rel_err(got.data(), params[k].data(), 0, got.size()), 1e-6) << opt << " " << k;
+    }
+  }
+}
+
+// 300 steps: the GPU's curve follows the CPU engine's.
+TEST(CudaEnsemble, TrainingFollowsTheCpuEngine) {
+  REQUIRE_GPU();
+  for (const CellType cell : {CellType::Lstm, CellType::Gru}) {
+    const ModelConfig mc{cell, GruVariant::ResetAfter, 2, 32, 8};
+    ens::EnsembleConfig c;
+    c.model = mc;
+    c.seq_len = 20;
+    c.batch = 32;
+    c.chunk = 6;
+    ens::Ensemble e(gpu::make_cuda_backend(gpu::Precision::Fp32), c);
+    const auto [cpu, dev] = training_curves(e, mc, 20, 32, 300, 5e-3f);
+    double worst = 0;
+    for (size_t s = 0; s < cpu.size(); ++s)
+      worst = std::max(worst, double(std::abs(cpu[s] - dev[s])));
+    EXPECT_LT(worst, 1e-2) << cell_name(cell);
+    std::printf("%s: 300-step curves, largest |loss difference| %.2e, final loss %.4f (cpu) %.4f "
+                "(gpu)\n", cell_name(cell), worst, cpu.back(), dev.back());
+  }
+}
+
+TEST(CudaEnsemble, ReportsAFullGpuClearly) {
+  REQUIRE_GPU();
+  const Problem p = make_problem(all_cells()[4], 1, 3, 2, 4, 1);
+  ens::EnsembleConfig c;
+  c.model = ModelConfig{CellType::Lstm, GruVariant::ResetAfter, 1, 4096, 10};
+  c.models = 4096;
+  c.seq_len = 100000;
+  c.batch = 64;
+  try {
+    ens::Ensemble e(gpu::make_cuda_backend(gpu::Precision::Fp32), c);
+    FAIL() << "a 100+ TB ensemble was allocated";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("GPU out of memory"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rnnmft::test
