@@ -76,6 +76,12 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   t->add_option("--test-limit", c.test_limit, "Test examples of the final evaluation (≤0: all)")
       ->capture_default_str();
+  t->add_option("--device", c.device,
+                 "cpu, cuda (the GPU engine, docs/gpu.md) or cpu-ensemble (the GPU engine's CPU "
+                 "reference); on --resume, continues on another device [default: cpu, or the "
+                 "run's]");
+  t->add_option("--precision", c.precision,
+                "Products on --device cuda: fp32 or tf32 [default: fp32, or the run's]");
   t->add_option("--checkpoint-every", c.checkpoint_every, "Steps between checkpoints")
       ->capture_default_str();
   auto* out = t->add_option("--out", c.out, "Run directory (log.jsonl, metrics.json, checkpoint)");

@@ -57,6 +57,8 @@ const std::map<std::string, OptionInfo>& options() {
       {"checkpoint_every", {Kind::Int, false, "checkpoint_every"}},
       {"eval_limit", {Kind::Int, false, "eval_limit"}},
       {"test_limit", {Kind::Int, false, "test_limit"}},
+      {"device", {Kind::Text, false, "device"}},
+      {"precision", {Kind::Text, false, "precision"}},
       {"critical_fix", {Kind::Fixes, false, nullptr}},
       {"critical_criterion", {Kind::Text, false, nullptr}},
   };

@@ -16,7 +16,9 @@
 #include "spec/draw.h"
 #include "spec/init_spec.h"
 #include "train/optimizers/optimizer.h"
+#include "gpu/cuda_backend.h"
 #include "train/safetensors.h"
+#include "train/step_engine.h"
 #include "train/weights_io.h"
 #include "util/atomic_file.h"
 #include "util/duration.h"
@@ -52,7 +54,9 @@ json TrainConfig::to_json() const {
           {"eval_every", eval_every},
           {"checkpoint_every", checkpoint_every},
           {"eval_limit", eval_limit},
-          {"test_limit", test_limit}};
+          {"test_limit", test_limit},
+          {"device", device.empty() ? "cpu" : device},
+          {"precision", precision.empty() ? "fp32" : precision}};
 }
 
 TrainConfig TrainConfig::from_json(const json& j, const std::string& where) {
@@ -86,6 +90,8 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& where) {
     c.checkpoint_every = j.at("checkpoint_every");
     c.eval_limit = j.at("eval_limit");
     c.test_limit = j.value("test_limit", int64_t(0));
+    c.device = j.value("device", std::string("cpu"));
+    c.precision = j.value("precision", std::string("fp32"));
   } catch (const json::exception& e) {
     fail("{}: malformed run configuration ({})", where, e.what());
   }
@@ -107,6 +113,7 @@ void TrainConfig::validate() const {
   if (log_every < 1 || eval_every < 1 || checkpoint_every < 1)
     fail("--log-every, --eval-every and --checkpoint-every must be at least 1");
   parse_task_name(task.name);
+  validate_device(device.empty() ? "cpu" : device, precision.empty() ? "fp32" : precision);
 }
 
 EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64_t limit,
@@ -303,12 +310,18 @@ json train(const TrainConfig& cfg_in, bool resume) {
     TrainConfig saved = TrainConfig::from_json(read_json(cfg_path), absolute_path(cfg_path));
     saved.out = cfg.out;
     if (cfg_in.steps > 0) saved.steps = cfg_in.steps;  // 0: keep the saved target
+    // A checkpoint resumes on any device: the host model and optimizer are the record.
+    if (!cfg_in.device.empty()) saved.device = cfg_in.device;
+    if (!cfg_in.precision.empty()) saved.precision = cfg_in.precision;
     cfg = saved;
   } else if (fs::exists(cfg_path)) {
     fail("{} already holds a run: continue it with --resume {} or choose another --out",
          absolute_path(cfg.out), cfg.out);
   }
+  if (cfg.device.empty()) cfg.device = "cpu";
+  if (cfg.precision.empty()) cfg.precision = "fp32";
   cfg.validate();
+  if (cfg.device == "cuda") gpu::cuda_device_name();  // no GPU: say so before anything is written
 
   // Everything that can be wrong with the input is found here, before the first step.
   auto data = std::make_shared<const Dataset>(
@@ -377,7 +390,8 @@ json train(const TrainConfig& cfg_in, bool resume) {
   for (const auto& w : warnings) log << json{{"warning", w}}.dump() << "\n";
   BatchSampler sampler(task.size(Split::Train), size_t(cfg.batch), cfg.seed);
   const int T = task.seq_len(), I = task.input_dim(), B = cfg.batch;
-  AlignedVector<float> x(size_t(T) * B * I), grad;
+  AlignedVector<float> x(size_t(T) * B * I);
+  auto engine = make_step_engine(cfg.device, cfg.precision, model, *opt, cfg.optimizer, T, B);
   std::vector<int> labels(B);
   Progress progress(start, cfg.steps);
   const auto t0 = Clock::now();
@@ -390,11 +404,10 @@ json train(const TrainConfig& cfg_in, bool resume) {
     const auto ks = sampler.batch_at(uint64_t(s));
     std::vector<size_t> idx(ks.begin(), ks.end());
     task.batch(Split::Train, idx, x.data(), labels.data());
-    int correct = 0;
-    const float loss = model.loss_and_grad(x.data(), labels.data(), T, B, grad, &correct);
-    double gn2 = 0;
-    for (float g : grad) gn2 += double(g) * g;
-    const double gnorm = std::sqrt(gn2);
+    const StepEngine::Result r = engine->gradients(x.data(), labels.data(), T, B);
+    const float loss = r.loss;
+    const int correct = r.correct;
+    const double gnorm = r.grad_norm;
     if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
       log << json{{"step", s + 1}, {"error", "non-finite loss or gradient"}}.dump() << "\n";
       log.flush();
@@ -404,14 +417,10 @@ json train(const TrainConfig& cfg_in, bool resume) {
           std::isfinite(loss) ? "gradient" : "loss", s + 1, loss, gnorm, last_ckpt,
           last_ckpt > 0 ? absolute_path(ck_path) : "(none written yet)");
     }
-    if (cfg.clip > 0 && gnorm > cfg.clip) {
-      const float scale = float(cfg.clip / gnorm);
-      for (float& g : grad) g *= scale;
-    }
     const double lr = cfg.schedule == "cosine"
                           ? cfg.lr * 0.5 * (1.0 + std::cos(M_PI * double(s) / double(cfg.steps)))
                           : cfg.lr;
-    opt->step(model.params().data(), grad.data(), grad.size(), float(lr));
+    engine->apply(cfg.clip, float(lr));
     const int64_t done = s + 1;
     const double acc = double(correct) / B;
     recent_loss += loss;
@@ -431,6 +440,9 @@ json train(const TrainConfig& cfg_in, bool resume) {
       recent_loss = recent_acc = 0;
       recent_n = 0;
     }
+    if ((done % cfg.eval_every == 0 && done != cfg.steps) || done % cfg.checkpoint_every == 0 ||
+        done == cfg.steps)
+      engine->sync_to_host();
     if (done % cfg.eval_every == 0 && done != cfg.steps) {
       const EvalResult v = evaluate(model, task, Split::Val, cfg.eval_limit);
       log << json{{"step", done},

@@ -33,6 +33,9 @@ struct TrainConfig {
   int64_t log_every = 10, eval_every = 500, checkpoint_every = 500;
   int64_t eval_limit = 2000;  // validation examples of each validation (≤ 0: all)
   int64_t test_limit = 0;     // test examples of the final evaluation (≤ 0: all)
+  // Where the steps run (train/step_engine.h): cpu, cuda or cpu-ensemble, and the products'
+  // precision on cuda. Empty: cpu and fp32 for a new run, the saved choice for a resumed one.
+  std::string device, precision;
 
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j, const std::string& where);

@@ -119,4 +119,34 @@ expect_fail "bad designed_for" "bad_design.json: designed_for.seq_len = 0 must b
   "$BIN" train "${padded[@]}" --init "$tmp/bad_design.json" --out "$tmp/x"
 [ ! -e "$tmp/x" ] && ok || bad "a rejected run left a directory behind"
 
+# Devices. The GPU engine's CPU reference backend follows the CPU engine's training log, and a
+# checkpoint moves between devices: cpu-ensemble for 20 steps, then resumed on the CPU engine.
+"$BIN" train "${run[@]}" --steps 30 --checkpoint-every 10 --device cpu-ensemble --out "$tmp/dev" >/dev/null 2>&1 || bad "cpu-ensemble run"
+$py - "$tmp/full/log.jsonl" "$tmp/dev/log.jsonl" <<'PY' && ok || bad "cpu-ensemble log differs from the CPU engine's"
+import json, sys
+a, b = ([json.loads(l) for l in open(f) if '"loss"' in l] for f in sys.argv[1:3])
+assert len(a) == len(b) == 6, (len(a), len(b))
+for x, y in zip(a, b):
+    assert abs(x["loss"] - y["loss"]) < 1e-4 * abs(x["loss"]), (x, y)
+    assert abs(x["grad_norm"] - y["grad_norm"]) < 1e-3 * x["grad_norm"], (x, y)
+PY
+"$BIN" train "${run[@]}" --steps 20 --checkpoint-every 10 --device cpu-ensemble --out "$tmp/dev2" >/dev/null 2>&1 || bad "cpu-ensemble first half"
+grep -qE '"device": ?"cpu-ensemble"' "$tmp/dev2/config.json" && ok || bad "config.json does not record the device"
+"$BIN" train --resume "$tmp/dev2" --steps 30 --device cpu >/dev/null 2>&1 || bad "resume on another device"
+$py - "$tmp/full/log.jsonl" "$tmp/dev2/log.jsonl" <<'PY' && ok || bad "a run resumed on the CPU engine left the CPU engine's curve"
+import json, sys
+a, b = ([json.loads(l) for l in open(f) if '"loss"' in l] for f in sys.argv[1:3])
+assert len(a) == len(b) == 6, (len(a), len(b))
+assert all(abs(x["loss"] - y["loss"]) < 1e-4 * abs(x["loss"]) for x, y in zip(a, b))
+PY
+expect_fail "bad device" "--device must be cpu, cuda or cpu-ensemble" "$BIN" train "${run[@]}" --device tpu --out "$tmp/x"
+expect_fail "precision on the CPU" "--precision tf32 needs --device cuda" "$BIN" train "${run[@]}" --precision tf32 --out "$tmp/x"
+# Without a GPU, --device cuda refuses before anything is written (with one, it trains).
+if out="$("$BIN" train "${run[@]}" --steps 10 --device cuda --out "$tmp/gpu" 2>&1)"; then
+  grep -q '"test"' "$tmp/gpu/metrics.json" && ok || bad "cuda run without metrics"
+else
+  grep -qE "no usable CUDA GPU|no CUDA GPU found|built without the CUDA engine" <<<"$out" && ok || bad "train --device cuda: $out"
+  [ ! -e "$tmp/gpu" ] && ok || bad "a refused cuda run left a directory behind"
+fi
+
 finish
