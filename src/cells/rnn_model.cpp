@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "util/error.h"
+#include "util/fp_env.h"
 
 namespace rnnmft {
 namespace {
@@ -270,6 +271,7 @@ void RnnModel<S>::forward_step(const S* x, const S* h, const S* c, S* h_next, S*
 
 template <typename S>
 S RnnModel<S>::loss(const S* x, const int* labels, int T, int B, int* correct) {
+  flush_denormals();
   const int N = cfg_.hidden, I = cfg_.input_dim, Gi = input_gates(cfg_.cell);
   S* P = params_.data();
   Mat h = Mat::Zero(B, N), c = Mat::Zero(B, N);
@@ -277,6 +279,7 @@ S RnnModel<S>::loss(const S* x, const int* labels, int T, int B, int* correct) {
   work_.resize(std::max(work_.size(), sl.size()));
 #pragma omp parallel for num_threads(int(sl.size())) schedule(static, 1)
   for (int p = 0; p < int(sl.size()); ++p) {
+    flush_denormals();  // in every thread that computes (util/fp_env.h)
     const auto [b0, b1] = sl[p];
     const int nb = b1 - b0;
     Mat a(nb, Gi * N), h2(nb, N), c2(nb, N), e(nb, N);
@@ -400,6 +403,7 @@ void RnnModel<S>::backward_step(S* a, const S* h, const S* cp_all, const S* cn_a
 template <typename S>
 S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, AlignedVector<S>& grad,
                              int* correct) {
+  flush_denormals();
   const int N = cfg_.hidden, I = cfg_.input_dim, Gi = input_gates(cfg_.cell),
             Gh = recurrent_gates(cfg_.cell);
   const bool gru = cfg_.cell == CellType::Gru, lstm = cfg_.cell == CellType::Lstm;
@@ -421,6 +425,7 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
   work_.resize(std::max(work_.size(), sl.size()));
 #pragma omp parallel for num_threads(nthreads) schedule(static, 1)
   for (int p = 0; p < nthreads; ++p) {
+    flush_denormals();
     const auto [b0, b1] = sl[p];
     for (int t = 0; t < T; ++t) {
       const size_t r0 = size_t(t) * B + b0;
@@ -443,6 +448,7 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
   b_head(G) = dlogits.colwise().sum().transpose();
 #pragma omp parallel for num_threads(nthreads) schedule(static, 1)
   for (int p = 0; p < nthreads; ++p) {
+    flush_denormals();
     const auto [b0, b1] = sl[p];
     const int nb = b1 - b0;
     Work& w = work_[p];

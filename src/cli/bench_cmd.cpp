@@ -27,6 +27,7 @@ void bench_cuda(const Args& a) {
   if (a.seq_len < 1 || a.hidden < 1 || a.batch < 1 || a.input_dim < 1 || a.steps < 1 ||
       a.models < 1 || a.chunk < 0)
     fail("--seq-len, --hidden, --batch, --input-dim, --steps and --models must be ≥ 1");
+  if (a.pad < 0 || a.pad > a.seq_len) fail("--pad must be between 0 and --seq-len");
   const gpu::Precision precision = gpu::parse_precision(a.precision);
   ens::EnsembleConfig c;
   c.model = ModelConfig{parse_cell(a.cell), parse_gru_variant(a.gru_variant), a.input_dim,
@@ -44,9 +45,10 @@ void bench_cuda(const Args& a) {
   for (int k = 0; k < a.models; ++k) {
     RnnModel<float> m(c.model);
     Rng rng(1 + k);
-    draw_preset(m, "pytorch", a.seq_len, rng);
+    draw_preset(m, a.init, a.seq_len, rng);
     e.set_params(k, m.params().data());
     for (auto& v : x) v = float(rng.uniform());
+    std::fill(x.begin() + (T - size_t(a.pad)) * B * I, x.end(), 0.f);
     for (auto& l : labels) l = int(rng.below(10));
     e.set_batch(k, x.data(), labels.data());
   }
@@ -101,6 +103,8 @@ void bench_cuda(const Args& a) {
                                       {"hidden", a.hidden},
                                       {"batch", B},
                                       {"input_dim", I},
+                                      {"init", a.init},
+                                      {"pad", a.pad},
                                       {"steps", a.steps}}
                            .dump());
   } else {
@@ -119,8 +123,9 @@ void register_bench(CLI::App& app) {
     std::string cell = "lstm", gru_variant = "reset-after";
     std::string device = "cpu", precision = "fp32";
     int seq_len = 784, hidden = 128, batch = 64, input_dim = 1, threads = 1, steps = 5, warmup = 1;
-    int models = 1, chunk = 0;
+    int models = 1, chunk = 0, pad = 0;
     bool direct = false;
+    std::string init = "pytorch";
     bool json = false;
   };
   auto a = std::make_shared<Args>();
@@ -136,6 +141,11 @@ void register_bench(CLI::App& app) {
   b->add_option("--threads", a->threads, "Threads")->capture_default_str();
   b->add_option("--steps", a->steps, "Timed steps")->capture_default_str();
   b->add_option("--warmup", a->warmup, "Untimed steps first")->capture_default_str();
+  b->add_option("--init", a->init, "Init preset of the timed model(s)")->capture_default_str();
+  b->add_option("--pad", a->pad,
+                "Zero inputs at the last P steps, as in padded tasks (the gradients that cross "
+                "them can become subnormal)")
+      ->capture_default_str();
   b->add_option("--device", a->device, "cpu, or cuda (the ensemble engine on the GPU)")
       ->capture_default_str();
   b->add_option("--models", a->models, "Models trained at once (--device cuda)")
@@ -164,10 +174,12 @@ void register_bench(CLI::App& app) {
                    10};
     RnnModel<float> m(mc);
     Rng rng(1);
-    draw_preset(m, "pytorch", a->seq_len, rng);
+    if (a->pad < 0 || a->pad > a->seq_len) fail("--pad must be between 0 and --seq-len");
+    draw_preset(m, a->init, a->seq_len, rng);
     const size_t T = a->seq_len, B = a->batch, I = a->input_dim;
     AlignedVector<float> x(T * B * I), grad;
     for (auto& v : x) v = float(rng.uniform());
+    std::fill(x.begin() + (T - size_t(a->pad)) * B * I, x.end(), 0.f);
     std::vector<int> labels(B);
     for (auto& l : labels) l = int(rng.below(10));
     Adam adam(m.params().size());
@@ -199,6 +211,8 @@ void register_bench(CLI::App& app) {
                                         {"batch", B},
                                         {"input_dim", I},
                                         {"threads", a->threads},
+                                        {"init", a->init},
+                                        {"pad", a->pad},
                                         {"steps", a->steps}}
                              .dump());
     } else {

@@ -8,8 +8,11 @@
 #include "cli/commands.h"
 #include "gpu/cuda_backend.h"
 #include "util/error.h"
+#include "util/fp_env.h"
 
 int main(int argc, char** argv) {
+  // Before any thread exists, so that every thread started later inherits it (util/fp_env.h).
+  rnnmft::flush_denormals();
   CLI::App app{
       "rnnmft: mean field theory, critical initialization and fast training of gated "
       "recurrent networks"};

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "util/error.h"
+#include "util/fp_env.h"
 
 namespace rnnmft::ens {
 
@@ -53,6 +54,8 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
                           sizeof(float);
   tc_ = cfg.chunk > 0 ? std::min(cfg.chunk, T_)
                       : int(std::clamp<size_t>(cfg.chunk_bytes / per_step, 1, size_t(T_)));
+  // A chunk's element-wise pass covers tc·B·N (row, unit) pairs per model in 32-bit indices.
+  tc_ = int(std::min<int64_t>(tc_, std::max<int64_t>(1, ((int64_t(1) << 31) - 1) / (int64_t(B_) * N_))));
   const size_t P = size_t(P_), T = size_t(T_), tc = size_t(tc_);
   params_ = be_->alloc(K * P);
   grad_ = be_->alloc(K * P);
@@ -305,6 +308,7 @@ void Ensemble::backward() {
 }
 
 void Ensemble::run(bool forward_only) {
+  flush_denormals();  // the CPU backend computes in this thread (util/fp_env.h)
   int& id = recorded_[forward_only ? 1 : 0];
   if (cfg_.record && be_->can_record()) {
     if (id < 0) {

@@ -55,13 +55,14 @@ class CudaBackend final : public ens::Backend {
   float* alloc(size_t n) override { return static_cast<float*>(raw(n * sizeof(float))); }
   int* alloc_int(size_t n) override { return static_cast<int*>(raw(n * sizeof(int))); }
   double* alloc_double(size_t n) override { return static_cast<double*>(raw(n * sizeof(double))); }
+  // Never throws: it runs while an error unwinds through the engine's destructor.
   void release(void* p) override {
     auto it = sizes_.find(p);
     if (it == sizes_.end()) return;
-    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    cudaStreamSynchronize(stream_);
     in_use_ -= it->second;
     sizes_.erase(it);
-    check(cudaFree(p), "cudaFree");
+    cudaFree(p);
   }
   void upload(float* d, const float* s, size_t n) override { put(d, s, n * sizeof(float)); }
   void upload(int* d, const int* s, size_t n) override { put(d, s, n * sizeof(int)); }
@@ -76,7 +77,7 @@ class CudaBackend final : public ens::Backend {
   }
 
   void gemm(const ens::Gemm& g) override {
-    Timer t(this, g.m == 0 ? "product" : product_name(g));
+    Timer t(this, [&] { return product_name(g); });
     if (reference_) {
       check(launch_ref_gemm(g, stream_), "reference product");
       return;
@@ -90,25 +91,31 @@ class CudaBackend final : public ens::Backend {
   }
 
   void step(const ens::StepArgs& a) override {
-    Timer t(this, a.phase == ens::Phase::Forward ? "step forward"
-                  : a.phase == ens::Phase::Reset ? "step reset"
-                                                 : "step backward");
+    // The kernel's grid: models on y, (row, unit) pairs in 32-bit arithmetic on x.
+    if (a.models > 65535 || int64_t(a.rows) * a.N >= (int64_t(1) << 31))
+      fail("the CUDA step kernel takes at most 65535 models and 2³¹ (row, unit) pairs per model "
+           "(got {} models, {} pairs)", a.models, int64_t(a.rows) * a.N);
+    Timer t(this, [&] {
+      return std::string(a.phase == ens::Phase::Forward ? "step forward"
+                         : a.phase == ens::Phase::Reset ? "step reset"
+                                                        : "step backward");
+    });
     check(launch_step(a, stream_), "step kernel");
   }
   void add_colsum(int models, int rows, int cols, const float* src, int ld, int64_t ss,
                   float* dst, int64_t sd) override {
-    Timer t(this, "column sums");
+    Timer t(this, [] { return std::string("column sums"); });
     check(launch_colsum(models, rows, cols, src, ld, ss, dst, sd, stream_), "column-sum kernel");
   }
   void head(const ens::HeadArgs& a) override {
     check(launch_head(a, stream_), "head kernel");
   }
   void sumsq(int models, int64_t n, const float* x, int64_t stride, double* out) override {
-    Timer t(this, "norms");
+    Timer t(this, [] { return std::string("norms"); });
     check(launch_sumsq(models, n, x, stride, out, stream_), "norm kernel");
   }
   void update(const ens::UpdateArgs& a) override {
-    Timer t(this, "optimizer");
+    Timer t(this, [] { return std::string("optimizer"); });
     check(launch_update(a, stream_), "optimizer kernel");
   }
   void sync() override { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
@@ -141,12 +148,14 @@ class CudaBackend final : public ens::Backend {
  private:
   // RNNMFT_CUDA_PROFILE=1: every call waits for the GPU and its time is summed by kind (with
   // --direct; a recorded sweep is one call). Printed to stderr when the backend goes.
+  // (Not while a sweep is being recorded: waiting would end the recording.)
   struct Timer {
-    Timer(CudaBackend* b, std::string what) : b_(b->profile_ ? b : nullptr), what_(std::move(what)) {
-      if (b_) {
-        cudaStreamSynchronize(b_->stream_);
-        t0_ = std::chrono::steady_clock::now();
-      }
+    template <typename Name>
+    Timer(CudaBackend* b, Name name) : b_(b->profile_ && !b->capturing() ? b : nullptr) {
+      if (!b_) return;
+      what_ = name();
+      cudaStreamSynchronize(b_->stream_);
+      t0_ = std::chrono::steady_clock::now();
     }
     ~Timer() {
       if (!b_) return;
@@ -159,6 +168,10 @@ class CudaBackend final : public ens::Backend {
     std::string what_;
     std::chrono::steady_clock::time_point t0_;
   };
+  bool capturing() const {
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    return cudaStreamIsCapturing(stream_, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone;
+  }
   static std::string product_name(const ens::Gemm& g) {
     return "product " + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k) +
            (g.ta ? " A^T" : "") + (g.tb ? " B^T" : "") + (g.beta != 0.f ? " +=" : "");

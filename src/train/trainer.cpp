@@ -311,9 +311,18 @@ json train(const TrainConfig& cfg_in, bool resume) {
     saved.out = cfg.out;
     if (cfg_in.steps > 0) saved.steps = cfg_in.steps;  // 0: keep the saved target
     // A checkpoint resumes on any device: the host model and optimizer are the record.
+    const bool moved = (!cfg_in.device.empty() && cfg_in.device != saved.device) ||
+                       (!cfg_in.precision.empty() && cfg_in.precision != saved.precision);
     if (!cfg_in.device.empty()) saved.device = cfg_in.device;
     if (!cfg_in.precision.empty()) saved.precision = cfg_in.precision;
+    else if (saved.device != "cuda") saved.precision = "fp32";  // tf32 is a GPU choice
     cfg = saved;
+    cfg.validate();
+    // The next plain --resume continues where this one runs.
+    if (moved) {
+      if (cfg.device == "cuda") gpu::cuda_device_name();  // no GPU: leave the run as it was
+      write_json_atomic(cfg_path, cfg.to_json());
+    }
   } else if (fs::exists(cfg_path)) {
     fail("{} already holds a run: continue it with --resume {} or choose another --out",
          absolute_path(cfg.out), cfg.out);

@@ -4,9 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
+#include <omp.h>
+
 #include <cmath>
+#include <vector>
 
 #include "cells/rnn_model.h"
+#include "spec/draw.h"
+#include "util/fp_env.h"
 #include "util/rng.h"
 
 namespace rnnmft {
@@ -113,3 +118,43 @@ TEST(Kernels, BatchSlicesMatchOneThread) {
 
 }  // namespace
 }  // namespace rnnmft
+
+// Flush-to-zero and denormals-are-zero are set by the engine itself in every thread that runs a
+// training step, whatever the threads' state before (util/fp_env.h): after a multi-threaded
+// loss_and_grad every thread of the pool flushes, and a subnormal product comes out as 0.
+TEST(FloatingPointEnvironment, EveryTrainingThreadFlushesSubnormals) {
+#if defined(__SSE__) || defined(__x86_64__)
+  const int P = 4;
+  Eigen::setNbThreads(P);
+  std::vector<int> before(P, -1), after(P, -1);
+  std::vector<float> product(P, -1.f);
+#pragma omp parallel num_threads(P)
+  {
+    rnnmft::keep_denormals();
+    before[omp_get_thread_num()] = rnnmft::denormals_flushed();
+  }
+  for (int v : before) ASSERT_EQ(v, 0);
+  rnnmft::ModelConfig mc{rnnmft::CellType::Lstm, rnnmft::GruVariant::ResetAfter, 1, 16, 10};
+  rnnmft::RnnModel<float> m(mc);
+  rnnmft::Rng rng(1);
+  rnnmft::draw_preset(m, "pytorch", 8, rng);
+  const int T = 8, B = 64;  // 64 rows: one slice per thread
+  rnnmft::AlignedVector<float> x(size_t(T) * B), grad;
+  std::vector<int> y(B, 3);
+  m.loss_and_grad(x.data(), y.data(), T, B, grad);
+  EXPECT_TRUE(rnnmft::denormals_flushed());
+  volatile float tiny = 1e-39f;  // subnormal
+#pragma omp parallel num_threads(P)
+  {
+    after[omp_get_thread_num()] = rnnmft::denormals_flushed();
+    product[omp_get_thread_num()] = tiny * 1.0f;
+  }
+  for (int p = 0; p < P; ++p) {
+    EXPECT_EQ(after[p], 1) << "thread " << p;
+    EXPECT_EQ(product[p], 0.f) << "thread " << p;
+  }
+  Eigen::setNbThreads(1);
+#else
+  GTEST_SKIP() << "flush-to-zero is set through x86's MXCSR only";
+#endif
+}

@@ -139,6 +139,13 @@ a, b = ([json.loads(l) for l in open(f) if '"loss"' in l] for f in sys.argv[1:3]
 assert len(a) == len(b) == 6, (len(a), len(b))
 assert all(abs(x["loss"] - y["loss"]) < 1e-4 * abs(x["loss"]) for x, y in zip(a, b))
 PY
+# A run saved as a tf32 GPU run resumes on the CPU (precision back to fp32), and config.json
+# records the move, so that a plain --resume stays on the CPU.
+"$BIN" train "${run[@]}" --steps 10 --checkpoint-every 10 --out "$tmp/moved" >/dev/null 2>&1 || bad "run to move"
+$py -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c.update(device='cuda', precision='tf32'); json.dump(c, open(p, 'w'))" "$tmp/moved/config.json"
+"$BIN" train --resume "$tmp/moved" --steps 20 --device cpu >/dev/null 2>&1 && ok || bad "resume of a tf32 GPU run on the CPU"
+grep -qE '"device": ?"cpu"' "$tmp/moved/config.json" && grep -qE '"precision": ?"fp32"' "$tmp/moved/config.json" && ok || bad "config.json does not record the move"
+"$BIN" train --resume "$tmp/moved" --steps 25 >/dev/null 2>&1 && ok || bad "plain resume after the move"
 expect_fail "bad device" "--device must be cpu, cuda or cpu-ensemble" "$BIN" train "${run[@]}" --device tpu --out "$tmp/x"
 expect_fail "precision on the CPU" "--precision tf32 needs --device cuda" "$BIN" train "${run[@]}" --precision tf32 --out "$tmp/x"
 # Without a GPU, --device cuda refuses before anything is written (with one, it trains).

@@ -3,6 +3,9 @@
 // models at once against K runs of one.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <limits>
+
 #include "ensemble/ensemble.h"
 #include "ensemble_check.h"
 #include "train/optimizers/optimizer.h"
@@ -54,7 +57,7 @@ INSTANTIATE_TEST_SUITE_P(AllCells, EnsembleCells, ::testing::ValuesIn(all_cells(
                          [](const auto& info) { return info.param.name; });
 
 // Three Adam steps with clipping on one model of three, against train/optimizers' Adam fed the
-// same gradients; a frozen model and a model with a non-finite loss stay unchanged.
+// same gradients; a frozen model stays unchanged.
 TEST(Ensemble, OptimizersMatchTheCpuOptimizers) {
   for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
     const Problem p = make_problem(all_cells()[4], 3, 5, 4, 6, 2);
@@ -163,6 +166,86 @@ TEST(Ensemble, TrainingFollowsTheCpuEngine) {
     last += cpu[cpu.size() - 1 - s];
   }
   EXPECT_LT(last, 0.8 * first);
+}
+
+}  // namespace
+}  // namespace rnnmft::test
+
+namespace rnnmft::test {
+namespace {
+
+// Edge shapes: T = 1, B = 1, I = 1, N = 1 and N = 33, one-step chunks; then a second run on the
+// same engine with the models' data swapped (nothing stale from the first run).
+TEST(Ensemble, EdgeShapesAndASecondRun) {
+  for (const CellCase& c : all_cells())
+    for (auto [T, B, N, I] : {std::array<int, 4>{1, 1, 1, 1}, {3, 1, 33, 1}, {5, 2, 1, 2}}) {
+      Problem p = make_problem(c, 2, T, B, N, I);
+      auto e = make(p, 2, 1);
+      check_against_cpu_engine(e, p, 1e-5, 1e-4, c.name + " T" + std::to_string(T));
+      std::swap(p.params[0], p.params[1]);
+      std::swap(p.x[0], p.x[1]);
+      std::swap(p.labels[0], p.labels[1]);
+      check_against_cpu_engine(e, p, 1e-5, 1e-4, c.name + " swapped");
+    }
+}
+
+// A model whose loss is not finite is left as it was (parameters and Adam's step count); the
+// other model's update is the one it would get alone.
+TEST(Ensemble, NonFiniteModelIsLeftUnchanged) {
+  Problem p = make_problem(all_cells()[4], 2, 6, 3, 5, 2);
+  p.params[1][p.params[1].size() / 2] = std::numeric_limits<float>::quiet_NaN();
+  auto e = make(p, 2, 2);
+  auto one = make(p, 1, 2);
+  for (int k = 0; k < 2; ++k) {
+    e.set_params(k, p.params[k].data());
+    e.set_batch(k, p.x[k].data(), p.labels[k].data());
+  }
+  one.set_params(0, p.params[0].data());
+  one.set_batch(0, p.x[0].data(), p.labels[0].data());
+  e.run();
+  one.run();
+  EXPECT_FALSE(std::isfinite(e.losses()[1]));
+  const auto active = e.update({1e-2f, 1e-2f}, {1.0, 1.0}, e.grad_norms());
+  one.update({1e-2f}, {1.0}, one.grad_norms());
+  EXPECT_TRUE(active[0]);
+  EXPECT_FALSE(active[1]);
+  std::vector<float> a(e.layout().total), b(e.layout().total);
+  e.get_params(0, a.data());
+  one.get_params(0, b.data());
+  EXPECT_EQ(a, b);
+  e.get_params(1, a.data());
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::isfinite(p.params[1][i])) {
+      ASSERT_EQ(a[i], p.params[1][i]) << i;
+    }
+  EXPECT_EQ(e.optimizer_state(1).at("adam.t")[0], 0.f);
+}
+
+// Optimizer state carried into a fresh engine continues the run exactly (checkpoints).
+TEST(Ensemble, OptimizerStateRoundTrip) {
+  for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
+    const Problem p = make_problem(all_cells()[2], 1, 5, 3, 6, 2);
+    auto a = make(p, 1, 2, opt), b = make(p, 1, 2, opt);
+    a.set_params(0, p.params[0].data());
+    a.set_batch(0, p.x[0].data(), p.labels[0].data());
+    for (int s = 0; s < 3; ++s) {
+      a.run();
+      a.update({3e-3f}, {0.0}, a.grad_norms());
+    }
+    std::vector<float> w(a.layout().total), w2(a.layout().total);
+    a.get_params(0, w.data());
+    b.set_params(0, w.data());
+    b.set_optimizer_state(0, a.optimizer_state(0));
+    b.set_batch(0, p.x[0].data(), p.labels[0].data());
+    for (auto* e : {&a, &b}) {
+      e->run();
+      e->update({3e-3f}, {0.0}, e->grad_norms());
+    }
+    a.get_params(0, w.data());
+    b.get_params(0, w2.data());
+    EXPECT_EQ(w, w2) << opt;
+    EXPECT_THROW(b.set_optimizer_state(0, {}), Error) << opt;
+  }
 }
 
 }  // namespace

@@ -54,7 +54,12 @@ TEST_P(CudaCells, Fp32MatchesTheCpuEngine) {
   for (bool record : {true, false}) {
     auto e = make(mid, 2, 16, gpu::Precision::Fp32, false, record);
     check_against_cpu_engine(e, mid, 1e-5, 1e-4, GetParam().name + " mid");
-    check_against_cpu_engine(e, mid, 1e-5, 1e-4, GetParam().name + " mid, again");
+    // Again with the two models' data swapped: nothing of the first run is replayed stale.
+    Problem swapped = mid;
+    std::swap(swapped.params[0], swapped.params[1]);
+    std::swap(swapped.x[0], swapped.x[1]);
+    std::swap(swapped.labels[0], swapped.labels[1]);
+    check_against_cpu_engine(e, swapped, 1e-5, 1e-4, GetParam().name + " mid, swapped");
   }
 }
 
@@ -176,6 +181,9 @@ TEST(CudaEnsemble, ReportsAFullGpuClearly) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("GPU out of memory"), std::string::npos) << e.what();
   }
+  // The refusal leaves no error behind: the next ensemble runs and matches the CPU engine.
+  auto next = make(p, 1, 0);
+  check_against_cpu_engine(next, p, 1e-5, 1e-4, "after the refusal");
 }
 
 }  // namespace
