@@ -36,6 +36,9 @@ Loaded load_for_task(const std::string& weights, const TaskFlags& tf) {
   if (mc.input_dim != l.task->input_dim())
     fail("{}: the model reads {} inputs per step, task {} gives {}", st.path, mc.input_dim,
          tf.options.name, l.task->input_dim());
+  if (mc.classes != l.task->num_classes())
+    fail("{}: the model's head has {} classes, task {} has {}", st.path, mc.classes,
+         tf.options.name, l.task->num_classes());
   l.model = std::make_unique<RnnModel<float>>(mc);
   import_weights(*l.model, st);
   return l;

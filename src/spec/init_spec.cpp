@@ -142,6 +142,11 @@ InitSpec InitSpec::from_json(const json& j, const std::string& where) {
       if (!v.is_number()) fail("{}: {}.{} must be a number", where, name, key);
       *dst = v.get<double>();
       if (!std::isfinite(*dst)) fail("{}: {}.{} is not finite", where, name, key);
+      // Parameters are floats: a value that is finite as a double may not be one as a float, and
+      // nothing beyond this bound trains.
+      if (std::abs(*dst) > 1e6)
+        fail("{}: {}.{} = {} is beyond ±1e6 (the weights are floats; nothing trains there)", where,
+             name, key, *dst);
       if (key != "bias_mean" && *dst < 0)
         fail("{}: {}.{} = {} is negative (standard deviations are ≥ 0)", where, name, key, *dst);
     }
@@ -186,7 +191,7 @@ InitSpec load_spec_file(const std::string& path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     fail("{}: not valid JSON: {}", absolute_path(path), e.what());
   }
   return InitSpec::from_json(j, absolute_path(path));

@@ -261,7 +261,7 @@ SweepSpec SweepSpec::load(const std::string& path) {
   ojson j;
   try {
     j = ojson::parse(in);
-  } catch (const ojson::parse_error& e) {
+  } catch (const ojson::exception& e) {  // syntax, and numbers beyond a double (1e400)
     fail("{}: not valid JSON ({})", absolute_path(path), e.what());
   }
   return parse(j, absolute_path(path));

@@ -148,7 +148,7 @@ SafeTensors read_safetensors(const std::string& path) {
   json header;
   try {
     header = json::parse(h);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     fail("{}: header is not valid JSON ({})", where, e.what());
   }
   if (!header.is_object()) fail("{}: header is not a JSON object", where);

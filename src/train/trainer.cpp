@@ -23,6 +23,7 @@
 #include "util/atomic_file.h"
 #include "util/duration.h"
 #include "util/error.h"
+#include "util/parse_number.h"
 #include "util/rng.h"
 
 namespace fs = std::filesystem;
@@ -64,10 +65,10 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& where) {
   try {
     const json& t = j.at("task");
     c.task.name = t.at("name");
-    c.task.seq_len = t.at("seq_len");
+    c.task.seq_len = narrow_int(t.at("seq_len").get<int64_t>(), where + ": task.seq_len");
     c.task.pad_front = t.at("pad_front");
     c.task.unit = t.at("unit");
-    c.task.repeat = t.at("repeat");
+    c.task.repeat = narrow_int(t.at("repeat").get<int64_t>(), where + ": task.repeat");
     c.task.standardize = t.at("standardize");
     c.task.val_size = t.at("val_size");
     c.task.split_seed = t.at("split_seed");
@@ -75,16 +76,16 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& where) {
     c.data_dir = j.at("data_dir");
     c.cell = j.at("cell");
     c.gru_variant = j.at("gru_variant");
-    c.hidden = j.at("hidden");
+    c.hidden = narrow_int(j.at("hidden").get<int64_t>(), where + ": hidden");
     c.init = j.at("init");
     c.steps = j.at("steps");
-    c.batch = j.at("batch");
+    c.batch = narrow_int(j.at("batch").get<int64_t>(), where + ": batch");
     c.optimizer = j.at("optimizer");
     c.lr = j.at("lr");
     c.clip = j.at("clip");
     c.schedule = j.at("schedule");
     c.seed = j.at("seed");
-    c.threads = j.at("threads");
+    c.threads = narrow_int(j.at("threads").get<int64_t>(), where + ": threads");
     c.log_every = j.at("log_every");
     c.eval_every = j.at("eval_every");
     c.checkpoint_every = j.at("checkpoint_every");
@@ -208,7 +209,7 @@ json read_json(const std::string& path) {
   if (!in) fail("{}: cannot open", absolute_path(path));
   try {
     return json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     fail("{}: not valid JSON ({})", absolute_path(path), e.what());
   }
 }
@@ -349,8 +350,12 @@ json train(const TrainConfig& cfg_in, bool resume) {
     const SafeTensors ck = read_safetensors(ck_path);
     model.set_params(ck.get_f32("params", {int64_t(model.params().size())}));
     for (auto& [name, v] : opt->state()) *v = ck.get_f32(name, {int64_t(v->size())});
-    start = std::stoll(ck.meta("step"));
-    wall_before = std::stod(ck.meta("wall_time_s"));
+    start = parse_int64_strict(ck.meta("step"), absolute_path(ck_path) + ": metadata 'step'");
+    wall_before = parse_double_strict(ck.meta("wall_time_s"),
+                                      absolute_path(ck_path) + ": metadata 'wall_time_s'");
+    if (start < 0 || !(wall_before >= 0) || !std::isfinite(wall_before))
+      fail("{}: metadata 'step' = {} and 'wall_time_s' = {} must be non-negative",
+           absolute_path(ck_path), start, wall_before);
     if (start > cfg.steps)
       fail("{}: checkpoint is at step {}, beyond --steps {}", ck_path, start, cfg.steps);
     truncate_log(log_path, start);

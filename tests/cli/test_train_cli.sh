@@ -146,6 +146,45 @@ $py -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c.update(device='c
 "$BIN" train --resume "$tmp/moved" --steps 20 --device cpu >/dev/null 2>&1 && ok || bad "resume of a tf32 GPU run on the CPU"
 grep -qE '"device": ?"cpu"' "$tmp/moved/config.json" && grep -qE '"precision": ?"fp32"' "$tmp/moved/config.json" && ok || bad "config.json does not record the move"
 "$BIN" train --resume "$tmp/moved" --steps 25 >/dev/null 2>&1 && ok || bad "plain resume after the move"
+# Values read back from a run directory are parsed whole and range-checked.
+set_meta() {  # DIR VALUE: checkpoint metadata 'step' = VALUE (header rewritten, data unchanged)
+  $py - "$1/checkpoint.safetensors" "$2" <<'PY'
+import json, struct, sys
+p, v = sys.argv[1], sys.argv[2]
+b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); h["__metadata__"]["step"] = v
+hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
+open(p, "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+PY
+}
+for v in 12abc 1e3 -5 abc; do
+  rm -rf "$tmp/meta"; cp -r "$tmp/moved" "$tmp/meta"; set_meta "$tmp/meta" "$v"
+  expect_fail "checkpoint step '$v'" "metadata 'step'" "$BIN" train --resume "$tmp/meta" --steps 40
+done
+rm -rf "$tmp/meta"; cp -r "$tmp/moved" "$tmp/meta"
+sed -i 's/"lr": [0-9.e-]*/"lr": 1e400/' "$tmp/meta/config.json"
+expect_fail "config.json number beyond a double" "meta/config.json: not valid JSON" "$BIN" train --resume "$tmp/meta"
+rm -rf "$tmp/meta"; cp -r "$tmp/moved" "$tmp/meta"
+sed -i 's/"hidden": 16/"hidden": 4294967312/' "$tmp/meta/config.json"
+expect_fail "config.json hidden beyond an int" "hidden: 4294967312 is out of range" "$BIN" train --resume "$tmp/meta"
+echo '{"cell": "gru", "gates": {"reset": {"recurrent_std": 1, "bias_mean": 1e300}}}' > "$tmp/huge.json"
+expect_fail "init spec value beyond a float" "reset.bias_mean = 1e+300 is beyond ±1e6" "$BIN" train "${run[@]}" --init "$tmp/huge.json" --out "$tmp/x"
+# A head with 20 classes does not evaluate on a 10-class task.
+"$BIN" export "$tmp/moved" -o "$tmp/h10.safetensors" >/dev/null || bad "export for the head check"
+$py - "$tmp/h10.safetensors" "$tmp/h20.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); data = b[8 + n:]
+out, blobs, off = {"__metadata__": dict(h["__metadata__"], classes="20")}, [], 0
+for k, v in sorted((k, v) for k, v in h.items() if k != "__metadata__"):
+    raw = data[v["data_offsets"][0]:v["data_offsets"][1]]
+    if k.startswith("head."):
+        raw, v = raw * 2, dict(v, shape=[v["shape"][0] * 2] + v["shape"][1:])
+    out[k] = dict(v, data_offsets=[off, off + len(raw)]); blobs.append(raw); off += len(raw)
+hb = json.dumps(out).encode(); hb += b" " * (-len(hb) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
+PY
+expect_fail "head with 20 classes" "head has 20 classes, task mnist-row has 10" "$BIN" eval --weights "$tmp/h20.safetensors" --task mnist-row --limit 10
 expect_fail "bad device" "--device must be cpu, cuda or cpu-ensemble" "$BIN" train "${run[@]}" --device tpu --out "$tmp/x"
 expect_fail "precision on the CPU" "--precision tf32 needs --device cuda" "$BIN" train "${run[@]}" --precision tf32 --out "$tmp/x"
 # Without a GPU, --device cuda refuses before anything is written (with one, it trains).
