@@ -7,25 +7,26 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "util/error.h"
 
 namespace rnnmft {
 
-inline int64_t parse_int64_strict(const std::string& s, const std::string& where) {
-  int64_t v = 0;
+// The whole of s as a T (int64_t or double), or an Error naming `where`.
+template <typename T>
+T parse_strict(const std::string& s, const std::string& where) {
+  T v{};
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size() || s.empty())
-    fail("{}: '{}' is not an integer", where, s);
+    fail("{}: '{}' is not {}", where, s, std::is_integral_v<T> ? "an integer" : "a number");
   return v;
 }
-
+inline int64_t parse_int64_strict(const std::string& s, const std::string& where) {
+  return parse_strict<int64_t>(s, where);
+}
 inline double parse_double_strict(const std::string& s, const std::string& where) {
-  double v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty())
-    fail("{}: '{}' is not a number", where, s);
-  return v;
+  return parse_strict<double>(s, where);
 }
 
 // A JSON-read 64-bit integer that must fit an int.
