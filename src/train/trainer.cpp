@@ -214,6 +214,12 @@ json read_json(const std::string& path) {
   }
 }
 
+bool all_finite(const AlignedVector<float>& v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
 void save_checkpoint(const std::string& dir, const RnnModel<float>& model, Optimizer& opt,
                      int64_t step, double wall) {
   SafeTensors st;
@@ -350,6 +356,9 @@ json train(const TrainConfig& cfg_in, bool resume) {
     const SafeTensors ck = read_safetensors(ck_path);
     model.set_params(ck.get_f32("params", {int64_t(model.params().size())}));
     for (auto& [name, v] : opt->state()) *v = ck.get_f32(name, {int64_t(v->size())});
+    if (!all_finite(model.params()))
+      fail("{}: the checkpoint holds non-finite parameters and cannot be resumed",
+           absolute_path(ck_path));
     start = parse_int64_strict(ck.meta("step"), absolute_path(ck_path) + ": metadata 'step'");
     wall_before = parse_double_strict(ck.meta("wall_time_s"),
                                       absolute_path(ck_path) + ": metadata 'wall_time_s'");
@@ -414,6 +423,15 @@ json train(const TrainConfig& cfg_in, bool resume) {
   double recent_loss = 0, recent_acc = 0;
   int recent_n = 0;
 
+  const double divergence_limit = 100.0 * std::log(double(model.config().classes));
+  // Stops the run: the log says why, and the last checkpoint (finite, written before) stays.
+  auto diverged = [&](int64_t step, const std::string& why) {
+    log << json{{"step", step}, {"error", "diverged: " + why}}.dump() << "\n";
+    log.flush();
+    fail("training diverged at step {}: {}. Training stopped; the last good checkpoint, step {}, "
+         "is intact: {}",
+         step, why, last_ckpt, last_ckpt > 0 ? absolute_path(ck_path) : "(none written yet)");
+  };
   for (int64_t s = start; s < cfg.steps; ++s) {
     const auto ks = sampler.batch_at(uint64_t(s));
     std::vector<size_t> idx(ks.begin(), ks.end());
@@ -422,15 +440,15 @@ json train(const TrainConfig& cfg_in, bool resume) {
     const float loss = r.loss;
     const int correct = r.correct;
     const double gnorm = r.grad_norm;
-    if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
-      log << json{{"step", s + 1}, {"error", "non-finite loss or gradient"}}.dump() << "\n";
-      log.flush();
-      fail(
-          "non-finite {} at step {} (loss {}, gradient norm {}): training stopped. The last good "
-          "checkpoint, step {}, is intact: {}",
-          std::isfinite(loss) ? "gradient" : "loss", s + 1, loss, gnorm, last_ckpt,
-          last_ckpt > 0 ? absolute_path(ck_path) : "(none written yet)");
-    }
+    // Divergence (docs/training.md §Guarantees): a non-finite loss or gradient, or a loss above
+    // 100·ln C, a hundred times that of a uniform guess.
+    const bool nonfinite = !std::isfinite(loss) || !std::isfinite(gnorm);
+    if (nonfinite || loss > divergence_limit)
+      diverged(s + 1, nonfinite ? fmt::format("non-finite {} (loss {}, gradient norm {})",
+                                              std::isfinite(loss) ? "gradient" : "loss", loss,
+                                              gnorm)
+                                : fmt::format("exploding loss {:.4g}, above 100·ln C = {:.4g}",
+                                              loss, divergence_limit));
     const double lr = cfg.schedule == "cosine"
                           ? cfg.lr * 0.5 * (1.0 + std::cos(M_PI * double(s) / double(cfg.steps)))
                           : cfg.lr;
@@ -470,6 +488,8 @@ json train(const TrainConfig& cfg_in, bool resume) {
                                    done, v.loss, v.accuracy, v.count));
     }
     if (done % cfg.checkpoint_every == 0 || done == cfg.steps) {
+      // Only finite parameters become a checkpoint: the last one stays the last good one.
+      if (!all_finite(model.params())) diverged(done, "non-finite parameters after the update");
       save_checkpoint(cfg.out, model, *opt, done, wall_before + elapsed());
       last_ckpt = done;
     }

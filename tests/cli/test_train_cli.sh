@@ -28,9 +28,27 @@ grep -q '"test"' "$tmp/full/metrics.json" && ok || bad "metrics.json has no test
 "$BIN" export "$tmp/other" -o "$tmp/other.safetensors" >/dev/null
 cmp -s "$tmp/other.safetensors" "$tmp/full.safetensors" && bad "seed has no effect" || ok
 
-# 3. NaN guard: an absurd SGD step overflows; the run stops naming the step and the last good
-#    checkpoint stays loadable.
-expect_fail "nan guard" "non-finite" "$BIN" train "${common[@]}" --optimizer sgd --lr 1e38 --steps 50 --checkpoint-every 1 --out "$tmp/nan"
+# 3. Divergence: an absurd SGD step explodes the loss; the run stops naming the step, the log says
+#    why (a sweep reads it), and the last checkpoint stays loadable and finite.
+expect_fail "divergence guard" "training diverged at step" "$BIN" train "${common[@]}" --optimizer sgd --lr 1e38 --steps 50 --checkpoint-every 1 --out "$tmp/nan"
+grep -q '"error":"diverged: ' "$tmp/nan/log.jsonl" && ok || bad "the log does not say why the run stopped"
+expect_fail "exploding loss" "exploding loss" "$BIN" train "${common[@]}" --lr 100 --steps 50 --out "$tmp/explode"
+$py - "$tmp/nan/checkpoint.safetensors" <<'PY' && ok || bad "the kept checkpoint is not finite"
+import json, math, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); o = h["params"]["data_offsets"]
+v = struct.unpack("<%df" % ((o[1] - o[0]) // 4), b[8 + n + o[0]:8 + n + o[1]])
+assert all(math.isfinite(x) for x in v)
+PY
+# A checkpoint with a non-finite parameter is not resumed.
+rm -rf "$tmp/nanck"; cp -r "$tmp/nan" "$tmp/nanck"
+$py - "$tmp/nanck/checkpoint.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); n = struct.unpack("<Q", b[:8])[0]
+o = json.loads(b[8:8 + n])["params"]["data_offsets"]
+b[8 + n + o[0]:8 + n + o[0] + 4] = struct.pack("<f", float("nan")); open(p, "wb").write(b)
+PY
+expect_fail "non-finite checkpoint" "holds non-finite parameters" "$BIN" train --resume "$tmp/nanck" --steps 60
 if [ -s "$tmp/nan/checkpoint.safetensors" ]; then
   "$BIN" export "$tmp/nan" -o "$tmp/nan.safetensors" >/dev/null 2>&1 && ok || bad "last checkpoint unreadable"
   "$BIN" eval --weights "$tmp/nan.safetensors" --task mnist-row --limit 10 --json >/dev/null 2>&1 && ok || bad "last checkpoint gives non-finite eval"
