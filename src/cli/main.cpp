@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "gpu/cuda_backend.h"
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const rnnmft::Error& e) {
+    fmt::print(stderr, "rnnmft: error: {}\n", e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // An unwritable or impossible path (its what() names it): the user's to fix, not a bug.
     fmt::print(stderr, "rnnmft: error: {}\n", e.what());
     return 1;
   } catch (const std::exception& e) {

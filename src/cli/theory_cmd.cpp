@@ -15,6 +15,7 @@
 #include "theory/critical.h"
 #include "theory/mean_field.h"
 #include "theory/phase.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace rnnmft::cli {
@@ -296,13 +297,7 @@ void register_critical(CLI::App& app) {
       json spec = r.spec.to_json();
       spec["diagnostics"] = j;
       spec["diagnostics"].erase("spec");
-      const std::string tmp = a->out + ".tmp";
-      {
-        std::ofstream f(tmp);
-        if (!f) fail("{}: cannot write", absolute_path(a->out));
-        f << spec.dump(2) << "\n";
-      }
-      std::filesystem::rename(tmp, a->out);
+      write_file_atomic(a->out, spec.dump(2) + "\n");
     }
     if (a->json) {
       fmt::print("{}\n", j.dump(2));
@@ -496,12 +491,10 @@ void register_phase(CLI::App& app) {
     theory::TheoryOptions o = a->opt;
     o.horizon = a->seq_len;
     const auto grid = theory::phase_grid(base, x, y, o);
-    const std::string tmp = a->out + ".tmp";
     {
-      std::ofstream f(tmp);
-      if (!f) fail("{}: cannot write", absolute_path(a->out));
+      std::string f;
       // ξ is written as inf where it diverges (pandas reads it as a float).
-      f << fmt::format(
+      f += fmt::format(
           "{},{},Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,"
           "seq_len\n",
           x.param, y.param);
@@ -510,15 +503,15 @@ void register_phase(CLI::App& app) {
                                 : std::isnan(v) ? std::string("nan") : v > 0 ? "inf" : "-inf";
       };
       for (const auto& pt : grid)
-        f << fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{},{},{:.10g},{:.10g},"
+        f += fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{},{},{:.10g},{:.10g},"
                          "{:.10g},{},{}\n",
                          pt.x, pt.y, pt.r.Q_h, pt.r.Q_c, pt.r.chi, g(pt.r.xi()), pt.r.corr,
                          g(pt.r.chi_coincident),
                          pt.r.chaotic() ? 1 : 0, pt.r.jacobian.m1, pt.r.jacobian.m2,
                          pt.r.jacobian.variance(), g(pt.r.tied_log_gain(a->seq_len)),
                          a->seq_len);
+      write_file_atomic(a->out, f);
     }
-    std::filesystem::rename(tmp, a->out);
     fmt::print("wrote {} ({} × {} points of {}); plot: /usr/bin/python3 scripts/plot_phase.py {}\n",
                absolute_path(a->out), x.n, y.n, cell_name(cell), a->out);
   });

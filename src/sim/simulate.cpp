@@ -9,6 +9,7 @@
 #include "cells/rnn_model.h"
 #include "sim/jacobian.h"
 #include "spec/draw.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -67,14 +68,13 @@ double spectral_radius(const MatrixXd& J) {
 
 void write_csv(const std::string& path, const std::string& header,
                const std::vector<std::vector<double>>& cols) {
-  std::ofstream out(path);
-  if (!out) fail("{}: cannot write", absolute_path(path));
-  out << header << "\n";
+  std::string out = header + "\n";
   for (size_t r = 0; r < cols[0].size(); ++r) {
     for (size_t c = 0; c < cols.size(); ++c)
-      out << (c ? "," : "") << fmt::format("{:.10g}", cols[c][r]);
-    out << "\n";
+      out += fmt::format(fmt::runtime(c ? ",{:.10g}" : "{:.10g}"), cols[c][r]);
+    out += "\n";
   }
+  write_file_atomic(path, out);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace rnnmft {
@@ -198,13 +199,7 @@ InitSpec load_spec_file(const std::string& path) {
 }
 
 void save_spec_file(const InitSpec& spec, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) fail("{}: cannot write", absolute_path(path));
-    out << spec.to_json().dump(2) << "\n";
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("{}: cannot write", absolute_path(path));
+  write_file_atomic(path, spec.to_json().dump(2) + "\n");
 }
 
 bool is_preset(const std::string& init) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace rnnmft {
@@ -111,23 +112,13 @@ void write_safetensors(const std::string& path, const SafeTensors& st) {
   if (!st.metadata.empty()) header["__metadata__"] = st.metadata;
   std::string h = header.dump();
   while (h.size() % 8) h.push_back(' ');
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) fail("{}: cannot open for writing", absolute_path(tmp));
-    const uint64_t n = h.size();
-    uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(h.data(), std::streamsize(h.size()));
-    for (const auto& [name, t] : st.tensors)
-      out.write(reinterpret_cast<const char*>(t.bytes.data()), std::streamsize(t.bytes.size()));
-    out.flush();
-    if (!out) fail("{}: write failed (disk full?)", absolute_path(tmp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("cannot rename {} to {}: {}", tmp, path, ec.message());
+  const uint64_t n = h.size();
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = char(uint8_t(n >> (8 * i)));
+  out += h;
+  for (const auto& [name, t] : st.tensors)
+    out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+  write_file_atomic(path, out);  // checked, fsynced, renamed: a checkpoint is whole or absent
 }
 
 SafeTensors read_safetensors(const std::string& path) {

@@ -256,8 +256,9 @@ void truncate_log(const std::string& path, int64_t step) {
     }
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : keep) out << l << "\n";
+  std::string out;
+  for (const auto& l : keep) out += l + "\n";
+  write_file_atomic(path, out);  // whole or not at all: no history lost to a crash here
 }
 
 class Progress {
@@ -303,17 +304,27 @@ RnnModel<float> load_run_model(const std::string& dir) {
   return model;
 }
 
-json train(const TrainConfig& cfg_in, bool resume) {
+json train(const TrainConfig& cfg_in, bool resume_in) {
   TrainConfig cfg = cfg_in;
+  bool resume = resume_in;
   if (cfg.out.empty()) fail("--out DIR is required");
   const fs::path dir(cfg.out);
   const std::string cfg_path = (dir / "config.json").string(),
                     ck_path = (dir / "checkpoint.safetensors").string(),
                     log_path = (dir / "log.jsonl").string();
   if (resume) {
-    if (!fs::is_regular_file(cfg_path) || !fs::is_regular_file(ck_path))
+    if (!fs::is_regular_file(cfg_path))
       fail("{}: nothing to resume (needs config.json and checkpoint.safetensors)",
            absolute_path(cfg.out));
+    // A run that stopped before its first checkpoint has nothing to continue: it starts over
+    // from its saved configuration.
+    if (!fs::is_regular_file(ck_path)) {
+      fmt::print(stderr, "{}: no checkpoint yet; the run starts over from step 0\n",
+                 absolute_path(cfg.out));
+      resume = false;
+      std::error_code ec;
+      fs::remove(log_path, ec);
+    }
     TrainConfig saved = TrainConfig::from_json(read_json(cfg_path), absolute_path(cfg_path));
     saved.out = cfg.out;
     if (cfg_in.steps > 0) saved.steps = cfg_in.steps;  // 0: keep the saved target
@@ -331,7 +342,8 @@ json train(const TrainConfig& cfg_in, bool resume) {
       write_json_atomic(cfg_path, cfg.to_json());
     }
   } else if (fs::exists(cfg_path)) {
-    fail("{} already holds a run: continue it with --resume {} or choose another --out",
+    fail("{} already holds a run: continue it with --resume {} (a run without a checkpoint "
+         "starts over) or choose another --out",
          absolute_path(cfg.out), cfg.out);
   }
   if (cfg.device.empty()) cfg.device = "cpu";
@@ -408,9 +420,9 @@ json train(const TrainConfig& cfg_in, bool resume) {
   }
   Eigen::setNbThreads(cfg.threads);
 
-  std::ofstream log(log_path, std::ios::app);
-  if (!log) fail("{}: cannot open for appending", absolute_path(log_path));
-  for (const auto& w : warnings) log << json{{"warning", w}}.dump() << "\n";
+  // Every log line goes out in one checked write and reaches the disk (util/atomic_file.h).
+  auto log = [&](const json& j) { append_line(log_path, j.dump()); };
+  for (const auto& w : warnings) log(json{{"warning", w}});
   BatchSampler sampler(task.size(Split::Train), size_t(cfg.batch), cfg.seed);
   const int T = task.seq_len(), I = task.input_dim(), B = cfg.batch;
   AlignedVector<float> x(size_t(T) * B * I);
@@ -426,8 +438,7 @@ json train(const TrainConfig& cfg_in, bool resume) {
   const double divergence_limit = 100.0 * std::log(double(model.config().classes));
   // Stops the run: the log says why, and the last checkpoint (finite, written before) stays.
   auto diverged = [&](int64_t step, const std::string& why) {
-    log << json{{"step", step}, {"error", "diverged: " + why}}.dump() << "\n";
-    log.flush();
+    log(json{{"step", step}, {"error", "diverged: " + why}});
     fail("training diverged at step {}: {}. Training stopped; the last good checkpoint, step {}, "
          "is intact: {}",
          step, why, last_ckpt, last_ckpt > 0 ? absolute_path(ck_path) : "(none written yet)");
@@ -459,15 +470,12 @@ json train(const TrainConfig& cfg_in, bool resume) {
     recent_acc += acc;
     ++recent_n;
     if (done % cfg.log_every == 0 || done == cfg.steps) {
-      log << json{{"step", done},
+      log(json{{"step", done},
                   {"loss", recent_loss / recent_n},
                   {"accuracy", recent_acc / recent_n},
                   {"grad_norm", gnorm},
                   {"lr", lr},
-                  {"time_s", wall_before + elapsed()}}
-                 .dump()
-          << "\n";
-      log.flush();
+                  {"time_s", wall_before + elapsed()}});
       progress.update(done, recent_loss / recent_n, recent_acc / recent_n, elapsed());
       recent_loss = recent_acc = 0;
       recent_n = 0;
@@ -477,13 +485,10 @@ json train(const TrainConfig& cfg_in, bool resume) {
       engine->sync_to_host();
     if (done % cfg.eval_every == 0 && done != cfg.steps) {
       const EvalResult v = evaluate(model, task, Split::Val, cfg.eval_limit);
-      log << json{{"step", done},
+      log(json{{"step", done},
                   {"val_loss", v.loss},
                   {"val_accuracy", v.accuracy},
-                  {"val_examples", v.count}}
-                 .dump()
-          << "\n";
-      log.flush();
+                  {"val_examples", v.count}});
       progress.message(fmt::format("step {}: validation loss {:.4f}, accuracy {:.4f} ({} examples)",
                                    done, v.loss, v.accuracy, v.count));
     }
@@ -503,13 +508,11 @@ json train(const TrainConfig& cfg_in, bool resume) {
       {"ms_per_step", 1000.0 * elapsed() / double(std::max<int64_t>(cfg.steps - start, 1))},
       {"val", {{"loss", val.loss}, {"accuracy", val.accuracy}, {"examples", val.count}}},
       {"test", {{"loss", test.loss}, {"accuracy", test.accuracy}, {"examples", test.count}}}};
-  log << json{{"step", cfg.steps},
+  log(json{{"step", cfg.steps},
               {"val_loss", val.loss},
               {"val_accuracy", val.accuracy},
               {"test_loss", test.loss},
-              {"test_accuracy", test.accuracy}}
-             .dump()
-      << "\n";
+              {"test_accuracy", test.accuracy}});
   write_json_atomic((dir / "metrics.json").string(), metrics);
   progress.message(
       fmt::format("done: test accuracy {:.4f} (loss {:.4f}), validation accuracy {:.4f}; "

@@ -203,6 +203,13 @@ hb = json.dumps(out).encode(); hb += b" " * (-len(hb) % 8)
 open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
 PY
 expect_fail "head with 20 classes" "head has 20 classes, task mnist-row has 10" "$BIN" eval --weights "$tmp/h20.safetensors" --task mnist-row --limit 10
+# A run stopped before its first checkpoint starts over on --resume; an impossible --out is a
+# user error (exit 1) that names the path.
+mkdir -p "$tmp/early"; cp "$tmp/moved/config.json" "$tmp/early/"; echo '{"step": 3, "loss": 9}' > "$tmp/early/log.jsonl"
+out="$("$BIN" train --resume "$tmp/early" --steps 10 2>&1)" && grep -q "starts over" <<<"$out" && ok || bad "resume without a checkpoint: $out"
+[ -s "$tmp/early/checkpoint.safetensors" ] && [ -s "$tmp/early/metrics.json" ] && ! grep -q '"loss": 9' "$tmp/early/log.jsonl" && ok || bad "the restarted run is incomplete"
+expect_fail "already holds a run" "starts over" "$BIN" train "${run[@]}" --steps 5 --out "$tmp/early"
+expect_fail "impossible --out" "/etc/passwd/run" "$BIN" train "${run[@]}" --steps 5 --out /etc/passwd/run
 expect_fail "bad device" "--device must be cpu, cuda or cpu-ensemble" "$BIN" train "${run[@]}" --device tpu --out "$tmp/x"
 expect_fail "precision on the CPU" "--precision tf32 needs --device cuda" "$BIN" train "${run[@]}" --precision tf32 --out "$tmp/x"
 # Without a GPU, --device cuda refuses before anything is written (with one, it trains).
