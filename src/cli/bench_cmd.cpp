@@ -15,6 +15,7 @@
 #include "spec/draw.h"
 #include "train/optimizers/adam.h"
 #include "util/error.h"
+#include "util/memory.h"
 #include "util/rng.h"
 
 namespace rnnmft::cli {
@@ -175,6 +176,11 @@ void register_bench(CLI::App& app) {
     RnnModel<float> m(mc);
     Rng rng(1);
     if (a->pad < 0 || a->pad > a->seq_len) fail("--pad must be between 0 and --seq-len");
+    check_fits_memory(4 * uint64_t(a->seq_len) * uint64_t(a->batch) *
+                          uint64_t(input_gates(parse_cell(a->cell)) * a->hidden + 3 * a->hidden +
+                                   a->input_dim),
+                      fmt::format("a step with T = {}, batch {} and {} hidden units", a->seq_len,
+                                  a->batch, a->hidden));
     draw_preset(m, a->init, a->seq_len, rng);
     const size_t T = a->seq_len, B = a->batch, I = a->input_dim;
     AlignedVector<float> x(T * B * I), grad;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "data/batches.h"
 #include "data/task_stats.h"
@@ -23,6 +24,7 @@
 #include "util/atomic_file.h"
 #include "util/duration.h"
 #include "util/error.h"
+#include "util/memory.h"
 #include "util/parse_number.h"
 #include "util/rng.h"
 
@@ -357,6 +359,19 @@ json train(const TrainConfig& cfg_in, bool resume_in) {
   const Task task(data, cfg.task);
   if (size_t(cfg.batch) > task.size(Split::Train))
     fail("--batch {} is larger than the {} training examples", cfg.batch, task.size(Split::Train));
+  if (cfg.device != "cuda") {
+    // The CPU engine keeps every step's gates and states for the backward sweep.
+    const uint64_t T = uint64_t(task.seq_len()), B = uint64_t(cfg.batch),
+                   N = uint64_t(cfg.hidden), I = uint64_t(task.input_dim()),
+                   G = uint64_t(input_gates(parse_cell(cfg.cell)));
+    check_fits_memory(4 * T * B * (G * N + 3 * N + I),
+                      fmt::format("training with T = {}, batch {} and {} hidden units", T, B, N));
+  }
+  if (unsigned(cfg.threads) > std::max(1u, std::thread::hardware_concurrency()))
+    fmt::print(stderr,
+               "warning: --threads {} on a machine with {} cores: threads beyond the cores only "
+               "slow each step down\n",
+               cfg.threads, std::thread::hardware_concurrency());
   RnnModel<float> model(model_config(cfg, task));
   auto opt = make_optimizer(cfg.optimizer, model.params().size());
   int64_t start = 0;

@@ -1,5 +1,7 @@
 #include "train/weights_io.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 
 #include "util/error.h"
@@ -54,6 +56,24 @@ ModelConfig config_from_weights(const SafeTensors& st) {
            it->second.shape[0], c.hidden);
   }
   if (st.metadata.count("gru_variant")) c.gru = parse_gru_variant(st.metadata.at("gru_variant"));
+  if (c.hidden < 1 || c.input_dim < 1 || c.classes < 2)
+    fail("{}: weights for hidden {}, input {}, classes {}: each must be at least 1 (classes 2)",
+         st.path, c.hidden, c.input_dim, c.classes);
+  // Every tensor as the cell needs it, before a model of that size is allocated: each tensor's
+  // data is in the file (read_safetensors checks that), so the model cannot outgrow the file.
+  const int64_t N = c.hidden, I = c.input_dim, C = c.classes, Gi = input_gates(c.cell),
+                Gh = recurrent_gates(c.cell);
+  const std::pair<const char*, std::vector<int64_t>> want[] = {
+      {"rnn.weight_ih_l0", {Gi * N, I}}, {"rnn.weight_hh_l0", {Gh * N, N}},
+      {"rnn.bias_ih_l0", {Gi * N}},      {"rnn.bias_hh_l0", {Gh * N}},
+      {"head.weight", {C, N}},           {"head.bias", {C}}};
+  for (const auto& [name, shape] : want) {
+    auto t = st.tensors.find(name);
+    if (t == st.tensors.end()) fail("{}: no tensor '{}'", st.path, name);
+    if (t->second.shape != shape)
+      fail("{}: tensor '{}' has shape {}, a {} of {} hidden units needs {}", st.path, name,
+           fmt::join(t->second.shape, "×"), cell_name(c.cell), N, fmt::join(shape, "×"));
+  }
   return c;
 }
 

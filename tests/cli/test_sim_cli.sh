@@ -30,6 +30,7 @@ expect_fail "bad gate" "gru has no gate 'forget'" "$BIN" phase --cell gru --x fo
 "$BIN" bench --cell gru --seq-len 20 --hidden 16 --batch 4 --steps 2 --json > "$tmp/b.json" || bad "bench"
 $py -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['ms_per_step'] > 0 and j['gflops'] > 0 and j['peak_rss_mb'] > 0" "$tmp/b.json" && ok || bad "bench JSON"
 expect_fail "bench args" "must be ≥ 1" "$BIN" bench --hidden 0
+expect_fail "bench beyond memory" "GiB of memory; this machine has" "$BIN" bench --seq-len 100000000
 expect_fail "bench --models on the CPU" "--models needs --device cuda" "$BIN" bench --models 4
 expect_fail "bench --device" "--device must be cpu or cuda" "$BIN" bench --device tpu
 # The CUDA engine: --version says whether it is built in; without a GPU --device cuda refuses

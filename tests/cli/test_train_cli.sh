@@ -210,6 +210,21 @@ out="$("$BIN" train --resume "$tmp/early" --steps 10 2>&1)" && grep -q "starts o
 [ -s "$tmp/early/checkpoint.safetensors" ] && [ -s "$tmp/early/metrics.json" ] && ! grep -q '"loss": 9' "$tmp/early/log.jsonl" && ok || bad "the restarted run is incomplete"
 expect_fail "already holds a run" "starts over" "$BIN" train "${run[@]}" --steps 5 --out "$tmp/early"
 expect_fail "impossible --out" "/etc/passwd/run" "$BIN" train "${run[@]}" --steps 5 --out /etc/passwd/run
+# A tiny weights file announcing 100000 hidden units through an empty tensor is refused before a
+# model of that size is allocated.
+$py - "$tmp/big.safetensors" <<'PY'
+import json, struct, sys
+e = lambda shape: {"dtype": "F32", "shape": shape, "data_offsets": [0, 0]}
+h = {"__metadata__": {"cell": "lstm"}, "rnn.weight_ih_l0": e([0, 1]),
+     "rnn.weight_hh_l0": e([0, 100000]), "head.weight": e([10, 0])}
+hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb)
+PY
+expect_fail "weights announcing a huge model" "a lstm of 100000 hidden units needs" "$BIN" eval --weights "$tmp/big.safetensors" --task mnist-row
+expect_fail "training beyond memory" "GiB of memory; this machine has" "$BIN" train --task mnist-padded --seq-len 200000000 --steps 1 --out "$tmp/x"
+[ ! -e "$tmp/x" ] && ok || bad "a run refused for memory left a directory behind"
+out="$("$BIN" train "${run[@]}" --steps 2 --threads 64 --test-limit 8 --out "$tmp/thr" 2>&1)"
+grep -q "warning: --threads 64 on a machine with" <<<"$out" && ok || bad "no warning for more threads than cores: $out"
 expect_fail "bad device" "--device must be cpu, cuda or cpu-ensemble" "$BIN" train "${run[@]}" --device tpu --out "$tmp/x"
 expect_fail "precision on the CPU" "--precision tf32 needs --device cuda" "$BIN" train "${run[@]}" --precision tf32 --out "$tmp/x"
 # Without a GPU, --device cuda refuses before anything is written (with one, it trains).

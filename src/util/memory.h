@@ -1,0 +1,16 @@
+// Refusing work that cannot fit in memory before allocating it (instead of a kill by the kernel or
+// std::bad_alloc after minutes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace rnnmft {
+
+// Bytes of physical memory of this machine (0 if unknown).
+uint64_t physical_memory_bytes();
+
+// Throws an Error naming `what` when `bytes` is more than 90 % of the physical memory.
+void check_fits_memory(uint64_t bytes, const std::string& what);
+
+}  // namespace rnnmft
