@@ -101,6 +101,13 @@ IdxArray read_idx(const std::string& path, size_t max_bytes) {
   uint8_t extra;
   if (gz_read(f.get(), &extra, 1, where) != 0)
     fail("{}: unexpected bytes after the {} data bytes the header announces", where, payload);
+  // zlib reports a stream that ends early (its CRC-32 and length trailer missing) only through
+  // gzerror: the bytes read so far look complete.
+  int errnum = Z_OK;
+  const char* msg = gzerror(f.get(), &errnum);
+  if (errnum != Z_OK)
+    fail("{}: the compressed stream does not end properly ({}): truncated or corrupt", where,
+         msg ? msg : "zlib error");
   return out;
 }
 

@@ -64,8 +64,17 @@ Task::Task(std::shared_ptr<const Dataset> data, TaskOptions options)
   if (opt_.unit != "pixel" && opt_.unit != "row")
     fail("unknown step unit '{}' (expected pixel or row)", opt_.unit);
   row_unit_ = kind_ == TaskKind::Row || (kind_ != TaskKind::Pixel && opt_.unit == "row");
-  base_len_ = row_unit_ ? tr.rows : tr.rows * tr.cols;
-  input_dim_ = row_unit_ ? tr.cols * tr.channels : tr.channels;
+  // Sizes from the files' headers, in 64 bits: an image of 65536 × 32768 pixels has more steps
+  // than an int holds.
+  constexpr int64_t kMaxSteps = int64_t(1) << 24;
+  const int64_t base = row_unit_ ? int64_t(tr.rows) : int64_t(tr.rows) * tr.cols;
+  const int64_t in_dim = row_unit_ ? int64_t(tr.cols) * tr.channels : int64_t(tr.channels);
+  if (base < 1 || base > kMaxSteps || in_dim < 1 || in_dim > kMaxSteps)
+    fail("task {}: images of {} × {} × {} give {} steps of {} inputs; at most {} of each are "
+         "supported",
+         opt_.name, tr.rows, tr.cols, tr.channels, base, in_dim, kMaxSteps);
+  base_len_ = int(base);
+  input_dim_ = int(in_dim);
 
   switch (kind_) {
     case TaskKind::Pixel:
@@ -85,7 +94,10 @@ Task::Task(std::shared_ptr<const Dataset> data, TaskOptions options)
     case TaskKind::Repeat:
       if (opt_.repeat < 1 || opt_.repeat > 1000)
         fail("task {}: --repeat {} must be between 1 and 1000", opt_.name, opt_.repeat);
-      seq_len_ = base_len_ * opt_.repeat;
+      seq_len_ = int(std::min<int64_t>(int64_t(base_len_) * opt_.repeat, INT32_MAX));
+      if (int64_t(base_len_) * opt_.repeat > kMaxSteps)
+        fail("task {}: {} steps × --repeat {} is beyond the {} steps supported", opt_.name,
+             base_len_, opt_.repeat, kMaxSteps);
       if (opt_.seq_len != 0 && opt_.seq_len != seq_len_)
         fail("task {}: --seq-len {} disagrees with {} steps × --repeat {} = {}", opt_.name,
              opt_.seq_len, base_len_, opt_.repeat, seq_len_);

@@ -176,3 +176,25 @@ TEST(IdxImageSet, MissingFileInDataDir) {
 
 }  // namespace
 }  // namespace rnnmft
+
+namespace rnnmft {
+namespace {
+
+// A gzip stream without its CRC-32 and length trailer, and one whose CRC does not match the data
+// (a corrupted byte the deflate stream still decodes), are refused: zlib's end-of-stream status
+// is checked, not only the byte count.
+TEST(Idx, GzipTrailerIsChecked) {
+  TempDir dir;
+  write_idx(dir.file("t.gz"), {300}, ramp(300), true);
+  const auto bytes = read_bytes(dir.file("t.gz"));
+  ASSERT_GT(bytes.size(), 20u);
+  write_bytes(dir.file("cut.gz"), std::vector<uint8_t>(bytes.begin(), bytes.end() - 8));
+  expect_error([&] { read_idx(dir.file("cut.gz")); }, {dir.file("cut.gz"), "end"});
+  auto crc = bytes;
+  crc[crc.size() - 8] ^= 0x01;  // the trailer's CRC-32
+  write_bytes(dir.file("crc.gz"), crc);
+  expect_error([&] { read_idx(dir.file("crc.gz")); }, {dir.file("crc.gz")});
+}
+
+}  // namespace
+}  // namespace rnnmft

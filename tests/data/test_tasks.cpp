@@ -286,3 +286,30 @@ TEST(Rng, SeededAndRoughlyUniformAndNormal) {
 
 }  // namespace
 }  // namespace rnnmft
+
+namespace rnnmft {
+namespace {
+
+// Header sizes whose step count overflows an int (65536 × 32768 pixels) are refused clearly, not
+// wrapped (no pixels are needed to find out).
+TEST(Tasks, HugeImagesAreRefusedNotWrapped) {
+  auto ds = std::make_shared<Dataset>();
+  ds->name = "mnist";
+  ds->class_names = std::vector<std::string>(10, "c");
+  for (ImageSet* s : {&ds->train, &ds->test}) {
+    s->count = 1;
+    s->rows = 65536;
+    s->cols = 32768;
+    s->channels = 1;
+  }
+  TaskOptions o;
+  o.name = "mnist-pixel";
+  testing::expect_error([&] { Task t(ds, o); }, {"2147483648 steps", "at most 16777216"});
+  o.name = "mnist-repeat";
+  o.unit = "row";
+  o.repeat = 1000;
+  testing::expect_error([&] { Task t(ds, o); }, {"65536 steps × --repeat 1000"});
+}
+
+}  // namespace
+}  // namespace rnnmft
