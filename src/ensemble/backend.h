@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -84,6 +85,31 @@ struct UpdateArgs {
   float* s1 = nullptr;  // Adam m, SGD v, RMSprop s
   float* s2 = nullptr;  // Adam v
   const float* coef = nullptr;
+};
+
+// What a backend has allocated: sizes by pointer, bytes in use and the most ever in use.
+class AllocationRecord {
+ public:
+  void add(void* p, size_t bytes) {
+    sizes_[p] = bytes;
+    in_use_ += bytes;
+    if (in_use_ > peak_) peak_ = in_use_;
+  }
+  // Forgets p; false if it was not recorded.
+  bool remove(void* p) {
+    auto it = sizes_.find(p);
+    if (it == sizes_.end()) return false;
+    in_use_ -= it->second;
+    sizes_.erase(it);
+    return true;
+  }
+  const std::map<void*, size_t>& all() const { return sizes_; }
+  size_t in_use() const { return in_use_; }
+  size_t peak() const { return peak_; }
+
+ private:
+  std::map<void*, size_t> sizes_;
+  size_t in_use_ = 0, peak_ = 0;
 };
 
 class Backend {

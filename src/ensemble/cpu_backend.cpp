@@ -20,18 +20,14 @@ using MMap = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
 class CpuBackend final : public Backend {
  public:
   ~CpuBackend() override {
-    for (auto& [p, n] : sizes_) std::free(p);
+    for (auto& [p, n] : mem_.all()) std::free(p);
   }
   std::string name() const override { return "cpu"; }
   float* alloc(size_t n) override { return static_cast<float*>(raw(n * sizeof(float))); }
   int* alloc_int(size_t n) override { return static_cast<int*>(raw(n * sizeof(int))); }
   double* alloc_double(size_t n) override { return static_cast<double*>(raw(n * sizeof(double))); }
   void release(void* p) override {
-    auto it = sizes_.find(p);
-    if (it == sizes_.end()) return;
-    in_use_ -= it->second;
-    sizes_.erase(it);
-    std::free(p);
+    if (mem_.remove(p)) std::free(p);
   }
   void upload(float* d, const float* s, size_t n) override { std::memcpy(d, s, n * sizeof(float)); }
   void upload(int* d, const int* s, size_t n) override { std::memcpy(d, s, n * sizeof(int)); }
@@ -98,20 +94,17 @@ class CpuBackend final : public Backend {
   }
 
   void sync() override {}
-  size_t bytes_in_use() const override { return in_use_; }
-  size_t peak_bytes() const override { return peak_; }
+  size_t bytes_in_use() const override { return mem_.in_use(); }
+  size_t peak_bytes() const override { return mem_.peak(); }
 
  private:
   void* raw(size_t bytes) {
     void* p = std::calloc(bytes ? bytes : 1, 1);
     if (!p) throw std::bad_alloc();
-    sizes_[p] = bytes;
-    in_use_ += bytes;
-    peak_ = std::max(peak_, in_use_);
+    mem_.add(p, bytes);
     return p;
   }
-  std::map<void*, size_t> sizes_;
-  size_t in_use_ = 0, peak_ = 0;
+  AllocationRecord mem_;
 };
 
 }  // namespace

@@ -117,24 +117,7 @@ void Ensemble::set_batch(int k, const float* x, const int* labels) {
 Gemm Ensemble::per_model(bool ta, bool tb, int m, int n, int k, const float* a, int lda,
                          int64_t sa, const float* b, int ldb, int64_t sb, float* c, int ldc,
                          int64_t sc, float beta) const {
-  Gemm g;
-  g.ta = ta;
-  g.tb = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.a = a;
-  g.lda = lda;
-  g.sa = sa;
-  g.b = b;
-  g.ldb = ldb;
-  g.sb = sb;
-  g.c = c;
-  g.ldc = ldc;
-  g.sc = sc;
-  g.beta = beta;
-  g.count = K_;
-  return g;
+  return Gemm{ta, tb, m, n, k, 1.f, beta, a, lda, sa, b, ldb, sb, c, ldc, sc, K_};
 }
 
 StepArgs Ensemble::step_args(Phase phase, int s, int t, int rows) const {
@@ -331,18 +314,8 @@ void Ensemble::run(bool forward_only) {
 
 void Ensemble::sweep(bool forward_only) {
   forward();
-  HeadArgs h;
-  h.models = K_;
-  h.B = B_;
-  h.C = C_;
-  h.logits = logits_;
-  h.params = params_;
-  h.params_k = P_;
-  h.off_bias = int64_t(layout_.b_head);
-  h.labels = labels_;
-  h.dlogits = forward_only ? nullptr : dlogits_;
-  h.loss = loss_d_;
-  h.correct = correct_d_;
+  const HeadArgs h{K_,      B_,      C_,         logits_, params_, P_, int64_t(layout_.b_head),
+                   labels_, forward_only ? nullptr : dlogits_, loss_d_, correct_d_};
   be_->head(h);
   if (!forward_only) backward();
 }

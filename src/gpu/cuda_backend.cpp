@@ -44,7 +44,7 @@ class CudaBackend final : public ens::Backend {
     cudaStreamSynchronize(stream_);
     if (profile_) print_profile();
     for (cudaGraphExec_t g : graphs_) cudaGraphExecDestroy(g);
-    for (auto& [p, n] : sizes_) cudaFree(p);
+    for (auto& [p, n] : mem_.all()) cudaFree(p);
     cublasDestroy(blas_);
     cudaFree(workspace_);
     cudaStreamDestroy(stream_);
@@ -57,11 +57,8 @@ class CudaBackend final : public ens::Backend {
   double* alloc_double(size_t n) override { return static_cast<double*>(raw(n * sizeof(double))); }
   // Never throws: it runs while an error unwinds through the engine's destructor.
   void release(void* p) override {
-    auto it = sizes_.find(p);
-    if (it == sizes_.end()) return;
+    if (!mem_.remove(p)) return;
     cudaStreamSynchronize(stream_);
-    in_use_ -= it->second;
-    sizes_.erase(it);
     cudaFree(p);
   }
   void upload(float* d, const float* s, size_t n) override { put(d, s, n * sizeof(float)); }
@@ -142,8 +139,8 @@ class CudaBackend final : public ens::Backend {
   void replay(int id) override {
     check(cudaGraphLaunch(graphs_.at(size_t(id)), stream_), "cudaGraphLaunch");
   }
-  size_t bytes_in_use() const override { return in_use_; }
-  size_t peak_bytes() const override { return peak_; }
+  size_t bytes_in_use() const override { return mem_.in_use(); }
+  size_t peak_bytes() const override { return mem_.peak(); }
 
  private:
   // RNNMFT_CUDA_PROFILE=1: every call waits for the GPU and its time is summed by kind (with
@@ -194,13 +191,11 @@ class CudaBackend final : public ens::Backend {
       cudaMemGetInfo(&free_b, &total_b);
       fail("GPU out of memory: {:.0f} MiB requested with {:.0f} MiB in use by this engine and {:.0f} "
            "of {:.0f} MiB free ({}); use fewer models at once",
-           bytes / 1048576.0, in_use_ / 1048576.0, free_b / 1048576.0, total_b / 1048576.0,
+           bytes / 1048576.0, mem_.in_use() / 1048576.0, free_b / 1048576.0, total_b / 1048576.0,
            cudaGetErrorString(e));
     }
     check(cudaMemsetAsync(p, 0, std::max<size_t>(bytes, 1), stream_), "cudaMemsetAsync");
-    sizes_[p] = bytes;
-    in_use_ += bytes;
-    peak_ = std::max(peak_, in_use_);
+    mem_.add(p, bytes);
     return p;
   }
   void put(void* d, const void* s, size_t bytes) {
@@ -218,8 +213,7 @@ class CudaBackend final : public ens::Backend {
   void* workspace_ = nullptr;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
-  std::map<void*, size_t> sizes_;
-  size_t in_use_ = 0, peak_ = 0;
+  ens::AllocationRecord mem_;
   std::vector<cudaGraphExec_t> graphs_;
   bool profile_;
   std::map<std::string, std::pair<double, long>> prof_;
