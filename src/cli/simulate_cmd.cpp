@@ -25,7 +25,7 @@ void register_simulate(CLI::App& app) {
       s->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm (a spec file brings its own)")
           ->capture_default_str();
   s->add_option("--init", a->init, "Preset or spec .json")->capture_default_str();
-  s->add_option("--gru-variant", a->gru_variant, "reset-before (the theory's) or reset-after")
+  s->add_option("--gru-variant", a->gru_variant, "reset-before or reset-after (PyTorch's nn.GRU)")
       ->capture_default_str();
   s->add_option("--hidden,--width", a->opt.width, "N (validation against the theory: ≥ 1000)")
       ->capture_default_str();

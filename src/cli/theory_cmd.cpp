@@ -15,6 +15,7 @@
 #include "theory/critical.h"
 #include "theory/mean_field.h"
 #include "theory/phase.h"
+#include "theory/verdict.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -22,46 +23,9 @@ namespace rnnmft::cli {
 
 using nlohmann::json;
 
-namespace {
-
-// "10^5" or "0.37": a factor as a person reads it.
-std::string factor(double log_gain) {
-  if (!std::isfinite(log_gain)) return log_gain > 0 ? "∞" : "0";
-  if (std::abs(log_gain) < std::log(100.0)) return fmt::format("{:.2f}", std::exp(log_gain));
-  return fmt::format("10^{:.0f}", log_gain / std::log(10.0));
-}
-
-std::string xi_text(double xi) {
-  return std::isfinite(xi) ? fmt::format("{:.1f}", xi) : "∞";
-}
-
-}  // namespace
-
-std::string verdict(const theory::TheoryResult& r, int T) {
-  const double xi = r.xi(), v = r.jacobian.normalized(), m1 = r.jacobian.m1;
-  std::string s;
-  if (r.chaotic())
-    s = fmt::format(
-        "chaotic: nearby trajectories separate (χ = {:.4f} at c = 1) and two sequences "
-        "decorrelate to c* = {:.3f} within ξ ≈ {:.0f} steps",
-        r.chi_coincident, r.corr, xi);
-  else if (xi >= T)
-    s = fmt::format("signals survive T = {} steps (ξ = {})", T,
-                    std::isfinite(xi) ? fmt::format("{:.0f}", xi) : "∞");
-  else
-    s = fmt::format("signals fade after ~{:.0f} of T = {} steps (ξ/T = {:.2g})", xi, T, xi / T);
-  const double logm1T = T * std::log(m1);
-  if (std::abs(logm1T) > std::log(100.0))
-    s += fmt::format("; gradients {} by ~10^{:.0f} over T (m1 = {:.4f})",
-                     logm1T < 0 ? "vanish" : "explode", std::abs(logm1T) / std::log(10.0), m1);
-  else
-    s += fmt::format("; gradient norms stay within 100× over T (m1 = {:.4f})", m1);
-  s += fmt::format("; spectrum spread T·v = {:.3g}", T * v);
-  const double lg = r.tied_log_gain(T);
-  s += fmt::format("; tied networks: gradient gain over T ≈ {}{}", factor(lg),
-                   lg > std::log(100.0) ? " (they grow out of the theory's state)" : "");
-  return s;
-}
+using theory::factor;
+using theory::verdict;
+using theory::xi_text;
 
 void print_theory(const theory::TheoryResult& r, const InitSpec& spec, int T) {
   fmt::print("{} init {}\n", cell_name(r.cell), spec.source);
@@ -102,6 +66,19 @@ void add_theory_flags(CLI::App* cmd, theory::TheoryOptions& o) {
   cmd->add_option("--burn-in", o.burn_in, "LSTM: burn-in iterations")->capture_default_str();
   cmd->add_option("--average", o.average, "LSTM: averaging iterations")->capture_default_str();
   cmd->add_option("--mc-seed", o.seed, "LSTM: sampling seed")->capture_default_str();
+  cmd->add_option_function<std::string>(
+      "--gru-variant", [&o](const std::string& v) { o.gru_variant = parse_gru_variant(v); },
+      "GRU: reset-before (default) or reset-after (PyTorch's nn.GRU, docs/theory.md §3.4); a spec "
+      "file's designed_for.gru_variant otherwise");
+}
+
+// The GRU variant of a spec: --gru-variant when given, else the spec's designed_for, else the
+// option's default (reset-before).
+theory::TheoryOptions with_variant(theory::TheoryOptions o, const CLI::App* cmd,
+                                   const InitSpec& spec) {
+  if (cmd->get_option("--gru-variant")->count() == 0 && !spec.design.gru_variant.empty())
+    o.gru_variant = parse_gru_variant(spec.design.gru_variant);
+  return o;
 }
 
 // The finite-width, tied check beside the mean-field numbers (docs/theory.md §9.4).
@@ -142,6 +119,7 @@ std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFla
     o.input_steps = data_steps;
   }
   o.theory = opt;
+  o.gru = opt.gru_variant;
   if (hidden > 2000) {
     o.spectral_radius = false;
     fmt::print(stderr, "note: no spectral radius in the tied check above N = 2000 (O(N³))\n");
@@ -168,7 +146,7 @@ void register_theory(CLI::App& app) {
       "theory", "Mean-field fixed point, timescale and Jacobian spectrum of an init");
   auto* cell_opt =
       t->add_option("--cell", a->cell,
-                    "vanilla, minimal, gru (reset-before) or lstm (a spec file brings its own)")
+                    "vanilla, minimal, gru or lstm (a spec file brings its own)")
           ->capture_default_str();
   t->add_option("--init", a->init,
                 "Preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]) or spec .json")
@@ -182,7 +160,7 @@ void register_theory(CLI::App& app) {
   t->add_flag("--json", a->json, "Print JSON");
   add_theory_flags(t, a->opt);
   add_tied_flags(t, a->tied);
-  t->callback([a, cell_opt] {
+  t->callback([a, cell_opt, t] {
     const CellType cell = parse_cell(a->cell);
     check_model_flags(a->hidden, a->input_dim, a->seq_len);
     if (!is_preset(a->init) && !std::filesystem::is_regular_file(a->init))
@@ -196,7 +174,7 @@ void register_theory(CLI::App& app) {
     if (spec.cell != cell && cell_opt->count() > 0)
       fail("{} is a spec for the {} cell, but --cell {} was given", spec.source,
            cell_name(spec.cell), a->cell);
-    theory::TheoryOptions opt = a->opt;
+    theory::TheoryOptions opt = with_variant(a->opt, t, spec);
     opt.horizon = a->seq_len;
     const theory::TheoryResult r = theory::analyze(spec, opt);
     const auto tc = run_tied_check(spec, a->tied, a->hidden, a->input_dim, a->seq_len, opt);
@@ -226,8 +204,7 @@ void register_critical(CLI::App& app) {
   a->task.options.name.clear();  // no task unless --task names one
   auto* c = app.add_subcommand(
       "critical", "Critical initialization: ξ = T, gradients kept over T steps, tied or untied");
-  c->add_option("--cell", a->cell, "vanilla, minimal, gru (reset-before) or lstm")
-      ->capture_default_str();
+  c->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm")->capture_default_str();
   c->add_option("--seq-len", a->opt.seq_len, "Sequence length T to design for")
       ->capture_default_str();
   c->add_option("--criterion", a->criterion,
@@ -345,7 +322,7 @@ void register_compare(CLI::App& app) {
   c->add_flag("--json", a->json, "Print JSON (one object per cell)");
   add_theory_flags(c, a->opt);
   add_tied_flags(c, a->tied);
-  c->callback([a] {
+  c->callback([a, c] {
     check_model_flags(a->hidden, a->input_dim, a->seq_len);
     json all = json::array();
     for (const auto& cell_s : a->cells) {
@@ -399,9 +376,10 @@ void register_compare(CLI::App& app) {
           row.spec = is_preset(init)
                          ? preset_moments(init, cell, a->hidden, a->input_dim, a->seq_len)
                          : load_spec_file(init);
-          row.r = theory::analyze(row.spec, o);
+          row.r = theory::analyze(row.spec, with_variant(o, c, row.spec));
         }
-        row.tc = run_tied_check(row.spec, a->tied, a->hidden, a->input_dim, a->seq_len, o);
+        row.tc = run_tied_check(row.spec, a->tied, a->hidden, a->input_dim, a->seq_len,
+                                with_variant(o, c, row.spec));
         rows.push_back(std::move(row));
       }
       if (a->json) {
@@ -473,7 +451,7 @@ void register_phase(CLI::App& app) {
   p->add_option("--input-dim", a->input_dim, "I, for a preset's moments")->capture_default_str();
   p->add_option("-o,--output", a->out, "CSV file")->required();
   add_theory_flags(p, a->opt);
-  p->callback([a] {
+  p->callback([a, p] {
     const CellType cell = parse_cell(a->cell);
     check_model_flags(a->hidden, a->input_dim, a->seq_len);
     InitSpec base;
@@ -488,7 +466,7 @@ void register_phase(CLI::App& app) {
       base = load_spec_file(a->init);
     }
     const theory::Axis x = theory::Axis::parse(a->x), y = theory::Axis::parse(a->y);
-    theory::TheoryOptions o = a->opt;
+    theory::TheoryOptions o = with_variant(a->opt, p, base);
     o.horizon = a->seq_len;
     const auto grid = theory::phase_grid(base, x, y, o);
     {

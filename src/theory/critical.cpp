@@ -315,7 +315,7 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   res.spec.design.seq_len = T;
   res.spec.design.input_var = opt.theory.input_var;
   res.spec.design.criterion = criterion_name(res.criterion);
-  if (cell == CellType::Gru) res.spec.design.gru_variant = "reset-before";  // the theory's
+  if (cell == CellType::Gru) res.spec.design.gru_variant = gru_variant_name(opt.theory.gru_variant);
   if (!tied && res.log_gain_T > std::log(10.0))
     res.notes.push_back(fmt::format(
         "tied networks of this init grow: gradient gain over T ≈ 10^{:.1f} (ln G_T = {:.3g}); "

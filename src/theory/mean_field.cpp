@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "theory/gauss.h"
+#include "theory/gru_reset_after.h"
 #include "theory/normal_batch.h"
 #include "util/error.h"
 #include "util/rng.h"
@@ -46,6 +47,11 @@ struct AffineCell {
   double R, Rab;
 
   bool gru() const { return spec.cell == CellType::Gru; }
+  // PyTorch's GRU: the reset gate multiplies W_hn h after the product (§3.4).
+  bool reset_after() const { return gru() && opt.gru_variant == GruVariant::ResetAfter; }
+  ResetAfterCandidate reset_after_candidate(const GaussHermite& outer) const {
+    return ResetAfterCandidate(spec, outer, gh, R, Rab);
+  }
   const GateInit& gate() const { return spec.gate("update"); }
   const GateInit& cand() const { return spec.gate(gru() ? "candidate" : "embed"); }
 
@@ -59,6 +65,7 @@ struct AffineCell {
   }
   // E[z^n], n = 0..4: one tanh per node, the powers by multiplication.
   std::array<double, 5> z_moments(double Q) const {
+    if (reset_after()) return reset_after_candidate(gh).z_moments(Q);
     std::array<double, 5> e{};
     const double sd = std::sqrt(std::max(q_cand(Q), 0.0)), mu = cand().bias_mean;
     const auto &x = gh.nodes(), &w = gh.weights();
@@ -167,6 +174,9 @@ double moment_map_slope(const AffineCell& ac, const std::array<double, 5>& m) {
   return J.eigenvalues().cwiseAbs().maxCoeff();
 }
 
+// Order of the outer (reset-gate pair) rule of the reset-after GRU's covariance map (§3.4).
+constexpr int kResetOuterOrder = 32;
+
 // Two-sequence covariance map Q_ab ↦ F(Q_ab) at the variance fixed point (§3.3).
 double affine_cov_map(const AffineCell& ac, const TheoryResult& r, const std::array<double, 5>& ez,
                       double Qab) {
@@ -176,6 +186,13 @@ double affine_cov_map(const AffineCell& ac, const TheoryResult& r, const std::ar
   const double Ef = gh.expect(sigmoid, g.bias_mean, qf);
   const double Eff =
       gh.expect_product(GaussHermite::Act::Sigmoid, g.bias_mean, qf, g.bias_mean, qf, cf);
+  double Ezz;
+  if (ac.reset_after()) {
+    // A 4-D integral (two reset gates, two candidates): the outer rule at a modest order.
+    Ezz = ac.reset_after_candidate(GaussHermite::cached(std::min(gh.order(), kResetOuterOrder)))
+              .pair(r.Q_h, Qab);
+    return Eff * Qab + 2.0 * (Ef - Eff) * r.M_h * ez[1] + (1.0 - 2.0 * Ef + Eff) * Ezz;
+  }
   double qz = ac.q_cand(r.Q_h), cz;
   const GateInit& z = ac.cand();
   if (ac.gru()) {
@@ -188,7 +205,7 @@ double affine_cov_map(const AffineCell& ac, const TheoryResult& r, const std::ar
     cz = preact_cov(z, 0.0, ac.Rab);
   }
   cz = std::min(cz, qz);
-  const double Ezz =
+  Ezz =
       gh.expect_product(GaussHermite::Act::Tanh, z.bias_mean, qz, z.bias_mean, qz, cz);
   return Eff * Qab + 2.0 * (Ef - Eff) * r.M_h * ez[1] + (1.0 - 2.0 * Ef + Eff) * Ezz;
 }
@@ -238,6 +255,7 @@ void solve_cov_map(F&& map, double Q, double start, bool identical, TheoryResult
 TheoryResult analyze_affine(const InitSpec& s, const TheoryOptions& opt, const GaussHermite& gh) {
   TheoryResult r;
   r.cell = s.cell;
+  r.gru_variant = opt.gru_variant;
   const double R = opt.input_var,
                Rab = std::isnan(opt.input_overlap) ? opt.input_var : opt.input_overlap;
   AffineCell ac{s, opt, gh, R, Rab};
@@ -263,7 +281,30 @@ TheoryResult analyze_affine(const InitSpec& s, const TheoryOptions& opt, const G
   double m1 = f2 + sf2 * fp2 * hz2;
   double m2 = f4 + 2 * sf2 * (f2fp2 + fp2 * f2) * hz2 +
               sf2 * sf2 * (fp4 * hz4 + (1.0 - orth_f) * sq(fp2 * hz2));
-  if (ac.gru()) {
+  if (ac.reset_after()) {
+    // J = D_a + D_{b_a} W_a + D_{(1−a) ĥ' r} W_n + D_{(1−a) ĥ' r' v} W_r (§5.3): three random
+    // blocks, all with C = I.
+    const GateInit& rg = s.gate("reset");
+    const GateInit& hg = s.gate("candidate");
+    const ResetAfterSums c = ac.reset_after_candidate(gh).sums(Q);
+    const double omf2 = Ef([](double f) { return sq(1 - f); }),
+                 omf4 = Ef([](double f) { return sq(sq(1 - f)); }),
+                 f2omf2 = Ef([](double f) { return sq(f * (1 - f)); }),
+                 fp2omf2 = Ef([](double f) { return sq(dsig(f) * (1 - f)); });
+    const double sn2 = sq(hg.recurrent_std), sr2 = sq(rg.recurrent_std);
+    const double bf2 = fp2 * hz2;
+    const double Bn2 = omf2 * c.hp2r2, Br2 = omf2 * c.hp2rp2v2;
+    // ⟨b_a² B_k²⟩ with b_a = a'(h − ĥ), h independent of the fresh candidate.
+    const double baBn = fp2omf2 * (Q * c.hp2r2 - 2 * M * c.h1hp2r2 + c.h2hp2r2);
+    const double baBr = fp2omf2 * (Q * c.hp2rp2v2 - 2 * M * c.h1hp2rp2v2 + c.h2hp2rp2v2);
+    const double on = hg.orthogonal ? 0.0 : 1.0, orr = rg.orthogonal ? 0.0 : 1.0;
+    m1 += sn2 * Bn2 + sr2 * Br2;
+    m2 += 2 * sn2 * (f2omf2 * c.hp2r2 + Bn2 * f2) + 2 * sr2 * (f2omf2 * c.hp2rp2v2 + Br2 * f2) +
+          sn2 * sn2 * (omf4 * c.hp4r4 + on * sq(Bn2)) +
+          sr2 * sr2 * (omf4 * c.hp4rp4v4 + orr * sq(Br2)) +
+          2 * sn2 * sr2 * (omf4 * c.hp4r2rp2v2 + Bn2 * Br2) + 2 * sf2 * sn2 * (baBn + bf2 * Bn2) +
+          2 * sf2 * sr2 * (baBr + bf2 * Br2);
+  } else if (ac.gru()) {
     const GateInit& rg = s.gate("reset");
     const GateInit& hg = s.gate("candidate");
     const double qr = preact_var(rg, Q, R), qh = ac.q_cand(Q);
@@ -989,6 +1030,7 @@ json TheoryResult::to_json() const {
             {"jacobian", jac(jacobian)},
             {"jacobian_state", jac(jacobian_state)}};
   j["jacobian"]["diagonal_m1"] = jacobian.diag;
+  if (cell == CellType::Gru) j["gru_variant"] = gru_variant_name(gru_variant);
   const double lg = tied_log_gain(horizon);
   j["tied_gain"] = {{"steps", horizon},
                     {"log_gain", num(lg)},

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cells/cell_type.h"
 #include "spec/init_spec.h"
 
 namespace rnnmft::theory {
@@ -26,6 +27,8 @@ struct TheoryOptions {
   uint64_t seed = 0;
   int horizon = 1000;     // T for the product moments over T steps
   bool timescale = true;  // solve the covariance map (off inside searches that need only m1)
+  // GRU only: where the reset gate acts (§3.4 for reset-after, PyTorch's nn.GRU).
+  GruVariant gru_variant = GruVariant::ResetBefore;
 };
 
 struct Moments2 {
@@ -37,6 +40,7 @@ struct Moments2 {
 
 struct TheoryResult {
   CellType cell = CellType::Lstm;
+  GruVariant gru_variant = GruVariant::ResetBefore;  // GRU: which cell the numbers are for
   bool converged = false;
   int iterations = 0;
   double Q_h = 0, M_h = 0, Q_c = 0, M_c = 0;  // fixed point (Q_c, M_c: LSTM)

@@ -188,6 +188,7 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
   opt.fixes = fixes;
   opt.criterion = criterion;
   opt.theory.input_var = stats.input_var;
+  if (cell == CellType::Gru) opt.theory.gru_variant = parse_gru_variant(cfg.gru_variant);
   theory::CriticalResult r = theory::critical_init(cell, opt);
   // critical_init records T, R, the criterion and the GRU variant of the theory.
   SpecDesign& d = r.spec.design;
@@ -401,10 +402,6 @@ json train(const TrainConfig& cfg_in, bool resume_in) {
       const TaskInputStats stats = task_input_stats(task);
       const theory::CriticalResult r = solve_run_critical(cfg, task, stats);
       initialize_model_from_spec(model, r.spec, cfg.seed);
-      if (model.config().cell == CellType::Gru && model.config().gru == GruVariant::ResetAfter)
-        warnings.push_back(
-            "--init critical: the spec was solved for the reset-before GRU theory, but this run "
-            "uses --gru-variant reset-after");
       if (!r.reached)
         warnings.push_back(fmt::format(
             "--init critical: the {} criterion was not reached for {} (T·ln m1 = {:.4f}, ln G_T = "

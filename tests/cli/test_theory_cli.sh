@@ -39,6 +39,27 @@ PY
 "$BIN" train --task mnist-row --cell gru --gru-variant reset-before --hidden 16 --steps 2 --init "$tmp/gru_crit.json" --out "$tmp/run" >/dev/null 2>&1 && ok || bad "train --init critical spec"
 "$BIN" theory --init "$tmp/gru_crit.json" --seq-len 500 --no-tied-check > "$tmp/t.txt" 2>&1 && grep -q "tied gain G_T = 1.00" "$tmp/t.txt" && ok || bad "theory on the written spec"
 
+# The reset-after GRU (docs/theory.md §3.4): --gru-variant, a spec's designed_for, and the
+# variants apart where the reset gate varies.
+cat > "$tmp/gru_ra.json" <<'JSON'
+{"cell": "gru", "gates": {"update": {"recurrent_std": 1, "input_std": 0.5, "bias_mean": 0, "bias_std": 0.1},
+ "reset": {"recurrent_std": 3, "input_std": 0.5, "bias_mean": 0, "bias_std": 0.1},
+ "candidate": {"recurrent_std": 3, "input_std": 1, "bias_mean": 0, "bias_std": 0.1}}}
+JSON
+"$BIN" theory --init "$tmp/gru_ra.json" --gru-variant reset-after --no-tied-check --json > "$tmp/ra.json" || bad "theory --gru-variant reset-after"
+"$BIN" theory --init "$tmp/gru_ra.json" --no-tied-check --json > "$tmp/rb.json" || bad "theory reset-before"
+"$BIN" critical --cell gru --gru-variant reset-after --seq-len 300 --no-tied-check -o "$tmp/gru_ra_crit.json" > /dev/null || bad "critical --gru-variant reset-after"
+"$BIN" theory --init "$tmp/gru_ra_crit.json" --seq-len 300 --no-tied-check --json > "$tmp/ra_crit.json" || bad "theory on a reset-after spec"
+$py - "$tmp/ra.json" "$tmp/rb.json" "$tmp/gru_ra_crit.json" "$tmp/ra_crit.json" <<'PY' && ok || bad "reset-after theory"
+import json, sys
+ra, rb, spec, rc = (json.load(open(p)) for p in sys.argv[1:5])
+assert ra["gru_variant"] == "reset-after" and rb["gru_variant"] == "reset-before"
+assert abs(ra["timescale"]["xi"] - rb["timescale"]["xi"]) > 0.1 * rb["timescale"]["xi"], (ra, rb)
+assert spec["designed_for"]["gru_variant"] == "reset-after"
+assert rc["gru_variant"] == "reset-after"  # taken from designed_for
+PY
+expect_fail "theory --gru-variant bogus" "unknown GRU variant 'sideways'" "$BIN" theory --cell gru --gru-variant sideways --no-tied-check
+
 # Task-aware: a padded task is designed for its zero stretch (R = 0) and its length; the spec
 # records it; the tied check feeds the task's data steps, then zeros.
 "$BIN" critical --cell lstm --task mnist-padded --unit row --seq-len 200 --hidden 32 -o "$tmp/pad.json" --json > "$tmp/padj.json" || bad "critical --task"

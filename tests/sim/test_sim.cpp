@@ -125,7 +125,9 @@ INSTANTIATE_TEST_SUITE_P(
 // Theory against untied simulation: Q within 2 %, m1 within 2 %, m2 within 5 %, ξ within 10 %,
 // each widened by three standard errors of the simulation and of the theory's Monte Carlo.
 void compare(const InitSpec& spec, const sim::SimOptions& so, bool check_xi) {
-  const theory::TheoryResult th = theory::analyze(spec);
+  theory::TheoryOptions to;
+  to.gru_variant = so.gru;
+  const theory::TheoryResult th = theory::analyze(spec, to);
   const sim::SimResult sm = sim::simulate(spec, so);
   auto se = [](const sim::Stat& s) { return s.n > 1 ? s.std / std::sqrt(double(s.n)) : 0.0; };
   EXPECT_NEAR(sm.Q_h.mean, th.Q_h, 0.02 * th.Q_h + 3 * se(sm.Q_h) + 3 * th.Q_h_err);
@@ -193,6 +195,51 @@ TEST(TheoryVsSimulation, Gru) {
                   {"reset", g(2, 0.5, -0.5, 0.2)},
                   {"candidate", g(2.5, 0.7, 0.5, 0.2)}}}}),
           fast_opts(), true);
+}
+
+// The reset-after GRU (PyTorch's, docs/theory.md §3.4) at points where the two variants'
+// theories differ: Q and m1 within 1 %, ξ within 5 % (each widened by three standard errors),
+// c* at a chaotic point within 0.03; the reset-before theory is outside those bounds at the
+// same points, so the comparison can tell the cells apart.
+TEST(TheoryVsSimulation, GruResetAfter) {
+  auto gru = [](double ur_sigma, double u_mu, double r_sigma, double r_mu, double c_sigma,
+                double c_nu) {
+    return spec({{"cell", "gru"},
+                 {"gates",
+                  {{"update", g(ur_sigma, 0.5, u_mu, 0.1)},
+                   {"reset", g(r_sigma, 0.5, r_mu, 0.1)},
+                   {"candidate", g(c_sigma, c_nu, 0.0, 0.1)}}}});
+  };
+  sim::SimOptions o = fast_opts();
+  o.gru = GruVariant::ResetAfter;
+  theory::TheoryOptions after, before;
+  after.gru_variant = GruVariant::ResetAfter;
+  before.gru_variant = GruVariant::ResetBefore;
+  auto se = [](const sim::Stat& s) { return s.n > 1 ? s.std / std::sqrt(double(s.n)) : 0.0; };
+  {
+    SCOPED_TRACE("ordered: wide reset gate, saturating candidate");
+    const InitSpec sp = gru(1.0, 0.0, 3.0, 0.0, 3.0, 1.0);
+    const theory::TheoryResult th = theory::analyze(sp, after), rb = theory::analyze(sp, before);
+    const sim::SimResult sm = sim::simulate(sp, o);
+    EXPECT_NEAR(sm.Q_h.mean, th.Q_h, 0.01 * th.Q_h + 3 * se(sm.Q_h));
+    EXPECT_NEAR(sm.m1.mean, th.jacobian.m1, 0.01 * th.jacobian.m1 + 3 * se(sm.m1));
+    EXPECT_NEAR(sm.m2.mean, th.jacobian.m2, 0.05 * th.jacobian.m2 + 3 * se(sm.m2));
+    ASSERT_GT(sm.fitted_trials, 0);
+    EXPECT_NEAR(sm.xi, th.xi(), 0.05 * th.xi() + 0.5 * std::abs(sm.xi_hi - sm.xi_lo));
+    EXPECT_GT(std::abs(rb.xi() - sm.xi), 0.1 * sm.xi) << "the variants' ξ must differ here";
+  }
+  {
+    SCOPED_TRACE("chaotic: the reset gate decides c*");
+    const InitSpec sp = gru(1.0, -1.0, 4.0, -1.0, 5.0, 0.5);
+    const theory::TheoryResult th = theory::analyze(sp, after), rb = theory::analyze(sp, before);
+    ASSERT_TRUE(th.chaotic());
+    const sim::SimResult sm = sim::simulate(sp, o);
+    EXPECT_NEAR(sm.Q_h.mean, th.Q_h, 0.01 * th.Q_h + 3 * se(sm.Q_h));
+    EXPECT_NEAR(sm.m1.mean, th.jacobian.m1, 0.01 * th.jacobian.m1 + 3 * se(sm.m1));
+    EXPECT_NEAR(sm.corr.mean, th.corr, 0.03 + 3 * se(sm.corr));
+    EXPECT_GT(std::abs(rb.Q_h - sm.Q_h.mean), 0.2 * sm.Q_h.mean);
+    EXPECT_GT(std::abs(rb.corr - sm.corr.mean), 0.3);
+  }
 }
 
 TEST(TheoryVsSimulation, Lstm) {

@@ -240,6 +240,51 @@ TEST(MeanField, CovarianceMapSlopeEqualsM1) {
   }
 }
 
+// The reset-after GRU (§3.4): the covariance map (a 4-D integral over two reset gates and two
+// candidates) and the Jacobian rule (§5.3) are independent routes to m1 at c = 1; with a constant
+// reset gate r ⊙ (W h) = W (r h), so both variants' theories must coincide.
+TEST(MeanField, GruResetAfterRoutesAgreeAndReduceToResetBefore) {
+  TheoryOptions after;
+  after.gru_variant = GruVariant::ResetAfter;
+  auto gru = [](double r_sigma, double r_nu, double r_rho, double c_sigma) {
+    return spec_of({{"cell", "gru"},
+                    {"gates",
+                     {{"update", {{"recurrent_std", 1.0}, {"input_std", 0.5}, {"bias_mean", 0.5}}},
+                      {"reset",
+                       {{"recurrent_std", r_sigma},
+                        {"input_std", r_nu},
+                        {"bias_mean", 0.3},
+                        {"bias_std", r_rho}}},
+                      {"candidate", {{"recurrent_std", c_sigma}, {"input_std", 1.0}}}}}});
+  };
+  for (double rs : {0.5, 2.0, 3.0}) {
+    SCOPED_TRACE(fmt::format("reset σ = {}", rs));
+    const TheoryResult r = analyze(gru(rs, 0.5, 0.1, 2.5), after);
+    ASSERT_LT(r.jacobian.m1, 1.0);
+    EXPECT_EQ(r.gru_variant, GruVariant::ResetAfter);
+    EXPECT_NEAR(r.chi, r.jacobian.m1, 2e-5);
+    EXPECT_DOUBLE_EQ(r.corr, 1.0);
+  }
+  {
+    // Chaotic: the slope at c = 1 is still m1. The wide candidate makes the rule converge
+    // algebraically (§1): 2·10⁻³ apart at order 100, 2·10⁻⁵ at 200, 5·10⁻⁶ at 300.
+    TheoryOptions fine = after;
+    fine.order = 200;
+    const TheoryResult r = analyze(gru(4.0, 0.5, 0.1, 6.0), fine);
+    ASSERT_TRUE(r.chaotic());
+    EXPECT_NEAR(r.chi_coincident, r.jacobian.m1, 1e-4 * r.jacobian.m1);
+  }
+  const InitSpec constant_reset = gru(0.0, 0.0, 0.0, 3.0);
+  const TheoryResult a = analyze(constant_reset, after), b = analyze(constant_reset);
+  EXPECT_NEAR(a.Q_h, b.Q_h, 1e-10);
+  EXPECT_NEAR(a.jacobian.m1, b.jacobian.m1, 1e-10);
+  EXPECT_NEAR(a.jacobian.m2, b.jacobian.m2, 1e-10);
+  EXPECT_NEAR(a.chi, b.chi, 1e-8);
+  // A varying reset gate makes them differ (the test above would pass for a copy otherwise).
+  const InitSpec varying = gru(3.0, 0.5, 0.1, 3.0);
+  EXPECT_GT(std::abs(analyze(varying, after).jacobian.m1 - analyze(varying).jacobian.m1), 0.01);
+}
+
 TEST(MeanField, DifferentInputsGiveAPartialCorrelation) {
   TheoryOptions o;
   o.input_overlap = 0.3;
