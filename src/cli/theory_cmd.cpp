@@ -1,6 +1,7 @@
 // `rnnmft theory`: mean-field diagnosis of an init spec or preset.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -103,27 +104,19 @@ std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFla
                                              const theory::TheoryOptions& opt,
                                              double data_var = NAN, int data_steps = -1) {
   if (!f.on) return std::nullopt;
-  if (T > 20000) {
-    fmt::print(stderr, "note: no tied check for T = {} > 20000 steps (--no-tied-check)\n", T);
+  if (T > sim::kTiedCheckMaxSteps) {
+    fmt::print(stderr, "note: no tied check for T = {} > {} steps (--no-tied-check)\n", T,
+               sim::kTiedCheckMaxSteps);
     return std::nullopt;
   }
-  sim::TiedCheckOptions o;
-  o.width = hidden;
-  o.input_dim = input_dim;
-  o.steps = std::max(T, 20);
-  o.trials = f.trials;
-  o.seed = f.seed;
-  o.input_var = opt.input_var;
+  sim::TiedCheckOptions o = sim::beside_theory(hidden, input_dim, T, opt, f.trials, f.seed);
   if (data_steps >= 0) {  // a padded task: its data, then the zero stretch
     o.input_var = data_var;
     o.input_steps = data_steps;
   }
-  o.theory = opt;
-  o.gru = opt.gru_variant;
-  if (hidden > 2000) {
-    o.spectral_radius = false;
-    fmt::print(stderr, "note: no spectral radius in the tied check above N = 2000 (O(N³))\n");
-  }
+  if (!o.spectral_radius)
+    fmt::print(stderr, "note: no spectral radius in the tied check above N = {} (O(N³))\n",
+               sim::kTiedCheckMaxRadiusWidth);
   return sim::tied_check(spec, o);
 }
 
@@ -492,6 +485,12 @@ void register_phase(CLI::App& app) {
     }
     fmt::print("wrote {} ({} × {} points of {}); plot: /usr/bin/python3 scripts/plot_phase.py {}\n",
                absolute_path(a->out), x.n, y.n, cell_name(cell), a->out);
+    const auto failed = std::count_if(grid.begin(), grid.end(), [](const auto& p) { return p.failed; });
+    if (failed > 0)
+      fmt::print(stderr,
+                 "note: {} of {} points are beyond the theory's numerical range (values too large "
+                 "for the Gaussian integrals) and are written as nan\n",
+                 failed, grid.size());
   });
 }
 

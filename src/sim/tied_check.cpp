@@ -63,6 +63,21 @@ json TiedCheck::to_json() const {
   return j;
 }
 
+TiedCheckOptions beside_theory(int hidden, int input_dim, int T, const theory::TheoryOptions& opt,
+                               int trials, uint64_t seed) {
+  TiedCheckOptions o;
+  o.width = hidden;
+  o.input_dim = input_dim;
+  o.steps = std::max(T, 20);
+  o.trials = trials;
+  o.seed = seed;
+  o.input_var = opt.input_var;
+  o.theory = opt;
+  o.gru = opt.gru_variant;
+  o.spectral_radius = hidden <= kTiedCheckMaxRadiusWidth;
+  return o;
+}
+
 TiedCheck tied_check(const InitSpec& spec, const TiedCheckOptions& opt) {
   if (opt.steps < 20) fail("the tied check needs T ≥ 20 steps (got {})", opt.steps);
   SimOptions so;

@@ -45,4 +45,11 @@ struct TiedCheck {
 
 TiedCheck tied_check(const InitSpec& spec, const TiedCheckOptions& opt);
 
+// The check as `theory`, `critical` and `compare` (and the Python module) run it beside the
+// theory: T steps (at least 20) of width `hidden` on inputs of the theory's R and GRU variant,
+// the spectral radius only up to N = 2000 (O(N³)).
+inline constexpr int kTiedCheckMaxSteps = 20000, kTiedCheckMaxRadiusWidth = 2000;
+TiedCheckOptions beside_theory(int hidden, int input_dim, int T, const theory::TheoryOptions& opt,
+                               int trials, uint64_t seed);
+
 }  // namespace rnnmft::sim

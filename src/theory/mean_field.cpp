@@ -11,6 +11,7 @@
 #include "theory/gru_reset_after.h"
 #include "theory/normal_batch.h"
 #include "util/error.h"
+#include "util/memory.h"
 #include "util/rng.h"
 
 namespace rnnmft::theory {
@@ -1039,9 +1040,38 @@ json TheoryResult::to_json() const {
   return j;
 }
 
+// What a reported number must be: finite (ξ may be infinite, but it is derived from χ).
+void check_finite(const TheoryResult& r, const InitSpec& spec) {
+  const std::pair<const char*, double> v[] = {{"Q_h", r.Q_h},
+                                              {"M_h", r.M_h},
+                                              {"Q_c", r.Q_c},
+                                              {"χ", r.chi},
+                                              {"c*", r.corr},
+                                              {"m1", r.jacobian.m1},
+                                              {"m2", r.jacobian.m2},
+                                              {"state m1", r.jacobian_state.m1},
+                                              {"state m2", r.jacobian_state.m2}};
+  for (const auto& [name, x] : v)
+    if (!std::isfinite(x))
+      fail("the theory's {} is not finite for {} (the spec's numbers are too large for the "
+           "Gaussian integrals: keep standard deviations and biases to a few hundred)",
+           name, spec.source.empty() ? "this spec" : spec.source);
+}
+
 TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
   if (!(opt.input_var >= 0) || !std::isfinite(opt.input_var))
     fail("--input-var must be ≥ 0 (got {})", opt.input_var);
+  if (opt.order < 4 || opt.order > 1000)
+    fail("--order must be between 4 and 1000 (got {})", opt.order);
+  if (opt.horizon < 1) fail("the horizon T must be ≥ 1 (got {})", opt.horizon);
+  if (spec.cell == CellType::Lstm) {
+    if (opt.burn_in < 2) fail("--burn-in must be ≥ 2 (got {})", opt.burn_in);
+    if (opt.average < 1) fail("--average must be ≥ 1 (got {})", opt.average);
+    // The sampler keeps about six doubles per sample (§4.2, §4.4).
+    if (opt.samples > 0)
+      check_fits_memory(uint64_t(opt.samples) * 48,
+                        fmt::format("--samples {} (the LSTM sampler)", opt.samples));
+  }
   if (!std::isnan(opt.input_overlap) && !(std::abs(opt.input_overlap) <= opt.input_var))
     fail("--input-overlap must satisfy |R_ab| ≤ R = {} (got {})", opt.input_var, opt.input_overlap);
   const GaussHermite& gh = GaussHermite::cached(opt.order);
@@ -1059,6 +1089,7 @@ TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
       break;
   }
   r.horizon = opt.horizon;
+  check_finite(r, spec);
   return r;
 }
 

@@ -1,6 +1,8 @@
 #include "theory/phase.h"
 
 #include <cmath>
+#include <exception>
+#include <string>
 
 #include "theory/critical.h"
 #include "util/error.h"
@@ -30,21 +32,39 @@ Axis Axis::parse(const std::string& text) {
 
 std::vector<PhasePoint> phase_grid(const InitSpec& base, const Axis& x, const Axis& y,
                                    const TheoryOptions& opt) {
-  // Check both parameters once, before the parallel loop.
-  {
-    InitSpec probe = base;
-    apply_fix(probe, fmt::format("{}={}", x.param, x.lo));
-    apply_fix(probe, fmt::format("{}={}", y.param, y.lo));
-  }
+  // Both ends of both axes once, before the parallel loop (a standard deviation must stay ≥ 0
+  // over the whole range), and the options through one point.
+  for (const Axis* a : {&x, &y})
+    for (double v : {a->lo, a->hi}) {
+      InitSpec probe = base;
+      apply_fix(probe, fmt::format("{}={:.17g}", a->param, v));
+    }
   std::vector<PhasePoint> out(size_t(x.n) * y.n);
+  std::vector<std::string> errors(out.size());
+  // An exception must not leave an OpenMP region: each point keeps its own error, and a point
+  // where the theory is not finite (its numbers beyond double's range) is reported as NaN.
 #pragma omp parallel for schedule(dynamic)
   for (int k = 0; k < x.n * y.n; ++k) {
     const int i = k % x.n, j = k / x.n;
-    InitSpec s = base;
-    apply_fix(s, fmt::format("{}={:.17g}", x.param, x.at(i)));
-    apply_fix(s, fmt::format("{}={:.17g}", y.param, y.at(j)));
-    out[k] = {x.at(i), y.at(j), analyze(s, opt)};
+    out[k].x = x.at(i);
+    out[k].y = y.at(j);
+    try {
+      InitSpec s = base;
+      apply_fix(s, fmt::format("{}={:.17g}", x.param, x.at(i)));
+      apply_fix(s, fmt::format("{}={:.17g}", y.param, y.at(j)));
+      out[k].r = analyze(s, opt);
+    } catch (const std::exception& e) {
+      errors[k] = e.what();
+      out[k].failed = true;
+      TheoryResult& r = out[k].r;
+      r.cell = base.cell;
+      r.Q_h = r.M_h = r.Q_c = r.chi = r.corr = r.chi_coincident = r.chi_Q = NAN;
+      r.jacobian.m1 = r.jacobian.m2 = r.jacobian_state.m1 = r.jacobian_state.m2 = NAN;
+      r.horizon = opt.horizon;
+    }
   }
+  for (const auto& e : errors)
+    if (!e.empty() && e.find("is not finite") == std::string::npos) fail("{}", e);
   return out;
 }
 

@@ -17,12 +17,14 @@ struct Axis {
 };
 
 struct PhasePoint {
-  double x, y;
+  double x = 0, y = 0;
   TheoryResult r;
+  bool failed = false;  // the theory is not finite here: r holds NaN (written as nan)
 };
 
 // Row-major over y then x; points evaluated in parallel, each with the same seed (common random
-// numbers, so LSTM diagrams are smooth).
+// numbers, so LSTM diagrams are smooth). Throws for an axis that leaves the valid range anywhere
+// or for bad options; a point where the theory is not finite comes back `failed`, with NaN.
 std::vector<PhasePoint> phase_grid(const InitSpec& base, const Axis& x, const Axis& y,
                                    const TheoryOptions& opt);
 

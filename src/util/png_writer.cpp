@@ -2,27 +2,33 @@
 
 #include <png.h>
 
-#include <cstdio>
-#include <filesystem>
+#include <string>
 
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace rnnmft {
 
+namespace {
+
+void append_bytes(png_structp png, png_bytep data, png_size_t n) {
+  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+}
+void no_flush(png_structp) {}
+
+}  // namespace
+
 void write_png(const std::string& path, const RgbImage& image) {
   if (image.width <= 0 || image.height <= 0) fail("cannot write an empty image to {}", path);
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail("cannot open {} for writing", absolute_path(tmp));
+  // Encoded in memory, then written by the one atomic writer (checked writes, fsync, rename).
+  std::string bytes;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info || setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    std::fclose(f);
-    std::remove(tmp.c_str());
-    fail("libpng failed while writing {}", absolute_path(path));
+    fail("libpng failed while encoding {}", absolute_path(path));
   }
-  png_init_io(png, f);
+  png_set_write_fn(png, &bytes, append_bytes, no_flush);
   png_set_IHDR(png, info, image.width, image.height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
@@ -30,10 +36,7 @@ void write_png(const std::string& path, const RgbImage& image) {
     png_write_row(png, const_cast<png_bytep>(&image.pixels[size_t(y) * image.width * 3]));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  if (std::fclose(f) != 0) fail("cannot finish writing {}", absolute_path(tmp));
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("cannot rename {} to {}: {}", tmp, path, ec.message());
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace rnnmft

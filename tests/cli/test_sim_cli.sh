@@ -23,6 +23,10 @@ expect_fail "width" "--hidden (--width) must be between" "$BIN" simulate --cell 
 "$BIN" phase --cell gru --x update.bias_mean=0:4:3 --y candidate.recurrent_std=1:5:2 -o "$tmp/p.csv" > /dev/null || bad "phase"
 [ "$(wc -l < "$tmp/p.csv")" = 7 ] && head -1 "$tmp/p.csv" | grep -q "^update.bias_mean,candidate.recurrent_std,Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,seq_len$" && ok || bad "phase CSV"
 $py "$(dirname "$0")/../../scripts/plot_phase.py" "$tmp/p.csv" -o "$tmp/p.png" >/dev/null && [ "$(head -c 4 "$tmp/p.png" | od -An -tx1 | tr -d ' ')" = "89504e47" ] && ok || bad "plot_phase"
+# An axis that turns a standard deviation negative at its far end: refused before the parallel
+# loop (an error inside it would abort the process).
+expect_fail "axis leaving the valid range" "standard deviations are ≥ 0" "$BIN" phase --cell gru --x update.recurrent_std=1:-1:3 --y reset.bias_mean=0:1:2 -o "$tmp/r.csv"
+[ ! -e "$tmp/r.csv" ] && ok || bad "a refused phase wrote its CSV"
 expect_fail "bad axis" "is not gate.param=lo:hi:n" "$BIN" phase --cell gru --x update.bias_mean=0:4 --y reset.bias_mean=0:1:2 -o "$tmp/q.csv"
 expect_fail "bad gate" "gru has no gate 'forget'" "$BIN" phase --cell gru --x forget.bias_mean=0:4:2 --y reset.bias_mean=0:1:2 -o "$tmp/q.csv"
 [ ! -e "$tmp/q.csv" ] && ok || bad "failed phase left a file"

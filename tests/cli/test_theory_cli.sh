@@ -118,6 +118,12 @@ PY
 expect_fail "spec/cell mismatch" "is a spec for the gru cell" "$BIN" theory --cell lstm --init "$tmp/gru_crit.json"
 expect_fail "bad preset" "neither a preset" "$BIN" theory --init xavier
 expect_fail "bad overlap" "--input-overlap must satisfy" "$BIN" theory --cell gru --init pytorch --input-overlap 3
+# Numerical options out of range are refused before any work (no NaN moments with a verdict,
+# no allocation beyond the machine's memory).
+expect_fail "theory --average 0" "--average must be ≥ 1" "$BIN" theory --cell lstm --average 0 --no-tied-check
+expect_fail "theory --burn-in 0" "--burn-in must be ≥ 2" "$BIN" theory --cell lstm --burn-in 0 --no-tied-check
+expect_fail "theory --order 0" "--order must be between 4 and 1000" "$BIN" theory --cell gru --order 0 --no-tied-check
+expect_fail "theory --samples 1e12" "needs" "$BIN" theory --cell lstm --samples 1000000000000 --no-tied-check
 expect_fail "bad fix" "is not a number" "$BIN" critical --cell gru --fix update.bias_mean=abc
 expect_fail "fix the knob" "a parameter the search solves for" "$BIN" critical --cell gru --fix candidate.recurrent_std=2
 expect_fail "bad criterion" "expected tied or untied" "$BIN" critical --cell gru --criterion loose
