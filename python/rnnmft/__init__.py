@@ -1,0 +1,430 @@
+"""rnnmft from Python: the mean field theory of gated recurrent networks and their critical
+initialization, computed by the same C++ library as the ``rnnmft`` command (docs/python.md).
+
+    import rnnmft
+    spec = rnnmft.critical("lstm", seq_len=1000)      # the spec `rnnmft critical -o` writes
+    th = rnnmft.theory("lstm", spec, seq_len=1000)    # `rnnmft theory --json` as a dict
+    grid = rnnmft.phase("gru", x="update.bias_mean=0:8:33", y="candidate.recurrent_std=0.5:4:33")
+    sim = rnnmft.simulate("lstm", spec, width=1000, steps=300, seed=0)
+
+Results are plain dicts (the CLI's JSON fields) and NumPy arrays. Every error is a ValueError
+with the CLI's message. ``rnnmft.torch`` (imported on first use, it needs torch) initializes and
+diagnoses ``torch.nn`` modules.
+"""
+import json
+import math
+import numbers
+import os
+
+from . import _rnnmft
+
+__all__ = ["theory", "critical", "compare", "phase", "simulate", "preset", "load_spec",
+           "check_spec", "draw", "gate_names", "CELLS", "GRU_VARIANTS", "SPEC_PARAMS"]
+
+CELLS = ("vanilla", "minimal", "gru", "lstm")
+GRU_VARIANTS = ("reset-after", "reset-before")
+# The per-gate fields of a spec (docs/cells.md §Init spec) that `fix=` and phase axes name.
+SPEC_PARAMS = ("recurrent_std", "input_std", "bias_mean", "bias_std")
+PRESETS = ("pytorch", "keras", "orthogonal", "chrono")
+
+
+def __getattr__(name):
+    # `rnnmft.torch` is imported lazily, so that the rest works without torch.
+    if name == "torch":
+        import importlib
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module 'rnnmft' has no attribute '{name}'")
+
+
+# --- argument checks (what C++ does not check, or checks with a flag's name) -----------------
+
+def _int(name, v, lo=None, hi=None):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ValueError(f"{name} must be an integer (got {v!r})")
+    v = int(v)
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be at least {lo} (got {v})")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be at most {hi} (got {v})")
+    return v
+
+
+def _float(name, v, lo=None, allow_nan=False):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ValueError(f"{name} must be a number (got {v!r})")
+    v = float(v)
+    if math.isnan(v) and allow_nan:
+        return v
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite (got {v})")
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be ≥ {lo} (got {v})")
+    return v
+
+
+def _cell(cell):
+    if not isinstance(cell, str) or cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)} (got {cell!r})")
+    return cell
+
+
+def _variant(v):
+    if v not in GRU_VARIANTS:
+        raise ValueError(f"gru_variant must be 'reset-after' or 'reset-before' (got {v!r})")
+    return v
+
+
+def _seq_len(T):
+    return _int("seq_len", T, lo=2)
+
+
+def _check_finite_tree(obj, path):
+    # JSON has no NaN or infinity: name the offending entry instead of json's generic error.
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{path}: key {k!r} is not a string")
+            _check_finite_tree(v, f"{path}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_finite_tree(v, f"{path}[{i}]")
+    elif isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return
+    elif isinstance(obj, numbers.Real):
+        if not math.isfinite(float(obj)):
+            raise ValueError(f"{path} is {float(obj)}: not finite")
+    else:
+        raise ValueError(f"{path}: {type(obj).__name__} is not a JSON value")
+
+
+def _dumps(obj, path="spec"):
+    _check_finite_tree(obj, path)
+    return json.dumps(obj, default=_json_default)
+
+
+def _json_default(o):
+    # NumPy scalars (e.g. from arrays) are numbers too.
+    if isinstance(o, numbers.Integral):
+        return int(o)
+    if isinstance(o, numbers.Real):
+        return float(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def _init(init):
+    """The request's "init": a preset name, a spec file path or a spec dict."""
+    if isinstance(init, dict):
+        _check_finite_tree(init, "spec")
+        return {"spec": init, "name": "spec"}
+    if isinstance(init, os.PathLike):
+        init = os.fspath(init)
+    if not isinstance(init, str):
+        raise ValueError(f"init must be a preset name, a spec file path or a spec dict "
+                         f"(got {type(init).__name__})")
+    if init.split(":")[0] in PRESETS:
+        return {"preset": init, "name": init}
+    if os.path.isfile(init):
+        return {"file": init, "name": init}
+    raise ValueError(f"init '{init}' is neither a preset (pytorch, keras, orthogonal[:gain], "
+                     f"chrono[:T_max]) nor an existing spec file")
+
+
+_THEORY_OPTIONS = ("input_overlap", "order", "samples", "groups", "burn_in", "average", "mc_seed")
+
+
+def _theory_opts(input_var=1.0, gru_variant="reset-before", **kw):
+    unknown = sorted(set(kw) - set(_THEORY_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown option {', '.join(map(repr, unknown))} (the theory's options: "
+                         f"{', '.join(_THEORY_OPTIONS)})")
+    input_overlap, order, samples, groups, burn_in, average, mc_seed = (
+        kw.get(k) for k in _THEORY_OPTIONS)
+    o = {"input_var": _float("input_var", input_var, lo=0.0),
+         "gru_variant": _variant(gru_variant)}
+    if input_overlap is not None:
+        o["input_overlap"] = _float("input_overlap", input_overlap)
+    if order is not None:
+        o["order"] = _int("order", order, lo=2, hi=400)
+    if samples is not None:
+        o["samples"] = _int("samples", samples, lo=1000)
+    if groups is not None:
+        o["groups"] = _int("groups", groups, lo=2)
+    if burn_in is not None:
+        o["burn_in"] = _int("burn_in", burn_in, lo=0)
+    if average is not None:
+        o["average"] = _int("average", average, lo=1)
+    if mc_seed is not None:
+        o["mc_seed"] = _int("mc_seed", mc_seed, lo=0, hi=2**64 - 1)
+    return o
+
+
+def _model_opts(width, input_dim):
+    return {"hidden": _int("width", width, lo=2, hi=20000),
+            "input_dim": _int("input_dim", input_dim, lo=1)}
+
+
+def _tied_opts(tied_check, tied_trials, tied_seed):
+    return {"tied_check": bool(tied_check), "tied_trials": _int("tied_trials", tied_trials, lo=1),
+            "tied_seed": _int("tied_seed", tied_seed, lo=0, hi=2**64 - 1)}
+
+
+def _fixes(cell, fix):
+    """{"gate.param": value} (or a list of "gate.param=value") → the CLI's --fix strings."""
+    if fix is None:
+        return []
+    if isinstance(fix, dict):
+        items = list(fix.items())
+    elif isinstance(fix, (list, tuple)):
+        items = []
+        for f in fix:
+            if not isinstance(f, str) or "=" not in f:
+                raise ValueError(f"fix {f!r} is not 'gate.param=value'")
+            k, v = f.split("=", 1)
+            items.append((k, v))
+    else:
+        raise ValueError(f"fix must be a dict {{'gate.param': value}} (got {type(fix).__name__})")
+    gates = gate_names(cell)
+    out = []
+    for key, value in items:
+        if not isinstance(key, str) or key.count(".") != 1:
+            raise ValueError(f"fix key {key!r} is not 'gate.param'")
+        gate, param = key.split(".")
+        if gate not in gates:
+            raise ValueError(f"fix '{key}': {cell} has no gate '{gate}' (its gates: "
+                             f"{', '.join(gates)})")
+        if param == "recurrent_dist":
+            if value not in ("gaussian", "orthogonal"):
+                raise ValueError(f"fix '{key}': 'gaussian' or 'orthogonal' (got {value!r})")
+            out.append(f"{key}={value}")
+            continue
+        if param not in SPEC_PARAMS:
+            raise ValueError(f"fix '{key}': unknown parameter '{param}' "
+                             f"({', '.join(SPEC_PARAMS)}, recurrent_dist)")
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"fix '{key}': {value!r} is not a number") from None
+        v = _float(f"fix '{key}'", value)
+        if param != "bias_mean" and v < 0:
+            raise ValueError(f"fix '{key}' = {v}: standard deviations are ≥ 0")
+        out.append(f"{key}={v!r}")
+    return out
+
+
+def _axis(name, a):
+    """'gate.param=lo:hi:n' or (gate.param, lo, hi, n) → the CLI's axis text, checked."""
+    if isinstance(a, (tuple, list)):
+        if len(a) != 4:
+            raise ValueError(f"{name} must be 'gate.param=lo:hi:n' or (param, lo, hi, n)")
+        p, lo, hi, n = a
+    elif isinstance(a, str):
+        if "=" not in a or a.count(":") != 2:
+            raise ValueError(f"{name} '{a}' is not gate.param=lo:hi:n")
+        p, rng = a.split("=", 1)
+        lo, hi, n = rng.split(":")
+        try:
+            lo, hi, n = float(lo), float(hi), int(n)
+        except ValueError:
+            raise ValueError(f"{name} '{a}' is not gate.param=lo:hi:n") from None
+    else:
+        raise ValueError(f"{name} must be 'gate.param=lo:hi:n' or (param, lo, hi, n)")
+    lo = _float(f"{name} lower bound", lo)
+    hi = _float(f"{name} upper bound", hi)
+    n = _int(f"{name} points", n, lo=1, hi=1000)
+    if not isinstance(p, str) or "." not in p:
+        raise ValueError(f"{name}: {p!r} is not gate.param")
+    param = p.split(".", 1)[1]
+    if param not in SPEC_PARAMS:
+        raise ValueError(f"{name}: unknown parameter '{param}' ({', '.join(SPEC_PARAMS)})")
+    if param != "bias_mean" and min(lo, hi) < 0:
+        raise ValueError(f"{name}: {p} is a standard deviation; the range must be ≥ 0 "
+                         f"(got {lo}:{hi})")
+    return p, f"{p}={lo!r}:{hi!r}:{n}"
+
+
+# --- the public functions ---------------------------------------------------------------------
+
+def gate_names(cell):
+    """The spec's gate names of ``cell`` in block order (PyTorch's gate order):
+    lstm ``input forget cell output`` (i f g o), gru ``reset update candidate`` (r z n),
+    minimal ``update embed``, vanilla ``hidden``."""
+    return list(_rnnmft.gate_names(_cell(cell)))
+
+
+def theory(cell, init="pytorch", seq_len=1000, *, width=128, input_dim=1, input_var=1.0,
+           gru_variant="reset-before", tied_check=True, tied_trials=4, tied_seed=0, **options):
+    """The mean-field diagnosis of an init: ``rnnmft theory --json`` as a dict.
+
+    cell: "vanilla", "minimal", "gru" or "lstm".
+    init: a preset ("pytorch", "keras", "orthogonal[:gain]", "chrono[:T_max]"; its moments for
+        ``width`` units and ``input_dim`` inputs), a spec dict (e.g. from :func:`critical`) or the
+        path of a spec file.
+    seq_len: T the verdict and the product moments refer to.
+    input_var: R, the per-component second moment of the inputs.
+    gru_variant: "reset-before" (the CLI's default) or "reset-after" (PyTorch's nn.GRU).
+    tied_check: also simulate tied networks of width ``width`` for T steps (docs/theory.md §9.4).
+    options: the theory's numerics (input_overlap, order, samples, groups, burn_in, average,
+        mc_seed), as the CLI's flags.
+
+    Returns the CLI's JSON fields: "fixed_point", "timescale" (ξ is None where infinite, with
+    "xi_infinite"), "jacobian", "jacobian_state" (LSTM), "spec", "verdict", "tied_check"...
+    """
+    req = {"cell": _cell(cell), "init": _init(init), "seq_len": _seq_len(seq_len),
+           **_model_opts(width, input_dim), **_tied_opts(tied_check, tied_trials, tied_seed),
+           **_theory_opts(input_var, gru_variant, **options)}
+    return json.loads(_rnnmft.theory(_dumps(req, "init")))
+
+
+def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, width=128,
+             input_dim=1, gru_variant="reset-before", tol=0.01, tied_check=True, tied_trials=4,
+             tied_seed=0, check=True, **options):
+    """The critical initialization for sequences of length ``seq_len`` (docs/theory.md §6): the
+    spec dict that ``rnnmft critical -o spec.json`` writes (gates, designed_for, and
+    "diagnostics": the theory at the solution, knobs, criterion, verdict, tied check).
+
+    fix: {"gate.param": value} held fixed (the CLI's --fix), e.g. {"reset.recurrent_std": 0.5};
+        param is recurrent_std, input_std, bias_mean, bias_std or recurrent_dist.
+    criterion: "tied" (default for the gated cells) or "untied".
+    input_var: R, the second moment of each input component the spec is designed for.
+    gru_variant: "reset-before" (the CLI's default) or "reset-after" (PyTorch's nn.GRU).
+    width, input_dim: N and I of the tied check (width is recorded in designed_for).
+    check: raise ValueError when the criterion was not reached (as the CLI exits non-zero);
+        with False, look at spec["diagnostics"]["reached"] and ["notes"].
+
+    The result can be passed to :func:`theory`, :func:`simulate`, ``rnnmft.torch`` or saved
+    with ``json.dump`` for ``rnnmft train --init``.
+    """
+    cell = _cell(cell)
+    req = {"cell": cell, "seq_len": _seq_len(seq_len), "fixes": _fixes(cell, fix),
+           "tol": _float("tol", tol), **_model_opts(width, input_dim),
+           **_tied_opts(tied_check, tied_trials, tied_seed),
+           **_theory_opts(input_var, gru_variant, **options)}
+    if req["tol"] <= 0:
+        raise ValueError(f"tol must be > 0 (got {tol})")
+    if criterion is not None:
+        if criterion not in ("tied", "untied"):
+            raise ValueError(f"criterion must be 'tied' or 'untied' (got {criterion!r})")
+        req["criterion"] = criterion
+    spec = json.loads(_rnnmft.critical(_dumps(req, "request")))
+    d = spec["diagnostics"]
+    if check and not d["reached"]:
+        raise ValueError(
+            f"the {d['criterion']} criterion was not reached for {cell} (T·ln m1 = "
+            f"{d['log_m1_T']:.4f}, ln G_T = {d['log_gain_T']:.4f}); notes: "
+            f"{'; '.join(d['notes']) or 'none'} (check=False returns the spec anyway)")
+    return spec
+
+
+def compare(cells=("lstm", "gru"), inits=("critical", "pytorch", "keras", "chrono"), seq_len=1000,
+            *, width=128, input_dim=1, input_var=1.0, gru_variant="reset-before", tied_check=True,
+            tied_trials=4, tied_seed=0, **options):
+    """The critical init beside the usual ones: ``rnnmft compare --json`` as a list (one dict
+    per cell with "inits": the theory of each init, its spec, verdict and tied check).
+
+    inits: "critical", presets, spec file paths or spec dicts.
+    """
+    if isinstance(cells, str):
+        cells = [cells]
+    if isinstance(inits, (str, dict)):
+        inits = [inits]
+    req = {"cells": [_cell(c) for c in cells],
+           "inits": [{"critical": True} if i == "critical" else _init(i) for i in inits],
+           "seq_len": _seq_len(seq_len), **_model_opts(width, input_dim),
+           **_tied_opts(tied_check, tied_trials, tied_seed),
+           **_theory_opts(input_var, gru_variant, **options)}
+    return json.loads(_rnnmft.compare(_dumps(req, "inits")))
+
+
+def phase(cell, x, y, *, init=None, seq_len=1000, width=128, input_dim=1, input_var=1.0,
+          gru_variant="reset-before", **options):
+    """ξ, m1 and the variance on a grid of two hyperparameters (docs/theory.md §8; the CLI's
+    ``rnnmft phase``) as a dict of NumPy arrays, ready for matplotlib::
+
+        g = rnnmft.phase("gru", x="update.bias_mean=0:8:33", y="candidate.recurrent_std=0.5:4:33")
+        plt.contourf(g["x"], g["y"], np.log10(g["xi"]))
+
+    x, y: "gate.param=lo:hi:n" or (gate.param, lo, hi, n).
+    init: the base point (preset, spec dict or file); default the critical init for seq_len.
+
+    Returns "x" (n_x,), "y" (n_y,), and arrays of shape (n_y, n_x): Q_h, Q_c, chi, xi (inf where
+    it diverges), c_star, chi_coincident, chaotic (0/1), m1, m2, variance, log_tied_gain; plus
+    "x_param", "y_param", "cell", "seq_len" and "base_spec" (a dict).
+    """
+    cell = _cell(cell)
+    xp, xs = _axis("x", x)
+    yp, ys = _axis("y", y)
+    gates = gate_names(cell)
+    for name, p in (("x", xp), ("y", yp)):
+        if p.split(".")[0] not in gates:
+            raise ValueError(f"{name}: {cell} has no gate '{p.split('.')[0]}' (its gates: "
+                             f"{', '.join(gates)})")
+    req = {"cell": cell, "x": xs, "y": ys, "seq_len": _seq_len(seq_len),
+           **_model_opts(width, input_dim), **_theory_opts(input_var, gru_variant, **options)}
+    if init is not None:
+        req["init"] = _init(init)
+    d = dict(_rnnmft.phase(_dumps(req, "init")))
+    d["base_spec"] = json.loads(d["base_spec"])
+    return d
+
+
+def simulate(cell, init="pytorch", *, width=128, input_dim=1, steps=300, t0=100, tied=False,
+             trials=4, input_var=1.0, seed=0, jacobians=2, gru_variant="reset-before",
+             spectral_radius=False, input_steps=-1):
+    """Wide random networks drawn from an init, run on Gaussian inputs (``rnnmft simulate
+    --json``): measured Q, ξ, correlation and Jacobian moments, to hold against :func:`theory`.
+
+    init: preset, spec dict or spec file. tied: keep one set of weights (a real network) instead
+    of redrawing them every step. input_steps: inputs are zero from this step on (−1: never).
+
+    Returns the CLI's JSON fields plus "trajectories": {"Q_h", "Q_c", "dist"} as arrays over
+    the steps (mean over trials; dist geometric).
+    """
+    req = {"cell": _cell(cell), "init": _init(init), "width": _int("width", width, lo=2, hi=20000),
+           "input_dim": _int("input_dim", input_dim, lo=1), "steps": _int("steps", steps, lo=8),
+           "t0": _int("t0", t0, lo=2), "tied": bool(tied), "trials": _int("trials", trials, lo=1),
+           "input_var": _float("input_var", input_var, lo=0.0),
+           "seed": _int("seed", seed, lo=0, hi=2**64 - 1),
+           "jacobians": _int("jacobians", jacobians, lo=0),
+           "gru_variant": _variant(gru_variant), "spectral_radius": bool(spectral_radius),
+           "input_steps": _int("input_steps", input_steps, lo=-1)}
+    text, traj = _rnnmft.simulate(_dumps(req, "init"))
+    out = json.loads(text)
+    out["trajectories"] = dict(traj)
+    return out
+
+
+def preset(name, cell, *, width=128, input_dim=1, seq_len=1000):
+    """The Gaussian moments of a preset (docs/cells.md §Presets) for ``width`` units and
+    ``input_dim`` inputs, as a spec dict (chrono's T_max defaults to seq_len)."""
+    if not isinstance(name, str) or name.split(":")[0] not in PRESETS:
+        raise ValueError(f"unknown init preset {name!r} (expected pytorch, keras, "
+                         f"orthogonal[:gain], chrono[:T_max])")
+    return json.loads(_rnnmft.preset(name, _cell(cell), _int("width", width, lo=2, hi=20000),
+                                     _int("input_dim", input_dim, lo=1), _seq_len(seq_len)))
+
+
+def load_spec(path):
+    """A spec file (``rnnmft critical -o``, docs/cells.md §Init spec), strictly checked, as a
+    dict."""
+    return json.loads(_rnnmft.load_spec(os.fspath(path)))
+
+
+def check_spec(spec):
+    """A spec dict checked as training reads it (unknown keys, missing gates, negative or
+    non-finite values are ValueErrors) and returned normalised (every field of every gate)."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"a spec must be a dict (got {type(spec).__name__})")
+    return json.loads(_rnnmft.check_spec(_dumps(spec), "spec"))
+
+
+def draw(spec, input_size, hidden_size, seed=0):
+    """The weights of one recurrent layer drawn from ``spec`` by the C++ draw, exactly as
+    ``rnnmft train --init spec.json --seed SEED`` draws them: a dict of float32 arrays
+    weight_ih (G·N × I), weight_hh (G_h·N × N), bias_ih (G·N; the spec's bias), bias_hh (zeros),
+    with PyTorch's names, shapes and gate order."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"a spec must be a dict (got {type(spec).__name__})")
+    return dict(_rnnmft.draw_layer(_dumps(spec), _int("input_size", input_size, lo=1),
+                                   _int("hidden_size", hidden_size, lo=2, hi=20000),
+                                   _int("seed", seed, lo=0, hi=2**64 - 1)))

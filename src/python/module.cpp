@@ -1,0 +1,471 @@
+// The Python extension `rnnmft._rnnmft`: the library the CLI uses, called from Python
+// (docs/python.md). Requests come in as JSON text and results go back as JSON text or NumPy
+// arrays; the pure-Python package `rnnmft` (python/rnnmft/) names the arguments, checks them and
+// turns the JSON into dicts. Every rnnmft::Error (and any other C++ exception) becomes a Python
+// ValueError here, so nothing a user passes can abort the interpreter.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cells/cell_type.h"
+#include "cells/rnn_model.h"
+#include "sim/simulate.h"
+#include "sim/tied_check.h"
+#include "spec/init_spec.h"
+#include "theory/critical.h"
+#include "theory/mean_field.h"
+#include "theory/phase.h"
+#include "theory/verdict.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/fp_env.h"
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+namespace py = pybind11;
+using nlohmann::json;
+
+namespace rnnmft::python {
+namespace {
+
+// Flush-to-zero and denormals-are-zero while the library computes, as the CLI runs it
+// (util/fp_env.h: subnormal doubles in the critical search and the LSTM sampler are many times
+// slower), and the caller's floating-point mode restored afterwards. OpenMP's worker threads
+// inherit the mode of the thread that starts them.
+class ScopedFlushDenormals {
+ public:
+#if defined(__SSE__)
+  ScopedFlushDenormals() : saved_(_mm_getcsr()) {
+#pragma omp parallel
+    flush_denormals();
+    flush_denormals();
+  }
+  ~ScopedFlushDenormals() {
+    const unsigned saved = saved_;
+#pragma omp parallel
+    _mm_setcsr(saved);
+    _mm_setcsr(saved);
+  }
+
+ private:
+  unsigned saved_;
+#else
+  ScopedFlushDenormals() { flush_denormals(); }
+#endif
+};
+
+// Runs f, turning C++ exceptions into Python ones with the library's message.
+template <typename F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    ScopedFlushDenormals flush;
+    return f();
+  } catch (const py::error_already_set&) {
+    throw;
+  } catch (const py::builtin_exception&) {
+    throw;
+  } catch (const Error& e) {
+    throw py::value_error(e.what());
+  } catch (const json::exception& e) {
+    throw py::value_error(std::string("malformed request: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    throw;  // MemoryError
+  } catch (const std::exception& e) {
+    throw py::value_error(e.what());
+  }
+}
+
+// Strict reading of a request: every key must be one the function knows.
+class Request {
+ public:
+  Request(const std::string& text, std::vector<std::string> known) : j_(json::parse(text)) {
+    if (!j_.is_object()) fail("request must be a JSON object");
+    for (const auto& [k, v] : j_.items()) {
+      bool ok = false;
+      for (const auto& n : known) ok = ok || n == k;
+      if (!ok) fail("unknown option '{}'", k);
+    }
+  }
+  bool has(const char* k) const { return j_.contains(k) && !j_[k].is_null(); }
+  const json& at(const char* k) const { return j_.at(k); }
+  template <typename T>
+  T get(const char* k, T dflt) const {
+    return has(k) ? j_.at(k).get<T>() : dflt;
+  }
+
+ private:
+  json j_;
+};
+
+const std::vector<std::string> kTheoryKeys = {"input_var", "input_overlap", "order",  "samples",
+                                              "groups",    "burn_in",       "average", "mc_seed",
+                                              "gru_variant"};
+
+// The theory's options (the CLI's add_theory_flags, plus --gru-variant).
+theory::TheoryOptions theory_options(const Request& r, theory::TheoryOptions o = {}) {
+  o.input_var = r.get("input_var", o.input_var);
+  o.input_overlap = r.get("input_overlap", o.input_overlap);
+  o.order = r.get("order", o.order);
+  o.samples = r.get<int64_t>("samples", o.samples);
+  o.groups = r.get("groups", o.groups);
+  o.burn_in = r.get("burn_in", o.burn_in);
+  o.average = r.get("average", o.average);
+  o.seed = r.get<uint64_t>("mc_seed", o.seed);
+  if (r.has("gru_variant")) o.gru_variant = parse_gru_variant(r.at("gru_variant").get<std::string>());
+  return o;
+}
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// "init": {"preset": NAME} | {"file": PATH} | {"spec": {...}}; "cell" is checked against a spec
+// that brings its own cell, as the CLI does when --cell is given.
+InitSpec resolve_spec(const json& init, CellType cell, int hidden, int input_dim, int seq_len) {
+  InitSpec spec;
+  if (init.contains("preset")) {
+    spec = preset_moments(init["preset"].get<std::string>(), cell, hidden, input_dim, seq_len);
+  } else if (init.contains("file")) {
+    spec = load_spec_file(init["file"].get<std::string>());
+  } else if (init.contains("spec")) {
+    spec = InitSpec::from_json(init["spec"], "spec");
+  } else {
+    fail("init must name a preset, a spec file or a spec dict");
+  }
+  if (spec.cell != cell)
+    fail("{} is a spec for the {} cell, but cell '{}' was given", spec.source.empty() ? "the spec" : spec.source,
+         cell_name(spec.cell), cell_name(cell));
+  return spec;
+}
+
+// The finite-width, tied check beside the mean-field numbers, as the CLI runs it
+// (docs/theory.md §9.4).
+json tied_check_json(const Request& r, const InitSpec& spec, int hidden, int input_dim, int T,
+                     const theory::TheoryOptions& opt) {
+  if (!r.get("tied_check", true) || T > sim::kTiedCheckMaxSteps) return nullptr;
+  return sim::tied_check(spec, sim::beside_theory(hidden, input_dim, T, opt,
+                                                  r.get("tied_trials", 4),
+                                                  r.get<uint64_t>("tied_seed", 0)))
+      .to_json();
+}
+
+const std::vector<std::string> kTiedKeys = {"tied_check", "tied_trials", "tied_seed"};
+
+// `rnnmft theory --json`.
+std::string theory_json(const std::string& request) {
+  const Request r(request, with(with(kTheoryKeys, kTiedKeys),
+                                {"cell", "init", "hidden", "input_dim", "seq_len"}));
+  const CellType cell = parse_cell(r.at("cell").get<std::string>());
+  const int N = r.get("hidden", 128), I = r.get("input_dim", 1), T = r.get("seq_len", 1000);
+  const InitSpec spec = resolve_spec(r.at("init"), cell, N, I, T);
+  theory::TheoryOptions opt = theory_options(r);
+  opt.horizon = T;
+  py::gil_scoped_release nogil;
+  const theory::TheoryResult res = theory::analyze(spec, opt);
+  json j = res.to_json();
+  j["spec"] = spec.to_json();
+  j["verdict"] = theory::verdict(res, T);
+  j["tied_check"] = tied_check_json(r, spec, N, I, T, opt);
+  return j.dump();
+}
+
+// `rnnmft critical -o spec.json`: the spec with its diagnostics (what the CLI writes).
+std::string critical_json(const std::string& request) {
+  const Request r(request, with(with(kTheoryKeys, kTiedKeys),
+                                {"cell", "seq_len", "fixes", "criterion", "tol", "hidden",
+                                 "input_dim"}));
+  const CellType cell = parse_cell(r.at("cell").get<std::string>());
+  theory::CriticalOptions co;
+  co.seq_len = r.get("seq_len", 1000);
+  co.fixes = r.get("fixes", std::vector<std::string>{});
+  co.tol = r.get("tol", co.tol);
+  co.theory = theory_options(r);
+  if (r.has("criterion")) co.criterion = theory::parse_criterion(r.at("criterion").get<std::string>());
+  const int N = r.get("hidden", 128), I = r.get("input_dim", 1);
+  py::gil_scoped_release nogil;
+  theory::CriticalResult res = theory::critical_init(cell, co);
+  res.spec.design.width = N;
+  const int T = co.seq_len;
+  theory::TheoryOptions topt = co.theory;
+  topt.horizon = T;
+  json j = res.to_json();
+  j["verdict"] = theory::verdict(res.diagnostics, T);
+  j["tied_check"] = tied_check_json(r, res.spec, N, I, T, topt);
+  json out = res.spec.to_json();
+  out["diagnostics"] = j;
+  return out.dump();
+}
+
+// `rnnmft compare --json`.
+std::string compare_json(const std::string& request) {
+  const Request r(request, with(with(kTheoryKeys, kTiedKeys),
+                                {"cells", "inits", "seq_len", "hidden", "input_dim"}));
+  const auto cells = r.at("cells").get<std::vector<std::string>>();
+  const auto inits = r.at("inits").get<std::vector<json>>();
+  const int N = r.get("hidden", 128), I = r.get("input_dim", 1), T = r.get("seq_len", 1000);
+  const theory::TheoryOptions base = theory_options(r);
+  py::gil_scoped_release nogil;
+  json all = json::array();
+  for (const auto& cell_s : cells) {
+    const CellType cell = parse_cell(cell_s);
+    json jc = {{"cell", cell_name(cell)}, {"seq_len", T},       {"hidden", N},
+               {"input_dim", I},          {"inits", json::array()}};
+    theory::TheoryOptions o = base;
+    o.horizon = T;
+    for (const auto& init : inits) {
+      InitSpec spec;
+      theory::TheoryResult res;
+      json extra = json::object();
+      if (init.contains("critical")) {
+        theory::CriticalOptions co;
+        co.seq_len = T;
+        co.theory = base;
+        const auto cr = theory::critical_init(cell, co);
+        spec = cr.spec;
+        res = cr.diagnostics;
+        extra = {{"criterion", theory::criterion_name(cr.criterion)},
+                 {"reached", cr.reached},
+                 {"notes", cr.notes}};
+      } else {
+        spec = resolve_spec(init, cell, N, I, T);
+        res = theory::analyze(spec, o);
+      }
+      json j = res.to_json();
+      j["init"] = init.value("name", std::string("critical"));
+      j["spec"] = spec.to_json();
+      j["verdict"] = theory::verdict(res, T);
+      j["tied_check"] = tied_check_json(r, spec, N, I, T, o);
+      for (const auto& [k, v] : extra.items()) j[k] = v;
+      jc["inits"].push_back(j);
+    }
+    all.push_back(jc);
+  }
+  return all.dump();
+}
+
+// `rnnmft phase`: the grid as arrays of shape (n_y, n_x) (row-major over y then x, as
+// phase_grid returns it), ready for matplotlib's contourf(x, y, Z).
+py::dict phase_arrays(const std::string& request) {
+  const Request r(request, with(kTheoryKeys, {"cell", "init", "x", "y", "seq_len", "hidden",
+                                              "input_dim"}));
+  const CellType cell = parse_cell(r.at("cell").get<std::string>());
+  const int N = r.get("hidden", 128), I = r.get("input_dim", 1), T = r.get("seq_len", 1000);
+  // A grid point needs less precision than a reported point (as the CLI's phase).
+  theory::TheoryOptions dflt;
+  dflt.samples = 4000;
+  dflt.burn_in = 80;
+  dflt.average = 60;
+  theory::TheoryOptions o = theory_options(r, dflt);
+  const theory::Axis x = theory::Axis::parse(r.at("x").get<std::string>());
+  const theory::Axis y = theory::Axis::parse(r.at("y").get<std::string>());
+  std::vector<theory::PhasePoint> grid;
+  InitSpec base;
+  {
+    py::gil_scoped_release nogil;
+    if (r.has("init")) {
+      base = resolve_spec(r.at("init"), cell, N, I, T);
+    } else {
+      theory::CriticalOptions co;
+      co.seq_len = T;
+      co.theory = o;
+      base = theory::critical_init(cell, co).spec;
+    }
+    // Both axes over their whole range before the parallel loop (a standard deviation must stay
+    // ≥ 0 at every grid point; phase_grid probes only the first).
+    for (const auto* a : {&x, &y})
+      for (double v : {a->lo, a->hi}) {
+        InitSpec probe = base;
+        theory::apply_fix(probe, fmt::format("{}={:.17g}", a->param, v));
+      }
+    o.horizon = T;
+    grid = theory::phase_grid(base, x, y, o);
+  }
+  const py::ssize_t nx = x.n, ny = y.n;
+  auto grid2 = [&](auto&& f) {
+    py::array_t<double> a({ny, nx});
+    auto m = a.mutable_unchecked<2>();
+    for (py::ssize_t j = 0; j < ny; ++j)
+      for (py::ssize_t i = 0; i < nx; ++i) m(j, i) = f(grid[size_t(j * nx + i)]);
+    return a;
+  };
+  auto axis = [](const theory::Axis& a) {
+    py::array_t<double> v(a.n);
+    auto m = v.mutable_unchecked<1>();
+    for (int k = 0; k < a.n; ++k) m(k) = a.at(k);
+    return v;
+  };
+  using P = theory::PhasePoint;
+  py::dict d;
+  d["cell"] = cell_name(cell);
+  d["x_param"] = x.param;
+  d["y_param"] = y.param;
+  d["seq_len"] = T;
+  d["base_spec"] = base.to_json().dump();
+  d["x"] = axis(x);
+  d["y"] = axis(y);
+  d["Q_h"] = grid2([](const P& p) { return p.r.Q_h; });
+  d["Q_c"] = grid2([](const P& p) { return p.r.Q_c; });
+  d["chi"] = grid2([](const P& p) { return p.r.chi; });
+  d["xi"] = grid2([](const P& p) { return p.r.xi(); });
+  d["c_star"] = grid2([](const P& p) { return p.r.corr; });
+  d["chi_coincident"] = grid2([](const P& p) { return p.r.chi_coincident; });
+  d["chaotic"] = grid2([](const P& p) { return p.r.chaotic() ? 1.0 : 0.0; });
+  d["m1"] = grid2([](const P& p) { return p.r.jacobian.m1; });
+  d["m2"] = grid2([](const P& p) { return p.r.jacobian.m2; });
+  d["variance"] = grid2([](const P& p) { return p.r.jacobian.variance(); });
+  d["log_tied_gain"] = grid2([T](const P& p) { return p.r.tied_log_gain(T); });
+  return d;
+}
+
+py::array_t<double> to_array(const std::vector<double>& v) {
+  py::array_t<double> a(py::ssize_t(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+// `rnnmft simulate --json`, with the trajectories as arrays.
+py::tuple simulate_result(const std::string& request) {
+  const Request r(request, {"cell", "init", "width", "input_dim", "steps", "t0", "tied", "trials",
+                            "input_var", "seed", "jacobians", "gru_variant", "spectral_radius",
+                            "input_steps"});
+  const CellType cell = parse_cell(r.at("cell").get<std::string>());
+  sim::SimOptions o;
+  o.width = r.get("width", o.width);
+  o.input_dim = r.get("input_dim", o.input_dim);
+  o.steps = r.get("steps", o.steps);
+  o.t0 = r.get("t0", o.t0);
+  o.untied = !r.get("tied", false);
+  o.trials = r.get("trials", o.trials);
+  o.input_var = r.get("input_var", o.input_var);
+  o.seed = r.get<uint64_t>("seed", o.seed);
+  o.jacobians = r.get("jacobians", o.jacobians);
+  o.gru = parse_gru_variant(r.get<std::string>("gru_variant", "reset-before"));
+  o.spectral_radius = r.get("spectral_radius", false);
+  o.input_steps = r.get("input_steps", o.input_steps);
+  const InitSpec spec = resolve_spec(r.at("init"), cell, o.width, o.input_dim, o.steps);
+  sim::SimResult res;
+  {
+    py::gil_scoped_release nogil;
+    res = sim::simulate(spec, o);
+  }
+  py::dict traj;
+  traj["Q_h"] = to_array(res.Q_h_t);
+  traj["Q_c"] = to_array(res.Q_c_t);
+  traj["dist"] = to_array(res.dist_t);
+  return py::make_tuple(res.to_json().dump(), traj);
+}
+
+// The weights of one layer drawn from a spec exactly as `rnnmft train --init spec.json --seed S`
+// draws them (initialize_model_from_spec): W_ih (G·N × I), W_hh (G_h·N × N), b_ih, b_hh (zero),
+// float32, PyTorch's gate order.
+py::dict draw_layer(const std::string& spec_text, int input_dim, int hidden, uint64_t seed) {
+  const InitSpec spec = InitSpec::from_json(json::parse(spec_text), "spec");
+  if (hidden < 2 || hidden > 20000) fail("hidden_size must be between 2 and 20000 (got {})", hidden);
+  if (input_dim < 1 || input_dim > 1000000) fail("input_size must be between 1 and 10⁶ (got {})", input_dim);
+  ModelConfig cfg;
+  cfg.cell = spec.cell;
+  cfg.hidden = hidden;
+  cfg.input_dim = input_dim;
+  cfg.classes = 2;
+  std::optional<RnnModel<float>> model;
+  {
+    py::gil_scoped_release nogil;
+    model.emplace(cfg);
+    initialize_model_from_spec(*model, spec, seed);
+  }
+  const ParamLayout& L = model->layout();
+  const float* P = model->params().data();
+  const py::ssize_t N = hidden, I = input_dim;
+  const py::ssize_t Gi = input_gates(cfg.cell), Gh = recurrent_gates(cfg.cell);
+  auto copy = [&](size_t off, std::vector<py::ssize_t> shape) {
+    py::array_t<float> a(shape);
+    std::copy(P + off, P + off + size_t(a.size()), a.mutable_data());
+    return a;
+  };
+  py::dict d;
+  d["weight_ih"] = copy(L.w_ih, {Gi * N, I});
+  d["weight_hh"] = copy(L.w_hh, {Gh * N, N});
+  d["bias_ih"] = copy(L.b_ih, {Gi * N});
+  d["bias_hh"] = copy(L.b_hh, {Gh * N});
+  return d;
+}
+
+std::string preset_json(const std::string& preset, const std::string& cell, int hidden,
+                        int input_dim, int seq_len) {
+  return preset_moments(preset, parse_cell(cell), hidden, input_dim, seq_len).to_json().dump();
+}
+
+std::string load_spec_json(const std::string& path) { return load_spec_file(path).to_json().dump(); }
+
+// A spec dict checked and normalised (every gate, every field), as training reads it.
+std::string check_spec_json(const std::string& text, const std::string& where) {
+  return InitSpec::from_json(json::parse(text), where).to_json().dump();
+}
+
+}  // namespace
+}  // namespace rnnmft::python
+
+PYBIND11_MODULE(_rnnmft, m) {
+  using namespace rnnmft::python;
+  namespace rp = rnnmft::python;
+  m.doc() = "rnnmft's C++ library (mean field theory, critical init, simulation, weight draws); "
+            "use the `rnnmft` package, which wraps these functions.";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const rnnmft::Error& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  m.def("theory", [](const std::string& q) { return guarded([&] { return rp::theory_json(q); }); },
+        py::arg("request"), "theory(request_json) -> JSON text of `rnnmft theory --json`.");
+  m.def("critical", [](const std::string& q) { return guarded([&] { return rp::critical_json(q); }); },
+        py::arg("request"), "critical(request_json) -> JSON text of `rnnmft critical -o` (spec + diagnostics).");
+  m.def("compare", [](const std::string& q) { return guarded([&] { return rp::compare_json(q); }); },
+        py::arg("request"), "compare(request_json) -> JSON text of `rnnmft compare --json`.");
+  m.def("phase", [](const std::string& q) { return guarded([&] { return rp::phase_arrays(q); }); },
+        py::arg("request"), "phase(request_json) -> dict of axes and (n_y, n_x) arrays.");
+  m.def("simulate",
+        [](const std::string& q) { return guarded([&] { return rp::simulate_result(q); }); },
+        py::arg("request"), "simulate(request_json) -> (JSON text of `rnnmft simulate --json`, trajectories).");
+  m.def("draw_layer",
+        [](const std::string& spec, int input_dim, int hidden, uint64_t seed) {
+          return guarded([&] { return rp::draw_layer(spec, input_dim, hidden, seed); });
+        },
+        py::arg("spec"), py::arg("input_dim"), py::arg("hidden"), py::arg("seed"),
+        "draw_layer(spec_json, input_dim, hidden, seed) -> dict of float32 arrays weight_ih, "
+        "weight_hh, bias_ih, bias_hh drawn as `rnnmft train --init spec.json --seed seed` draws them.");
+  m.def("preset",
+        [](const std::string& p, const std::string& c, int n, int i, int t) {
+          return guarded([&] { return rp::preset_json(p, c, n, i, t); });
+        },
+        py::arg("preset"), py::arg("cell"), py::arg("hidden"), py::arg("input_dim"),
+        py::arg("seq_len"), "preset(name, cell, hidden, input_dim, seq_len) -> spec JSON text of a preset's moments.");
+  m.def("load_spec", [](const std::string& p) { return guarded([&] { return rp::load_spec_json(p); }); },
+        py::arg("path"), "load_spec(path) -> spec JSON text (strictly checked).");
+  m.def("check_spec",
+        [](const std::string& t, const std::string& where) {
+          return guarded([&] { return rp::check_spec_json(t, where); });
+        },
+        py::arg("spec"), py::arg("where") = "spec", "check_spec(spec_json, where) -> normalised spec JSON text.");
+  m.def("gate_names",
+        [](const std::string& c) {
+          return guarded([&] { return rnnmft::gate_names(rnnmft::parse_cell(c)); });
+        },
+        py::arg("cell"), "gate_names(cell) -> the spec's gate names in block order.");
+  m.def("recurrent_gates",
+        [](const std::string& c) {
+          return guarded([&] { return rnnmft::recurrent_gates(rnnmft::parse_cell(c)); });
+        },
+        py::arg("cell"), "recurrent_gates(cell) -> number of N-row blocks in W_hh.");
+}

@@ -1,0 +1,181 @@
+"""The Python module against the CLI it shares its library with (docs/python.md): theory,
+critical, compare, phase and simulate give the CLI's numbers; every bad argument is a ValueError
+with a clear message and the interpreter survives it."""
+import csv
+import json
+import math
+import os
+import tempfile
+import unittest
+
+import numpy as np
+
+from common import cli, cli_json
+
+import rnnmft
+
+
+def close(a, b, rtol=1e-9):
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=rtol, abs_tol=1e-12)
+
+
+class CliParity(unittest.TestCase):
+    def test_theory_matches_cli(self):
+        for cell, init in [("lstm", "pytorch"), ("gru", "keras"), ("vanilla", "orthogonal:1.0")]:
+            py = rnnmft.theory(cell, init, seq_len=500, width=64, input_dim=3, tied_check=False)
+            c = cli_json("theory", "--cell", cell, "--init", init, "--seq-len", 500, "--hidden", 64,
+                         "--input-dim", 3, "--no-tied-check")
+            self.assertEqual(set(py), set(c), cell)
+            for sec in ("fixed_point", "timescale", "jacobian"):
+                for k, v in c[sec].items():
+                    if isinstance(v, float):
+                        self.assertTrue(close(py[sec][k], v), f"{cell} {sec}.{k}: {py[sec][k]} vs {v}")
+            self.assertEqual(py["verdict"], c["verdict"])
+            self.assertEqual(py["spec"], c["spec"])
+
+    def test_critical_matches_cli_and_feeds_theory(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "gru.json")
+            cli("critical", "--cell", "gru", "--seq-len", 1000, "--fix", "reset.recurrent_std=0.5",
+                "--no-tied-check", "-o", path)
+            with open(path) as f:
+                c = json.load(f)
+        py = rnnmft.critical("gru", seq_len=1000, fix={"reset.recurrent_std": 0.5},
+                             tied_check=False)
+        self.assertEqual(py["designed_for"], c["designed_for"])
+        for g, v in c["gates"].items():
+            for k, x in v.items():
+                self.assertTrue(close(py["gates"][g][k], x) if isinstance(x, float)
+                                else py["gates"][g][k] == x, f"{g}.{k}")
+        self.assertEqual(py["gates"]["reset"]["recurrent_std"], 0.5)
+        self.assertTrue(py["diagnostics"]["reached"])
+        # The spec dict goes straight back into the theory: the same m1 as its diagnostics.
+        th = rnnmft.theory("gru", py, seq_len=1000, tied_check=False)
+        self.assertTrue(close(th["jacobian"]["m1"], py["diagnostics"]["jacobian"]["m1"], 1e-9))
+        # ... and into a file that the CLI reads.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.json")
+            with open(path, "w") as f:
+                json.dump(py, f)
+            c2 = cli_json("theory", "--init", path, "--seq-len", 1000, "--no-tied-check")
+            self.assertTrue(close(c2["jacobian"]["m1"], th["jacobian"]["m1"]))
+            self.assertEqual(rnnmft.load_spec(path)["gates"], rnnmft.check_spec(py)["gates"])
+
+    def test_compare(self):
+        py = rnnmft.compare(["lstm"], ["pytorch", "chrono"], seq_len=300, tied_check=False)
+        c = cli_json("compare", "--cells", "lstm", "--inits", "pytorch", "chrono", "--seq-len", 300,
+                     "--no-tied-check")
+        self.assertEqual(len(py), 1)
+        for a, b in zip(py[0]["inits"], c[0]["inits"]):
+            self.assertEqual(a["init"], b["init"])
+            self.assertTrue(close(a["jacobian"]["m1"], b["jacobian"]["m1"]))
+            self.assertEqual(a["verdict"], b["verdict"])
+
+    def test_phase_matches_cli_csv(self):
+        x, y = "update.bias_mean=0:6:4", "candidate.recurrent_std=0.5:3:3"
+        g = rnnmft.phase("gru", x=x, y=y, init="pytorch", seq_len=200)
+        self.assertEqual(g["x"].shape, (4,))
+        self.assertEqual(g["y"].shape, (3,))
+        for k in ("Q_h", "chi", "xi", "m1", "m2", "variance", "log_tied_gain", "chaotic"):
+            self.assertEqual(g[k].shape, (3, 4), k)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "grid.csv")
+            cli("phase", "--cell", "gru", "--init", "pytorch", "--x", x, "--y", y, "--seq-len", 200,
+                "-o", path)
+            with open(path) as f:
+                rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 12)
+        for n, r in enumerate(rows):  # row-major over y then x
+            j, i = divmod(n, 4)
+            self.assertAlmostEqual(float(r["update.bias_mean"]), g["x"][i])
+            self.assertAlmostEqual(float(r["candidate.recurrent_std"]), g["y"][j])
+            for k in ("m1", "chi", "Q_h"):
+                self.assertTrue(close(float(r[k]), g[k][j, i], 1e-8), k)
+            self.assertTrue(close(float(r["xi"]), float(g["xi"][j, i]), 1e-8)
+                            or (r["xi"] == "inf" and math.isinf(g["xi"][j, i])))
+
+    def test_simulate_matches_cli(self):
+        py = rnnmft.simulate("lstm", "pytorch", width=48, steps=120, t0=60, trials=2, seed=3)
+        c = cli_json("simulate", "--cell", "lstm", "--init", "pytorch", "--width", 48, "--steps",
+                     120, "--t0", 60, "--trials", 2, "--seed", 3)
+        self.assertTrue(close(py["jacobian"]["m1"], c["jacobian"]["m1"]))
+        self.assertTrue(close(py["stationary"]["Q_h"], c["stationary"]["Q_h"]))
+        self.assertEqual(py["trajectories"]["Q_h"].shape, (120,))
+
+    def test_draw(self):
+        spec = rnnmft.preset("pytorch", "gru", width=100, input_dim=5)
+        spec["gates"]["update"]["bias_mean"] = 2.0
+        w = rnnmft.draw(spec, 5, 100, seed=1)
+        self.assertEqual(w["weight_ih"].shape, (300, 5))
+        self.assertEqual(w["weight_hh"].shape, (300, 100))
+        self.assertEqual(w["weight_ih"].dtype, np.float32)
+        self.assertFalse(np.any(w["bias_hh"]))
+        self.assertAlmostEqual(float(w["bias_ih"][100:200].mean()), 2.0, delta=0.02)
+        self.assertTrue(np.array_equal(w["weight_hh"], rnnmft.draw(spec, 5, 100, seed=1)["weight_hh"]))
+        self.assertEqual(rnnmft.gate_names("gru"), ["reset", "update", "candidate"])
+
+
+class Errors(unittest.TestCase):
+    def bad(self, pattern, f, *a, **kw):
+        with self.assertRaisesRegex(ValueError, pattern):
+            f(*a, **kw)
+
+    def test_error_paths(self):
+        spec = rnnmft.preset("pytorch", "lstm")
+        self.bad("seq_len must be at least 2", rnnmft.theory, "lstm", seq_len=0)
+        self.bad("seq_len must be at least 2", rnnmft.critical, "lstm", seq_len=-5)
+        self.bad("seq_len must be an integer", rnnmft.critical, "lstm", seq_len=10.5)
+        self.bad("cell must be one of", rnnmft.theory, "lstmx")
+        self.bad("gru_variant must be", rnnmft.theory, "gru", gru_variant="after")
+        self.bad("input_var must be finite", rnnmft.theory, "lstm", input_var=float("nan"))
+        self.bad("input_var must be ≥ 0", rnnmft.critical, "lstm", input_var=-1.0)
+        self.bad("width must be at least 2", rnnmft.theory, "lstm", width=1)
+        self.bad("neither a preset", rnnmft.theory, "lstm", "no-such-init")
+        self.bad("unknown option 'sample'", rnnmft.theory, "lstm", sample=5000)
+        self.bad("samples must be at least 1000", rnnmft.theory, "lstm", samples=10)
+        # fix
+        self.bad("lstm has no gate 'reset'", rnnmft.critical, "lstm", fix={"reset.recurrent_std": 1})
+        self.bad("unknown parameter 'std'", rnnmft.critical, "gru", fix={"reset.std": 1})
+        self.bad("not 'gate.param'", rnnmft.critical, "gru", fix={"reset": 1})
+        self.bad("must be finite", rnnmft.critical, "gru", fix={"reset.recurrent_std": math.inf})
+        self.bad("standard deviations are ≥ 0", rnnmft.critical, "gru",
+                 fix={"reset.recurrent_std": -1})
+        self.bad("parameter the search solves for", rnnmft.critical, "lstm",
+                 fix={"forget.bias_mean": 3.0}, tied_check=False)
+        # spec dicts
+        bad = json.loads(json.dumps(spec))
+        bad["gates"]["forget"]["bias_mean"] = float("nan")
+        self.bad(r"spec\.gates\.forget\.bias_mean is nan: not finite", rnnmft.theory, "lstm", bad)
+        bad = json.loads(json.dumps(spec))
+        bad["colour"] = "blue"
+        self.bad("unknown key 'colour'", rnnmft.theory, "lstm", bad)
+        bad = json.loads(json.dumps(spec))
+        bad["gates"]["forget"]["bias_men"] = 1.0
+        self.bad("bias_men", rnnmft.theory, "lstm", bad, tied_check=False)
+        bad = json.loads(json.dumps(spec))
+        bad["gates"]["forget"]["recurrent_std"] = -0.5
+        self.bad("negative", rnnmft.theory, "lstm", bad, tied_check=False)
+        del bad["gates"]["forget"]
+        self.bad("missing", rnnmft.theory, "lstm", bad, tied_check=False)
+        self.bad("spec for the lstm cell, but cell 'gru'", rnnmft.theory, "gru", spec)
+        self.bad("a spec must be a dict", rnnmft.draw, "spec", 3, 4)
+        # phase axes, including a range that turns a standard deviation negative inside the grid
+        self.bad("not gate.param=lo:hi:n", rnnmft.phase, "gru", x="update.bias_mean=0:8",
+                 y="candidate.recurrent_std=0.5:4:3")
+        self.bad("range must be ≥ 0", rnnmft.phase, "gru", x="update.bias_mean=0:8:3",
+                 y="candidate.recurrent_std=1:-1:3")
+        self.bad("gru has no gate 'forget'", rnnmft.phase, "gru", x="forget.bias_mean=0:8:3",
+                 y="candidate.recurrent_std=0.5:4:3")
+        self.bad("must be finite", rnnmft.phase, "gru", x=("update.bias_mean", 0, math.nan, 3),
+                 y="candidate.recurrent_std=0.5:4:3")
+        # C++'s own checks come through as ValueError with the CLI's message
+        self.bad("t0", rnnmft.simulate, "lstm", steps=20, t0=50)
+        self.bad("chrono", rnnmft.theory, "lstm", "chrono:abc")
+        # still alive
+        self.assertEqual(rnnmft.gate_names("lstm"), ["input", "forget", "cell", "output"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

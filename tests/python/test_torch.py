@@ -1,0 +1,193 @@
+"""rnnmft.torch (docs/python.md): the critical init drawn into torch.nn modules, read back by
+diagnose (moments and theory round-trip), PyTorch's default init diagnosed as the CLI's "pytorch"
+preset, the weights equal to those of `rnnmft train --init spec.json`, and the refusals."""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+from common import BIN, HERE, ROOT, cli, cli_json
+
+import rnnmft
+import rnnmft.torch as rt
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "train"))
+import st_io  # noqa: E402  (safetensors without the safetensors package)
+
+torch.set_num_threads(2)
+
+
+class RoundTrip(unittest.TestCase):
+    def check_moments(self, est, spec, N, I):
+        for name, g in spec["gates"].items():
+            e = est["gates"][name]
+            # RMS of N² (N·I) Gaussian entries: relative error ≈ 1/√(2·count).
+            self.assertLess(abs(e["recurrent_std"] - g["recurrent_std"]),
+                            5 * g["recurrent_std"] / math.sqrt(2 * N * N) + 1e-6, name)
+            self.assertLess(abs(e["input_std"] - g["input_std"]),
+                            5 * g["input_std"] / math.sqrt(2 * N * I) + 1e-6, name)
+            self.assertLess(abs(e["bias_mean"] - g["bias_mean"]),
+                            5 * g["bias_std"] / math.sqrt(N) + 1e-5, name)
+            self.assertLess(abs(e["bias_std"] - g["bias_std"]),
+                            5 * g["bias_std"] / math.sqrt(2 * N) + 1e-5, name)
+            self.assertEqual(e["recurrent_dist"], g.get("recurrent_dist", "gaussian"), name)
+
+    def test_lstm_roundtrip(self):
+        N, I, T = 256, 28, 1000
+        lstm = torch.nn.LSTM(I, N, batch_first=True)
+        out = rt.critical_init_(lstm, seq_len=T, seed=5)
+        spec = out[0]["spec"]
+        self.assertFalse(lstm.bias_hh_l0.detach().any())
+        d = rt.diagnose(lstm, seq_len=T)
+        self.assertEqual(len(d), 1)
+        self.check_moments(d[0], spec, N, I)
+        th = spec["diagnostics"]
+        # m1 and ξ of the measured moments equal the spec's (T·ln m1 = −1 at the tied criterion).
+        self.assertLess(abs(T * math.log(d[0]["m1"]) - T * math.log(th["jacobian"]["m1"])), 0.05)
+        self.assertLess(abs(d[0]["xi"] / th["timescale"]["xi"] - 1), 0.05)
+        self.assertIn("verdict", d[0])
+        print(d)
+
+    def test_gru_two_layers_fix(self):
+        N, I, T = 128, 28, 5000
+        gru = torch.nn.GRU(I, N, num_layers=2)
+        out = rt.critical_init_(gru, seq_len=T, fix={"reset.recurrent_std": 0.5}, seed=0)
+        self.assertEqual([(o["layer"], o["direction"]) for o in out], [(0, "forward"), (1, "forward")])
+        # Layer 2 is designed for the input second moment the theory predicts for layer 1's h.
+        q1 = out[0]["spec"]["diagnostics"]["fixed_point"]["Q_h"]
+        self.assertAlmostEqual(out[1]["input_var"], q1)
+        self.assertAlmostEqual(out[1]["spec"]["designed_for"]["input_var"], q1)
+        self.assertEqual(out[0]["spec"]["designed_for"]["gru_variant"], "reset-after")
+        d = rt.diagnose(gru, seq_len=T)
+        for k in range(2):
+            spec = out[k]["spec"]
+            self.assertEqual(spec["gates"]["reset"]["recurrent_std"], 0.5)
+            self.check_moments(d[k], spec, N, I if k == 0 else N)
+            self.assertEqual(d[k]["gru_variant"], "reset-after")
+            self.assertLess(abs(T * math.log(d[k]["m1"])
+                                - T * math.log(spec["diagnostics"]["jacobian"]["m1"])), 0.1)
+        self.assertAlmostEqual(d[1]["input_var"], d[0]["Q_h"])
+        print(d)
+
+    def test_rnn_bidirectional_and_cells(self):
+        rnn = torch.nn.RNN(10, 64, num_layers=2, bidirectional=True)
+        out = rt.critical_init_(rnn, seq_len=200, seed=1)
+        self.assertEqual(len(out), 4)
+        self.assertFalse(torch.equal(rnn.weight_hh_l0, rnn.weight_hh_l0_reverse))
+        self.assertEqual(rnn.weight_ih_l1.shape, (64, 128))
+        d = rt.diagnose(rnn, seq_len=200)
+        self.assertEqual([x["direction"] for x in d], ["forward", "reverse"] * 2)
+        self.assertEqual(d[0]["gates"]["hidden"]["recurrent_dist"], "orthogonal")
+        self.assertAlmostEqual(d[0]["m1"], out[0]["spec"]["diagnostics"]["jacobian"]["m1"], delta=1e-3)
+        for cls, cell in [(torch.nn.LSTMCell, "lstm"), (torch.nn.GRUCell, "gru"),
+                          (torch.nn.RNNCell, "vanilla")]:
+            m = cls(8, 32)
+            o = rt.critical_init_(m, seq_len=100, seed=2)
+            self.assertEqual(o[0]["spec"]["cell"], cell)
+            self.assertEqual(len(rt.diagnose(m, seq_len=100)), 1)
+
+
+class PyTorchDefault(unittest.TestCase):
+    def test_default_init_is_the_pytorch_preset(self):
+        """diagnose on PyTorch's own init agrees with `rnnmft theory --init pytorch` (σ² = 1/3,
+        ν² = I/(3N), μ = 0, ρ² = 2/(3N); docs/cells.md §Presets)."""
+        N, I, T = 256, 28, 1000
+        torch.manual_seed(0)
+        for cls, cell, variant in [(torch.nn.LSTM, "lstm", []), (torch.nn.GRU, "gru",
+                                                                  ["reset-after"])]:
+            m = cls(I, N)
+            d = rt.diagnose(m, seq_len=T)[0]
+            preset = rnnmft.preset("pytorch", cell, width=N, input_dim=I)
+            self.check_preset(d, preset, N, I)
+            c = cli_json("theory", "--cell", cell, "--init", "pytorch", "--hidden", N,
+                         "--input-dim", I, "--seq-len", T, "--no-tied-check")
+            py = rnnmft.theory(cell, "pytorch", T, width=N, input_dim=I, tied_check=False,
+                               gru_variant=variant[0] if variant else "reset-before")
+            if not variant:  # the CLI's GRU default is reset-before; nn.GRU is reset-after
+                self.assertAlmostEqual(py["jacobian"]["m1"], c["jacobian"]["m1"], places=12)
+            self.assertLess(abs(d["m1"] / py["jacobian"]["m1"] - 1), 0.01, cell)
+            self.assertLess(abs(d["xi"] / py["timescale"]["xi"] - 1), 0.05, cell)
+            self.assertLess(abs(d["Q_h"] / py["fixed_point"]["Q_h"] - 1), 0.05, cell)
+            print(cell, "diagnose", d["m1"], d["xi"], "preset", py["jacobian"]["m1"],
+                  py["timescale"]["xi"])
+
+    def check_preset(self, d, preset, N, I):
+        for name, g in preset["gates"].items():
+            e = d["gates"][name]
+            self.assertAlmostEqual(e["recurrent_std"], g["recurrent_std"], delta=0.01)
+            self.assertAlmostEqual(e["input_std"], g["input_std"], delta=0.02 * g["input_std"])
+            self.assertAlmostEqual(e["bias_mean"], 0.0, delta=5 * g["bias_std"] / math.sqrt(N))
+            self.assertAlmostEqual(e["bias_std"], g["bias_std"], delta=0.15 * g["bias_std"])
+
+
+class SameDrawAsTrain(unittest.TestCase):
+    def test_critical_init_equals_rnnmft_train(self):
+        """critical_init_ and `rnnmft train --init spec.json --seed S` draw the same weights (one
+        C++ draw); the training step is SGD with lr 1e-30, which leaves them unchanged."""
+        N, I, seed = 32, 28, 7
+        for cell, cls in [("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)]:
+            m = cls(I, N)
+            spec = rt.critical_init_(m, seq_len=300, seed=seed, input_var=0.0)[0]["spec"]
+            with tempfile.TemporaryDirectory() as d:
+                sp = os.path.join(d, "spec.json")
+                with open(sp, "w") as f:
+                    json.dump(spec, f)
+                run = os.path.join(d, "run")
+                cli("train", "--task", "mnist-row", "--cell", cell, "--hidden", N, "--init", sp,
+                    "--seed", seed, "--steps", 1, "--optimizer", "sgd", "--lr", "1e-30", "--batch",
+                    8, "--eval-every", 1000, "--out", run)
+                w_path = os.path.join(d, "w.safetensors")
+                cli("export", run, "-o", w_path)
+                w, meta = st_io.read(w_path)
+            self.assertEqual(meta["cell"], cell)
+            for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0"):
+                a, b = getattr(m, k).detach().numpy(), w[f"rnn.{k}"]
+                self.assertEqual(a.shape, b.shape, k)
+                self.assertLess(float(np.max(np.abs(a - b))), 1e-6, f"{cell} {k}")
+            self.assertLess(float(np.max(np.abs(w["rnn.bias_hh_l0"]))), 1e-20)
+            # And so the moments: the spec's within sampling error.
+            RoundTrip.check_moments(self, rt.diagnose(m, seq_len=300, input_var=0.0)[0], spec, N, I)
+
+
+class Refusals(unittest.TestCase):
+    def bad(self, pattern, f, *a, **kw):
+        with self.assertRaisesRegex(ValueError, pattern):
+            f(*a, **kw)
+
+    def test_refusals(self):
+        self.bad("expected torch.nn.LSTM", rt.critical_init_, torch.nn.Linear(3, 4), seq_len=100)
+        self.bad("expected torch.nn.LSTM", rt.diagnose, torch.nn.Transformer(), seq_len=100)
+        self.bad("nonlinearity='relu'", rt.critical_init_,
+                 torch.nn.RNN(3, 8, nonlinearity="relu"), seq_len=100)
+        self.bad("nonlinearity='relu'", rt.diagnose, torch.nn.RNNCell(3, 8, nonlinearity="relu"),
+                 seq_len=100)
+        self.bad("proj_size", rt.critical_init_, torch.nn.LSTM(3, 8, proj_size=4), seq_len=100)
+        self.bad("bias=False", rt.critical_init_, torch.nn.GRU(3, 8, bias=False), seq_len=100)
+        lstm = torch.nn.LSTM(3, 8)
+        before = lstm.weight_hh_l0.detach().clone()
+        self.bad("seq_len must be at least 2", rt.critical_init_, lstm, seq_len=0)
+        self.bad("seq_len must be at least 2", rt.diagnose, lstm, seq_len=-1)
+        self.bad("lstm has no gate 'reset'", rt.critical_init_, lstm, 100,
+                 fix={"reset.recurrent_std": 0.5})
+        self.bad("unknown parameter 'mean'", rt.critical_init_, lstm, 100, fix={"input.mean": 0.5})
+        self.bad("must be finite", rt.critical_init_, lstm, 100, fix={"input.bias_mean": math.nan})
+        self.bad("input_var must be finite", rt.critical_init_, lstm, 100, input_var=math.inf)
+        self.bad("gru_variant must be", rt.diagnose, torch.nn.GRU(3, 8), 100, gru_variant="x")
+        self.bad("seed must be at least 0", rt.critical_init_, lstm, 100, seed=-1)
+        self.assertTrue(torch.equal(before, lstm.weight_hh_l0))  # nothing drawn on refusal
+        with torch.no_grad():
+            lstm.weight_hh_l0[0, 0] = math.nan
+        self.bad("non-finite weights", rt.diagnose, lstm, 100)
+        # bias=False can still be diagnosed (biases are zero).
+        self.assertEqual(rt.diagnose(torch.nn.GRU(3, 8, bias=False), 100)[0]["gates"]["update"]
+                         ["bias_mean"], 0.0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
