@@ -224,7 +224,11 @@ hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb)
 PY
 expect_fail "weights announcing a huge model" "a lstm of 100000 hidden units needs" "$BIN" eval --weights "$tmp/big.safetensors" --task mnist-row
-expect_fail "training beyond memory" "GiB of memory; this machine has" "$BIN" train --task mnist-padded --seq-len 200000000 --steps 1 --out "$tmp/x"
+expect_fail "training beyond memory" "GiB more memory;" "$BIN" train --task mnist-padded --seq-len 200000000 --steps 1 --out "$tmp/x"
+# Inputs and states of long sequences counted with the evaluation batch (a wide IDX image set once
+# grew to 24 GB this way): refused before the run directory exists.
+expect_fail "long repeated sequences beyond memory" "GiB more memory;" "$BIN" train --task mnist-repeat --repeat 20000 --steps 1 --out "$tmp/rep"
+[ ! -e "$tmp/rep" ] && ok || bad "a refused run left its directory"
 [ ! -e "$tmp/x" ] && ok || bad "a run refused for memory left a directory behind"
 out="$("$BIN" train "${run[@]}" --steps 2 --threads 64 --test-limit 8 --out "$tmp/thr" 2>&1)"
 grep -q "warning: --threads 64 on a machine with" <<<"$out" && ok || bad "no warning for more threads than cores: $out"
