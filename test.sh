@@ -13,7 +13,7 @@ log "tests (Release)"
 (cd "$ROOT/build" && ctest --output-on-failure -j "$JOBS")
 
 if [ "${RNNMFT_SKIP_SANITIZERS:-0}" != 1 ]; then
-  build build-asan -DRNNMFT_SANITIZE=ON -DRNNMFT_PYTHON=OFF -DRNNMFT_LONG_TESTS=OFF -DRNNMFT_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  build build-asan -DRNNMFT_SANITIZE=ON -DRNNMFT_PYTHON=OFF -DRNNMFT_MPI=OFF -DRNNMFT_LONG_TESTS=OFF -DRNNMFT_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
   log "tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
   (cd "$ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$JOBS")

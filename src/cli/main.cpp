@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <string>
 
 #include "cli/commands.h"
 #include "gpu/cuda_backend.h"
+#include "sweep/mpi_sweep.h"
 #include "util/error.h"
 #include "util/fp_env.h"
 
@@ -18,9 +20,13 @@ int main(int argc, char** argv) {
       "rnnmft: mean field theory, critical initialization and fast training of gated "
       "recurrent networks"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", rnnmft::gpu::cuda_built()
-                                        ? "rnnmft 0.1.0 (CUDA engine built in: --device cuda)"
-                                        : "rnnmft 0.1.0 (CUDA engine not built)");
+  app.set_version_flag(
+      "--version",
+      std::string("rnnmft 0.1.0 (") +
+          (rnnmft::gpu::cuda_built() ? "CUDA engine built in: --device cuda"
+                                     : "CUDA engine not built") +
+          (rnnmft::sweep::mpi_built() ? "; MPI sweeps built in: mpirun -np K rnnmft sweep)"
+                                      : "; MPI sweeps not built)"));
   rnnmft::cli::register_data(app);
   rnnmft::cli::register_train(app);
   rnnmft::cli::register_theory(app);

@@ -18,6 +18,7 @@
 #include "report_py.h"
 #include "spec/init_spec.h"
 #include "sweep/run_unit.h"
+#include "sweep/mpi_sweep.h"
 #include "sweep/runner.h"
 #include "theory/phase.h"
 #include "util/atomic_file.h"
@@ -125,19 +126,32 @@ int run_script(const std::string& python, const std::vector<std::string>& args) 
 
 void register_sweep(CLI::App& app) {
   struct Args {
-    std::string spec, out;
+    std::string spec, out, shard, merge;
     int jobs = 0;
     bool quiet = false, list = false;
   };
   auto a = std::make_shared<Args>();
   auto* s = app.add_subcommand(
       "sweep", "Run a grid of training runs from a JSON spec (resumable; docs/experiments.md)");
-  s->add_option("spec", a->spec, "Sweep spec .json (base options, grid axes)")->required();
+  s->add_option("spec", a->spec, "Sweep spec .json (base options, grid axes)");
   s->add_option("--out", a->out, "Sweep directory (results.jsonl, runs/<id>/)");
   s->add_option("--jobs", a->jobs, "Runs at once (default: cores / threads per run)");
   s->add_flag("--quiet", a->quiet, "No progress display");
   s->add_flag("--list", a->list, "Print the runs (id and parameters) and exit");
+  s->add_option("--shard", a->shard,
+                "i/n: run only part i of n (0 ≤ i < n; job arrays, docs/cluster.md)");
+  s->add_option("--merge", a->merge,
+                "DIR: merge a sharded sweep's parts into DIR/results.jsonl (one line per run)");
   s->callback([a] {
+    if (!a->merge.empty()) {
+      if (!a->spec.empty() || !a->out.empty() || !a->shard.empty())
+        fail("--merge DIR takes no spec, --out or --shard (DIR's sweep.json is the spec)");
+      const sweep::MergeSummary m = sweep::merge_sweep(a->merge);
+      fmt::print(stderr, "merged {} lines from {} parts: {} runs in {}\n", m.lines, m.parts, m.runs,
+                 absolute_path((std::filesystem::path(a->merge) / "results.jsonl").string()));
+      return;
+    }
+    if (a->spec.empty()) fail("a sweep spec is required (rnnmft sweep SPEC.json --out DIR)");
     const sweep::SweepSpec spec = sweep::SweepSpec::load(a->spec);
     if (a->jobs < 0) fail("--jobs must be ≥ 1 (or 0: automatic), got {}", a->jobs);
     if (a->list) {
@@ -151,7 +165,15 @@ void register_sweep(CLI::App& app) {
     o.jobs = a->jobs;
     o.quiet = a->quiet;
     o.exe = std::filesystem::read_symlink("/proc/self/exe").string();
-    const sweep::SweepSummary sum = sweep::run_sweep(spec, o);
+    if (!a->shard.empty()) sweep::parse_shard(a->shard, o.shard, o.shards);
+    const int procs = sweep::launched_processes();
+    if (procs > 1 && !sweep::mpi_built())
+      fail("started as one of {} processes (mpirun or srun), but this rnnmft was built without "
+           "MPI: each would run the whole grid. Rebuild with libopenmpi-dev installed, or use "
+           "--shard i/n with a job array (docs/cluster.md)",
+           procs);
+    const sweep::SweepSummary sum =
+        procs > 1 ? sweep::run_sweep_mpi(spec, o) : sweep::run_sweep(spec, o);
     if (sum.failed > 0)
       fail("{} of {} runs failed (their output is in {}/runs/<id>/output.log); the rest are in "
            "results.jsonl, and a rerun of the same command retries the failed ones",

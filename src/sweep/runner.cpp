@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -141,21 +142,106 @@ static std::vector<json> repair_and_read(const std::string& results_path) {
 }
 
 
+void parse_shard(const std::string& text, int& shard, int& shards) {
+  int i = -1, n = -1;
+  char slash = 0, tail = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &i, &slash, &n, &tail) != 3 || slash != '/')
+    fail("--shard '{}' is not i/n (part i of n, counted from 0: 0/4 … 3/4)", text);
+  if (n < 1 || i < 0 || i >= n)
+    fail("--shard '{}': need 0 ≤ i < n (part i of n, counted from 0: 0/{} … {}/{})", text,
+         std::max(n, 1), std::max(n, 1) - 1, std::max(n, 1));
+  shard = i;
+  shards = n;
+}
+
+std::string lock_path(const SweepOptions& opt) {
+  return opt.shards > 1
+             ? (fs::path(opt.out) / "parts" / fmt::format(".lock-{}-of-{}", opt.shard, opt.shards))
+                   .string()
+             : (fs::path(opt.out) / ".lock").string();
+}
+
+int launched_processes() {
+  // OpenMPI's mpirun, PMI launchers (MPICH, Intel MPI), and a Slurm step started by srun.
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_STEP_NUM_TASKS"})
+    if (const char* v = std::getenv(var)) {
+      const int n = std::atoi(v);
+      if (n > 1) return n;
+    }
+  return 1;
+}
+
+SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+  SweepPlan p;
+  p.units = expand(spec, opt.out, git_revision());
+  const fs::path dir(opt.out);
+  const std::string merged = (dir / "results.jsonl").string();
+  p.results = opt.shards > 1 ? (dir / "parts" /
+                                fmt::format("results-{}-of-{}.jsonl", opt.shard, opt.shards))
+                                   .string()
+                             : merged;
+  std::set<std::string> done_before;
+  for (auto& l : repair_and_read(p.results)) {
+    done_before.insert(l["run"].get<std::string>());
+    p.earlier.push_back(std::move(l));
+  }
+  // A sharded sweep after a merge (or a re-sharded one): what results.jsonl holds is done.
+  if (p.results != merged)
+    for (const auto& l : read_results(merged)) done_before.insert(l["run"].get<std::string>());
+  for (size_t k = 0; k < p.units.size(); ++k) {
+    if (int(k % size_t(opt.shards)) != opt.shard) continue;
+    const RunUnit& u = p.units[k];
+    ++p.summary.total;
+    if (done_before.count(u.id)) {
+      ++p.summary.already;
+      continue;
+    }
+    // Finished, but its line never reached this results file (a kill, another sharding).
+    json r = finished_result(u.config["out"].get<std::string>());
+    if (!r.is_null()) {
+      append_line(p.results, r.dump());
+      ++p.summary.already;
+      p.earlier.push_back(std::move(r));
+      continue;
+    }
+    p.todo.push_back(&u);
+  }
+  return p;
+}
+
+json run_unit_process(const RunUnit& u, const std::string& exe, std::string& failure) {
+  const fs::path rd(u.config["out"].get<std::string>());
+  fs::create_directories(rd);
+  write_file_atomic((rd / "unit.json").string(), u.to_json().dump(2) + "\n");
+  const pid_t pid = spawn(exe, (rd / "unit.json").string(), (rd / "output.log").string());
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) fail("waiting for the run process of {} failed", u.id);
+  json r = finished_result(rd.string());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !r.is_null()) return r;
+  failure = fmt::format("run {} {} failed ({}); its output ({}):\n{}", u.id, u.params.dump(),
+                        WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                                          : fmt::format("signal {}", WTERMSIG(status)),
+                        absolute_path((rd / "output.log").string()),
+                        last_lines((rd / "output.log").string(), 4));
+  return nullptr;
+}
+
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   prepare_out_dir(spec, opt.out);
-  // One sweep per directory at a time: two would train the same runs and append twice.
-  FileLock dir_lock((fs::path(opt.out) / ".lock").string(), false);
+  if (opt.shards > 1) fs::create_directories(fs::path(opt.out) / "parts");
+  // One sweep (or one copy of a shard) per directory at a time: two would train the same runs
+  // and append twice.
+  FileLock dir_lock(lock_path(opt), false);
   if (!dir_lock.held())
-    fail("{}: another rnnmft sweep is running in this directory (wait for it, or stop it and "
+    fail("{}: another rnnmft sweep{} is running in this directory (wait for it, or stop it and "
          "rerun to resume)",
-         absolute_path(opt.out));
-  const std::vector<RunUnit> units = expand(spec, opt.out, git_revision());
-  const std::string results = (fs::path(opt.out) / "results.jsonl").string();
-  const std::vector<json> earlier = repair_and_read(results);
-  std::set<std::string> done_before;
-  for (const auto& l : earlier) done_before.insert(l["run"].get<std::string>());
-  SweepSummary sum;
-  sum.total = units.size();
+         absolute_path(opt.out),
+         opt.shards > 1 ? fmt::format(" of shard {}/{}", opt.shard, opt.shards) : "");
+  SweepPlan plan = plan_sweep(spec, opt);
+  const std::string& results = plan.results;
+  SweepSummary sum = plan.summary;
+  const std::vector<RunUnit>& units = plan.units;
   int threads = 1;
   for (const auto& u : units) threads = std::max(threads, u.config.at("threads").get<int>());
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -170,27 +256,13 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       best_what = line["params"].dump();
     }
   };
-  // Results of earlier sessions, and runs that finished but whose line never reached the file.
-  for (const auto& l : earlier) note_best(l);
-  std::deque<const RunUnit*> todo;
-  for (const auto& u : units) {
-    if (done_before.count(u.id)) {
-      ++sum.already;
-      continue;
-    }
-    const json r = finished_result(u.config["out"].get<std::string>());
-    if (!r.is_null()) {
-      append_line(results, r.dump());
-      ++sum.already;
-      note_best(r);
-      continue;
-    }
-    todo.push_back(&u);
-  }
+  for (const auto& l : plan.earlier) note_best(l);
+  std::deque<const RunUnit*> todo(plan.todo.begin(), plan.todo.end());
   if (!opt.quiet)
-    fmt::print(stderr, "sweep {}: {} runs, {} already finished, {} to do, {} at once; results in {}\n",
-               spec.name.empty() ? "" : spec.name, sum.total, sum.already, todo.size(), jobs,
-               absolute_path(results));
+    fmt::print(stderr, "sweep {}{}: {} runs, {} already finished, {} to do, {} at once; results in {}\n",
+               spec.name.empty() ? "" : spec.name,
+               opt.shards > 1 ? fmt::format(" (shard {}/{})", opt.shard, opt.shards) : "",
+               sum.total, sum.already, todo.size(), jobs, absolute_path(results));
 
   const auto t0 = std::chrono::steady_clock::now();
   size_t done_now = 0;
@@ -252,6 +324,89 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
                best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
   }
   return sum;
+}
+
+MergeSummary merge_sweep(const std::string& dir) {
+  const fs::path d(dir), sj = d / "sweep.json";
+  if (!fs::is_regular_file(sj))
+    fail("{}: no sweep.json (is this a sweep directory? rnnmft sweep SPEC --out DIR writes it)",
+         absolute_path(dir));
+  const SweepSpec spec = SweepSpec::load(sj.string());
+  FileLock lock((d / ".lock").string(), false);
+  if (!lock.held())
+    fail("{}: a sweep is running in this directory; merge when it is done", absolute_path(dir));
+  const std::vector<RunUnit> units = expand(spec, dir);
+  std::map<std::string, size_t> index;
+  for (size_t k = 0; k < units.size(); ++k) index[units[k].id] = k;
+
+  // results.jsonl first, then the parts in name order.
+  std::vector<std::string> files;
+  const std::string merged = (d / "results.jsonl").string();
+  if (fs::is_regular_file(merged)) files.push_back(merged);
+  std::vector<std::string> parts;
+  if (fs::is_directory(d / "parts"))
+    for (const auto& e : fs::directory_iterator(d / "parts")) {
+      const std::string name = e.path().filename().string();
+      int i = 0, n = 0;
+      char tail = 0;
+      if (name.rfind("results-", 0) != 0 || e.path().extension() != ".jsonl") continue;
+      if (std::sscanf(name.c_str(), "results-%d-of-%d.jsonl%c", &i, &n, &tail) != 2 || n < 1 ||
+          i < 0 || i >= n)
+        fail("{}: not a part this program writes (results-<i>-of-<n>.jsonl with 0 ≤ i < n)",
+             absolute_path(e.path().string()));
+      parts.push_back(e.path().string());
+    }
+  std::sort(parts.begin(), parts.end());
+  files.insert(files.end(), parts.begin(), parts.end());
+  if (parts.empty() && files.empty())
+    fail("{}: no results.jsonl and no parts/results-<i>-of-<n>.jsonl to merge", absolute_path(dir));
+
+  // Lines of one run agree in everything but the time it took and the revision that ran it
+  // (runs are deterministic; a different build shows in the numbers).
+  auto comparable = [](json j) {
+    j.erase("seconds");
+    j.erase("git");
+    return j.dump();
+  };
+  std::vector<json> line(units.size());
+  std::vector<std::string> from(units.size());
+  MergeSummary m;
+  m.parts = parts.size();
+  for (const auto& f : files) {
+    for (auto& l : read_results(f)) {
+      ++m.lines;
+      const std::string id = l["run"].get<std::string>();
+      auto it = index.find(id);
+      if (it == index.end())
+        fail("{}: run {} is not a run of the sweep in {} (a part of another sweep?)",
+             absolute_path(f), id, absolute_path(sj.string()));
+      const size_t k = it->second;
+      if (line[k].is_null()) {
+        line[k] = std::move(l);
+        from[k] = f;
+      } else if (comparable(line[k]) != comparable(l)) {
+        fail("run {} has two different results lines, in {} and in {}: remove the wrong one (or "
+             "its run directory and part line) and rerun that run",
+             id, absolute_path(from[k]), absolute_path(f));
+      }
+    }
+  }
+  std::vector<std::string> missing;
+  for (size_t k = 0; k < units.size(); ++k)
+    if (line[k].is_null()) missing.push_back(units[k].id);
+  if (!missing.empty()) {
+    std::string some;
+    for (size_t k = 0; k < std::min<size_t>(missing.size(), 5); ++k)
+      some += (k ? ", " : "") + missing[k];
+    fail("{}: {} of {} runs have no results line yet ({}{}): finish the shards (rerun the ones "
+         "that stopped; they resume), then merge again",
+         absolute_path(dir), missing.size(), units.size(), some, missing.size() > 5 ? ", …" : "");
+  }
+  std::string out;
+  for (const auto& l : line) out += l.dump() + "\n";
+  write_file_atomic(merged, out);
+  m.runs = units.size();
+  return m;
 }
 
 }  // namespace rnnmft::sweep

@@ -16,7 +16,13 @@ struct SweepOptions {
   int jobs = 0;      // runs at once (0: cores / threads per run)
   bool quiet = false;
   std::string exe;   // this program (to start `sweep-run` children)
+  // Part `shard` of `shards` (job arrays, docs/cluster.md): the runs whose index in the grid is
+  // shard mod shards; results in DIR/parts/results-<shard>-of-<shards>.jsonl.
+  int shard = 0, shards = 1;
 };
+
+// "i/n" with 0 ≤ i < n (throws with the reason otherwise).
+void parse_shard(const std::string& text, int& shard, int& shards);
 
 struct SweepSummary {
   size_t total = 0, already = 0, finished = 0, diverged = 0, failed = 0;
@@ -33,5 +39,36 @@ std::vector<nlohmann::json> read_results(const std::string& results_path);
 std::string git_revision();
 
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt);
+
+// What a sweep (or one shard of it) has to do: its runs, the results file it appends to, the
+// runs already finished (their lines there, in DIR/results.jsonl, or in their run directories,
+// whose lines are appended now) and those left to run, in grid order.
+struct SweepPlan {
+  std::vector<RunUnit> units;
+  std::string results;
+  std::vector<const RunUnit*> todo;
+  SweepSummary summary;
+  std::vector<nlohmann::json> earlier;  // the finished runs' lines
+};
+SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt);
+
+// Runs one unit in its own process (`exe sweep-run`) and waits for it: its results line, or null
+// with `failure` saying why (exit status or signal, and the end of its output).
+nlohmann::json run_unit_process(const RunUnit& u, const std::string& exe, std::string& failure);
+
+// The lock that keeps two sweeps (or two copies of one shard) out of each other's runs.
+std::string lock_path(const SweepOptions& opt);
+
+// `sweep --merge DIR`: the parts of a sharded sweep (and any results.jsonl) into one
+// DIR/results.jsonl with exactly one line per run, in grid order. Refuses (naming the file) a
+// line of a run that is not in DIR's sweep, two different lines for one run, and missing runs.
+struct MergeSummary {
+  size_t runs = 0, parts = 0, lines = 0;
+};
+MergeSummary merge_sweep(const std::string& dir);
+
+// The number of processes mpirun or srun started this program as one of (1 when not launched
+// so), from their environment.
+int launched_processes();
 
 }  // namespace rnnmft::sweep
