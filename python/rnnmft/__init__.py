@@ -75,7 +75,8 @@ def _variant(v):
 
 
 def _seq_len(T):
-    return _int("seq_len", T, lo=2)
+    # The C++ side counts steps in a 32-bit int.
+    return _int("seq_len", T, lo=2, hi=2**31 - 1)
 
 
 def _check_finite_tree(obj, path):

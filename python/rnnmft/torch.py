@@ -11,6 +11,7 @@ batch_first modules, and nn.LSTMCell, nn.GRUCell, nn.RNNCell (tanh). nn.GRU comp
 reset-after GRU, so its theory is the reset-after one unless ``gru_variant`` says otherwise.
 """
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -148,7 +149,8 @@ def _is_orthogonal(W, sigma):
 def estimate_spec(module, layer=0, direction="forward"):
     """The Gaussian moments of one weight set of ``module``'s actual weights, as a spec dict
     (docs/cells.md §Init spec): per gate σ = RMS of its W_hh block × √N, ν = RMS of its W_ih
-    block × √I, μ = mean of its bias_ih + bias_hh entries, ρ = their standard deviation;
+    block × √I, μ = mean of its bias_ih + bias_hh entries, ρ = their standard deviation (the
+    GRU's b_hn folded in: exact for a constant reset gate, warned about when large);
     recurrent_dist "orthogonal" where the block is σ times an orthogonal matrix."""
     cell, N, layers, has_bias = _describe(module)
     params = dict(module.named_parameters())
@@ -161,11 +163,29 @@ def estimate_spec(module, layer=0, direction="forward"):
 def _estimate(cell, N, ly, params, has_bias):
     W_ih = _np(params[ly.names["weight_ih"]])
     W_hh = _np(params[ly.names["weight_hh"]])
-    b = (_np(params[ly.names["bias_ih"]]) + _np(params[ly.names["bias_hh"]])) if has_bias \
-        else np.zeros(W_ih.shape[0])
+    for key, W in (("weight_ih", W_ih), ("weight_hh", W_hh)):
+        if not np.all(np.isfinite(W)):
+            raise ValueError(f"{ly.names[key]} has non-finite entries")
+    b_ih = _np(params[ly.names["bias_ih"]]) if has_bias else np.zeros(W_ih.shape[0])
+    b_hh = _np(params[ly.names["bias_hh"]]) if has_bias else np.zeros(W_hh.shape[0])
+    for key, b in (("bias_ih", b_ih), ("bias_hh", b_hh)):
+        if has_bias and not np.all(np.isfinite(b)):
+            raise ValueError(f"{ly.names[key]} has non-finite entries")
+    # The theory has one bias per gate: bias_hh is folded into it. For the GRU's candidate that
+    # is exact only when the reset gate is constant (b_hn sits inside r ⊙ (W_hn h + b_hn),
+    # docs/theory.md §3.4); PyTorch's default b_hn (variance 1/(3N)) changes nothing visible, a
+    # large one is named in a warning.
+    b = b_ih + b_hh
     I = W_ih.shape[1]
-    gates = {}
     Gh = W_hh.shape[0] // N
+    if cell == "gru":
+        b_hn = b_hh[2 * N:3 * N]
+        rms = float(np.sqrt(np.mean(b_hn**2)))
+        if rms > 0.1:
+            warnings.warn(f"{ly.names['bias_hh']}: the candidate's recurrent bias b_hn has RMS "
+                          f"{rms:.3g}; the theory folds it into the input bias, exact only for a "
+                          f"constant reset gate (docs/python.md)", stacklevel=3)
+    gates = {}
     for g, name in enumerate(_rnnmft_pkg.gate_names(cell)):
         rows = slice(g * N, (g + 1) * N)
         U, bb = W_ih[rows], b[rows]
@@ -178,9 +198,9 @@ def _estimate(cell, N, ly, params, has_bias):
             if _is_orthogonal(W, e["recurrent_std"]):
                 e["recurrent_dist"] = "orthogonal"
         for key in ("input_std", "bias_mean", "bias_std", "recurrent_std"):
-            if not math.isfinite(e[key]):
-                raise ValueError(f"{ly.names['weight_ih']}: gate '{name}' has non-finite weights "
-                                 f"({key} = {e[key]})")
+            if not math.isfinite(e[key]):  # finite entries whose squares overflow
+                raise ValueError(f"{ly.names['weight_hh' if key == 'recurrent_std' else 'weight_ih' if key == 'input_std' else 'bias_ih']}: "
+                                 f"gate '{name}' gives a non-finite {key} ({e[key]})")
         gates[name] = e
     return {"cell": cell, "gates": gates}
 

@@ -73,7 +73,10 @@ SweepSummary coordinate(const SweepSpec& spec, const SweepOptions& opt, int rank
   while (active > 0) {
     int from = 0;
     const std::string msg = recv_text(kReady, from);
-    if (!msg.empty() && msg[0] == '!') {
+    if (msg.rfind("!busy: ", 0) == 0) {
+      ++sum.busy;
+      fmt::print(stderr, "rank {}: {}", from, msg.substr(7));
+    } else if (!msg.empty() && msg[0] == '!') {
       ++sum.failed;
       fmt::print(stderr, "rank {}: {}", from, msg.substr(1));
     } else if (!msg.empty()) {
@@ -99,8 +102,10 @@ SweepSummary coordinate(const SweepSpec& spec, const SweepOptions& opt, int rank
     MPI_Send(&next, 1, MPI_INT, from, kWork, MPI_COMM_WORLD);
   }
   if (!opt.quiet)
-    fmt::print(stderr, "sweep done: {} runs finished now ({} diverged), {} before, {} failed\n",
-               sum.finished, sum.diverged, sum.already, sum.failed);
+    fmt::print(stderr,
+               "sweep done: {} runs finished now ({} diverged), {} before, {} failed{}\n",
+               sum.finished, sum.diverged, sum.already, sum.failed,
+               sum.busy ? fmt::format(", {} left to another sweep process", sum.busy) : "");
   return sum;
 }
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -212,6 +213,12 @@ SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
 json run_unit_process(const RunUnit& u, const std::string& exe, std::string& failure) {
   const fs::path rd(u.config["out"].get<std::string>());
   fs::create_directories(rd);
+  FileLock lock((rd / ".lock").string(), false);
+  if (!lock.held()) {
+    failure = fmt::format("busy: run {} is being trained by another sweep process: left to it\n",
+                          u.id);
+    return nullptr;
+  }
   write_file_atomic((rd / "unit.json").string(), u.to_json().dump(2) + "\n");
   const pid_t pid = spawn(exe, (rd / "unit.json").string(), (rd / "output.log").string());
   int status = 0;
@@ -268,6 +275,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   size_t done_now = 0;
   const size_t to_do = todo.size();
   std::map<pid_t, const RunUnit*> running;
+  // Each run's own lock, held while its process runs: two sweeps of other shardings (or an MPI
+  // job beside a job array) never train one run at once (docs/cluster.md).
+  std::map<pid_t, std::unique_ptr<FileLock>> run_locks;
   auto show = [&] {
     if (!tty) return;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -282,8 +292,17 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       todo.pop_front();
       const fs::path rd(u->config["out"].get<std::string>());
       fs::create_directories(rd);
+      auto lock = std::make_unique<FileLock>((rd / ".lock").string(), false);
+      if (!lock->held()) {
+        ++sum.busy;
+        if (tty) fmt::print(stderr, "\r\033[K");
+        fmt::print(stderr, "run {} is being trained by another sweep process: left to it\n", u->id);
+        continue;
+      }
       write_file_atomic((rd / "unit.json").string(), u->to_json().dump(2) + "\n");
-      running[spawn(opt.exe, (rd / "unit.json").string(), (rd / "output.log").string())] = u;
+      const pid_t pid = spawn(opt.exe, (rd / "unit.json").string(), (rd / "output.log").string());
+      running[pid] = u;
+      run_locks[pid] = std::move(lock);
     }
     show();
     int status = 0;
@@ -296,6 +315,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     if (it == running.end()) continue;
     const RunUnit* u = it->second;
     running.erase(it);
+    run_locks.erase(pid);
     const std::string rd = u->config["out"].get<std::string>();
     const json r = finished_result(rd);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !r.is_null()) {
@@ -318,9 +338,11 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   if (!opt.quiet) {
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print(stderr,
-               "sweep done: {} runs finished now ({} diverged), {} before, {} failed, in {}; best "
+               "sweep done: {} runs finished now ({} diverged), {} before, {} failed{}, in {}; best "
                "test accuracy {}\n",
-               sum.finished, sum.diverged, sum.already, sum.failed, format_duration(el),
+               sum.finished, sum.diverged, sum.already, sum.failed,
+               sum.busy ? fmt::format(", {} left to another sweep process", sum.busy) : "",
+               format_duration(el),
                best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
   }
   return sum;
@@ -335,6 +357,15 @@ MergeSummary merge_sweep(const std::string& dir) {
   FileLock lock((d / ".lock").string(), false);
   if (!lock.held())
     fail("{}: a sweep is running in this directory; merge when it is done", absolute_path(dir));
+  if (fs::is_directory(d / "parts"))
+    for (const auto& e : fs::directory_iterator(d / "parts")) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(".lock-", 0) != 0) continue;
+      FileLock shard(e.path().string(), false);
+      if (!shard.held())
+        fail("{}: shard {} is still running; merge when every shard is done", absolute_path(dir),
+             name.substr(6));
+    }
   const std::vector<RunUnit> units = expand(spec, dir);
   std::map<std::string, size_t> index;
   for (size_t k = 0; k < units.size(); ++k) index[units[k].id] = k;

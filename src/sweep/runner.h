@@ -26,6 +26,7 @@ void parse_shard(const std::string& text, int& shard, int& shards);
 
 struct SweepSummary {
   size_t total = 0, already = 0, finished = 0, diverged = 0, failed = 0;
+  size_t busy = 0;  // left to another sweep process that holds the run's lock
 };
 
 // Creates DIR and DIR/sweep.json, or checks that an existing DIR was made by the same spec.

@@ -128,9 +128,10 @@ void check_finite(const TheoryResult& r, const InitSpec& spec) {
                                               {"state m2", r.jacobian_state.m2}};
   for (const auto& [name, x] : v)
     if (!std::isfinite(x))
-      fail("the theory's {} is not finite for {} (the spec's numbers are too large for the "
-           "Gaussian integrals: keep standard deviations and biases to a few hundred)",
-           name, spec.source.empty() ? "this spec" : spec.source);
+      throw NonFiniteTheory(fmt::format(
+          "the theory's {} is not finite for {} (the spec's numbers are too large for the "
+          "Gaussian integrals: keep standard deviations and biases to a few hundred)",
+          name, spec.source.empty() ? "this spec" : spec.source));
 }
 
 TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {

@@ -11,6 +11,7 @@
 
 #include "cells/cell_type.h"
 #include "spec/init_spec.h"
+#include "util/error.h"
 
 namespace rnnmft::theory {
 
@@ -62,6 +63,13 @@ struct TheoryResult {
   // ln of the T-step gradient gain of a tied network (§9.2).
   double tied_log_gain(int T) const;
   nlohmann::json to_json() const;
+};
+
+// A result the theory cannot give in double arithmetic (a moment is NaN or infinite): phase
+// diagrams mark such points instead of failing (theory/phase.h).
+class NonFiniteTheory : public Error {
+ public:
+  using Error::Error;
 };
 
 TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt = {});

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -15,12 +17,26 @@ uint64_t physical_memory_bytes() {
 }
 
 uint64_t available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key, unit;
-  uint64_t kb = 0;
-  while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return physical_memory_bytes();
+  uint64_t have = physical_memory_bytes();
+  {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    uint64_t kb = 0;
+    while (in >> key >> kb >> unit)
+      if (key == "MemAvailable:") {
+        have = kb * 1024;
+        break;
+      }
+  }
+  // A cgroup v2 limit (Slurm, containers) is what the kernel enforces: what is left under it.
+  std::ifstream max_in("/sys/fs/cgroup/memory.max"), cur_in("/sys/fs/cgroup/memory.current");
+  std::string max_s;
+  uint64_t cur = 0;
+  if (max_in >> max_s && max_s != "max" && cur_in >> cur) {
+    const uint64_t limit = std::strtoull(max_s.c_str(), nullptr, 10);
+    have = std::min(have, limit > cur ? limit - cur : 0);
+  }
+  return have;
 }
 
 void check_fits_available(uint64_t bytes, const std::string& what) {

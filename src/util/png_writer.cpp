@@ -12,7 +12,12 @@ namespace rnnmft {
 namespace {
 
 void append_bytes(png_structp png, png_bytep data, png_size_t n) {
-  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+  // No C++ exception may cross libpng's C frames: out of memory becomes libpng's own error.
+  try {
+    static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+  } catch (...) {
+    png_error(png, "out of memory");
+  }
 }
 void no_flush(png_structp) {}
 

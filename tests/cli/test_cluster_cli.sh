@@ -47,6 +47,22 @@ same "$tmp/local/results.jsonl" "$tmp/sh/results.jsonl" && ok || bad "a second m
 # Re-sharded after the merge: nothing left to do.
 expect_ok "re-sharded rerun" "2 runs, 2 already finished, 0 to do" "$BIN" sweep "$tmp/grid.json" --out "$tmp/sh" --shard 1/3
 
+# A run whose lock another sweep process holds (another sharding still training it) is left to
+# it, not trained twice; a merge waits for running shards.
+first=$("$BIN" sweep "$tmp/grid.json" --list | sed -n 1p | cut -d' ' -f1)
+mkdir -p "$tmp/busy/runs/$first"
+flock "$tmp/busy/runs/$first/.lock" sleep 30 >/dev/null 2>&1 &
+holder=$!
+sleep 0.3
+expect_ok "a locked run is left alone" "left to another sweep process" "$BIN" sweep "$tmp/grid.json" --out "$tmp/busy" --shard 0/2
+[ ! -e "$tmp/busy/runs/$first/result.json" ] && ok || bad "a run locked by another process was trained"
+mkdir -p "$tmp/busy/parts"
+flock "$tmp/busy/parts/.lock-1-of-2" sleep 30 >/dev/null 2>&1 &
+holder2=$!
+sleep 0.3
+expect_fail "merge while a shard runs" "shard 1-of-2 is still running" "$BIN" sweep --merge "$tmp/busy"
+pkill -P $holder; pkill -P $holder2; kill $holder $holder2 2>/dev/null; wait $holder $holder2 2>/dev/null
+
 # 3. Bad input.
 expect_fail "shard 3/2" "need 0 ≤ i < n" "$BIN" sweep "$tmp/grid.json" --out "$tmp/x" --shard 3/2
 expect_fail "shard a/b" "is not i/n" "$BIN" sweep "$tmp/grid.json" --out "$tmp/x" --shard a/b

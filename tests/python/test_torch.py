@@ -180,10 +180,15 @@ class Refusals(unittest.TestCase):
         self.bad("input_var must be finite", rt.critical_init_, lstm, 100, input_var=math.inf)
         self.bad("gru_variant must be", rt.diagnose, torch.nn.GRU(3, 8), 100, gru_variant="x")
         self.bad("seed must be at least 0", rt.critical_init_, lstm, 100, seed=-1)
+        self.bad("seq_len must be at most", rt.diagnose, lstm, 10**12)
         self.assertTrue(torch.equal(before, lstm.weight_hh_l0))  # nothing drawn on refusal
         with torch.no_grad():
             lstm.weight_hh_l0[0, 0] = math.nan
-        self.bad("non-finite weights", rt.diagnose, lstm, 100)
+        self.bad("weight_hh_l0 has non-finite entries", rt.diagnose, lstm, 100)
+        with torch.no_grad():
+            lstm.weight_hh_l0[0, 0] = 0.0
+            lstm.bias_ih_l0[3] = math.inf
+        self.bad("bias_ih_l0 has non-finite entries", rt.diagnose, lstm, 100)
         # bias=False can still be diagnosed (biases are zero).
         self.assertEqual(rt.diagnose(torch.nn.GRU(3, 8, bias=False), 100)[0]["gates"]["update"]
                          ["bias_mean"], 0.0)
