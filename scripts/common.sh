@@ -26,7 +26,8 @@ install_packages() {
 
 BUILD_PACKAGES=(build-essential cmake pkg-config zlib1g-dev libpng-dev libeigen3-dev libopenblas-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev ca-certificates
-  python3-dev pybind11-dev python3-numpy libopenmpi-dev openmpi-bin)
+  python3-dev pybind11-dev python3-numpy libopenmpi-dev openmpi-bin
+  clang libclang-rt-14-dev)  # clang and libFuzzer for fuzz/run.sh
 DATA_PACKAGES=(dataset-fashion-mnist)
 
 setup_deps() { install_packages "${BUILD_PACKAGES[@]}" "${DATA_PACKAGES[@]}" "$@"; }

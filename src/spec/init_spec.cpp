@@ -53,6 +53,9 @@ SpecDesign parse_design(const json& d, CellType cell, const std::string& where) 
     // Read wide so that a huge value is reported, not wrapped.
     if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT_MAX) : v.get<int64_t>() > INT_MAX)
       fail("{}: designed_for.{} = {} is too large", where, key, v.dump());
+    // Negative values too, before narrowing: -4294967295 would wrap to 1.
+    if (!v.is_number_unsigned() && v.get<int64_t>() < 1)
+      fail("{}: designed_for.{} = {} must be at least 1", where, key, v.dump());
     const int n = v.get<int>();
     if (n < 1) fail("{}: designed_for.{} = {} must be at least 1", where, key, n);
     return n;

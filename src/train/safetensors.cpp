@@ -159,16 +159,20 @@ SafeTensors read_safetensors(const std::string& path) {
       auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
       const size_t es = dtype_size(t.dtype);
       if (es == 0) fail("{}: tensor '{}' has unknown dtype {}", where, name, t.dtype);
-      size_t numel = 1;
+      // Counted without wrapping: [2^32, 2^32] elements must not pass for 0 bytes.
+      size_t numel = 1, nbytes = 0;
       for (auto d : t.shape) {
         if (d < 0 || d > (int64_t(1) << 40)) fail("{}: tensor '{}' has a bad shape", where, name);
-        numel *= size_t(d);
+        if (__builtin_mul_overflow(numel, size_t(d), &numel))
+          fail("{}: tensor '{}' has a shape of 2^64 elements or more", where, name);
       }
+      if (__builtin_mul_overflow(numel, es, &nbytes))
+        fail("{}: tensor '{}' has a shape of 2^64 bytes or more", where, name);
       if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
         fail("{}: tensor '{}' has data offsets outside the file", where, name);
-      if (off[1] - off[0] != numel * es)
+      if (off[1] - off[0] != nbytes)
         fail("{}: tensor '{}' holds {} bytes, its shape and dtype need {}", where, name,
-             off[1] - off[0], numel * es);
+             off[1] - off[0], nbytes);
       t.bytes.resize(off[1] - off[0]);
       in.seekg(std::streamoff(8 + n + off[0]));
       in.read(reinterpret_cast<char*>(t.bytes.data()), std::streamsize(t.bytes.size()));

@@ -59,6 +59,12 @@ TEST(Spec, StrictErrors) {
   json m = {{"cell", "minimal"},
             {"gates", {{"update", {{"recurrent_std", 1.0}}}, {"embed", {{"recurrent_std", 1.0}}}}}};
   expect_spec_error(m, "embed.recurrent_std must be 0");
+  // A negative designed_for integer is refused, not narrowed (-4294967295 would become 1).
+  j = lstm_spec();
+  j["designed_for"] = {{"seq_len", int64_t(-4294967295)}};
+  expect_spec_error(j, "designed_for.seq_len = -4294967295 must be at least 1");
+  j["designed_for"] = {{"width", -3}};
+  expect_spec_error(j, "designed_for.width = -3 must be at least 1");
 }
 
 // Empirical moments of one gate's drawn weights.

@@ -58,6 +58,9 @@ TEST(SafeTensors, MalformedFiles) {
   expect_error([&] { read_safetensors(dir.file("size")); }, {"holds 16 bytes", "need 12"});
   put("dtype", R"({"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", 1);
   expect_error([&] { read_safetensors(dir.file("dtype")); }, {"unknown dtype Q7"});
+  // 2^32 × 2^32 elements wrap to 0 in 64 bits: refused, not read as an empty tensor.
+  put("wrap", R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0);
+  expect_error([&] { read_safetensors(dir.file("wrap")); }, {"tensor 'a'", "2^64 elements or more"});
 }
 
 // Adam against its closed form on the first step: p ← p − lr·sign(g) (bias-corrected m/√v).
