@@ -4,15 +4,9 @@
 #   BUNDLE: rnnmft, test_gpu and the shared libraries they need that the machine lacks
 #           (scripts/gpu_bundle.sh makes it); OUT: where the JSON lines and logs go.
 set -uo pipefail
-BUNDLE=$(cd "$1" && pwd); OUT=$2; MODE=${3:-full}
+OUT=$2; MODE=${3:-full}
 mkdir -p "$OUT"
-# cuBLAS 13: the toolkit's, or the one PyTorch ships.
-for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 \
-         $(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__file__))' 2>/dev/null)/cu13/lib \
-         $(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__file__))' 2>/dev/null)/cublas/lib; do
-  if ls "$d"/libcublas.so.13 >/dev/null 2>&1; then CUBLAS_DIR=$d; break; fi
-done
-export LD_LIBRARY_PATH="$BUNDLE${CUBLAS_DIR:+:$CUBLAS_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+source "$(dirname "$0")/gpu_env.sh" "$1"
 { nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv
   echo "cublas: ${CUBLAS_DIR:-not found}"; "$BUNDLE/rnnmft" --version; } > "$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "report_py.h"
 #include "spec/init_spec.h"
+#include "sweep/run_pack.h"
 #include "sweep/run_unit.h"
 #include "sweep/mpi_sweep.h"
 #include "sweep/runner.h"
@@ -127,7 +128,7 @@ int run_script(const std::string& python, const std::vector<std::string>& args) 
 void register_sweep(CLI::App& app) {
   struct Args {
     std::string spec, out, shard, merge;
-    int jobs = 0;
+    int jobs = 0, pack = 0;
     bool quiet = false, list = false;
   };
   auto a = std::make_shared<Args>();
@@ -136,6 +137,9 @@ void register_sweep(CLI::App& app) {
   s->add_option("spec", a->spec, "Sweep spec .json (base options, grid axes)");
   s->add_option("--out", a->out, "Sweep directory (results.jsonl, runs/<id>/)");
   s->add_option("--jobs", a->jobs, "Runs at once (default: cores / threads per run)");
+  s->add_option("--pack", a->pack,
+                "Runs trained at once as one ensemble on --device cuda or cpu-ensemble (default: "
+                "256 on cuda, split when the GPU's memory is short; 1 on cpu-ensemble)");
   s->add_flag("--quiet", a->quiet, "No progress display");
   s->add_flag("--list", a->list, "Print the runs (id and parameters) and exit");
   s->add_option("--shard", a->shard,
@@ -154,6 +158,8 @@ void register_sweep(CLI::App& app) {
     if (a->spec.empty()) fail("a sweep spec is required (rnnmft sweep SPEC.json --out DIR)");
     const sweep::SweepSpec spec = sweep::SweepSpec::load(a->spec);
     if (a->jobs < 0) fail("--jobs must be ≥ 1 (or 0: automatic), got {}", a->jobs);
+    if (a->pack < 0 || a->pack > 65535)
+      fail("--pack must be between 1 and 65535 (or 0: automatic), got {}", a->pack);
     if (a->list) {
       for (const auto& u : sweep::expand(spec, a->out.empty() ? "." : a->out))
         fmt::print("{}  {}\n", u.id, u.params.dump());
@@ -163,6 +169,7 @@ void register_sweep(CLI::App& app) {
     sweep::SweepOptions o;
     o.out = a->out;
     o.jobs = a->jobs;
+    o.pack = a->pack;
     o.quiet = a->quiet;
     o.exe = std::filesystem::read_symlink("/proc/self/exe").string();
     if (!a->shard.empty()) sweep::parse_shard(a->shard, o.shard, o.shards);
@@ -195,6 +202,41 @@ void register_sweep(CLI::App& app) {
     }
     const nlohmann::json line = sweep::run_unit(sweep::RunUnit::from_json(j, absolute_path(*unit)));
     fmt::print("{}\n", line.dump());
+  });
+
+  auto pack = std::make_shared<std::string>();
+  auto* p = app.add_subcommand("sweep-run-pack",
+                               "Runs of a sweep as one ensemble, from a pack.json (internal)");
+  p->group("");  // hidden: `sweep` starts it
+  p->add_option("pack", *pack, "pack.json: {\"units\": [unit.json, ...]}")->required();
+  p->callback([pack] {
+    const std::string where = absolute_path(*pack);
+    auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      if (!in) fail("{}: cannot open", absolute_path(path));
+      try {
+        return nlohmann::json::parse(in);
+      } catch (const nlohmann::json::exception& e) {
+        fail("{}: not valid JSON ({})", absolute_path(path), e.what());
+      }
+    };
+    const nlohmann::json j = read(*pack);
+    if (!j.is_object() || !j.contains("units") || !j["units"].is_array() || j["units"].empty())
+      fail("{}: expected {{\"units\": [unit.json, ...]}} with at least one unit", where);
+    std::vector<sweep::RunUnit> units;
+    for (const auto& f : j["units"]) {
+      if (!f.is_string()) fail("{}: \"units\" holds a non-string ({})", where, f.dump());
+      units.push_back(sweep::RunUnit::from_json(read(f), absolute_path(f.get<std::string>())));
+    }
+    const sweep::PackOutcome out = sweep::run_pack(units);
+    size_t failed = 0;
+    for (size_t k = 0; k < units.size(); ++k)
+      if (out.lines[k].is_null()) {
+        ++failed;
+        fmt::print(stderr, "run {} {} failed: {}\n", units[k].id, units[k].params.dump(),
+                   out.errors[k]);
+      }
+    if (failed) fail("{} of the pack's {} runs failed", failed, units.size());
   });
 
   struct ReportArgs {

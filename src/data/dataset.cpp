@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include "data/cifar.h"
 #include "data/idx.h"
@@ -128,6 +131,18 @@ Dataset load_cifar10(const std::string& dir) {
     append_cifar_batch((fs::path(dir) / fmt::format("data_batch_{}.bin", b)).string(), ds.train);
   append_cifar_batch((fs::path(dir) / "test_batch.bin").string(), ds.test);
   return ds;
+}
+
+std::shared_ptr<const Dataset> shared_dataset(const std::string& name,
+                                              const std::string& data_dir) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, std::string>, std::weak_ptr<const Dataset>> loaded;
+  const auto key = std::make_pair(canonical_dataset_name(name), data_dir);
+  std::lock_guard<std::mutex> lock(mu);  // the others wait for the one load
+  if (auto p = loaded[key].lock()) return p;
+  auto p = std::make_shared<const Dataset>(load_dataset(name, data_dir));
+  loaded[key] = p;
+  return p;
 }
 
 Dataset load_dataset(const std::string& name, const std::string& data_dir) {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ std::vector<std::string> dataset_search_dirs(const std::string& name, const std:
 
 // Loads both splits, checking every file strictly; throws rnnmft::Error naming file and fault.
 Dataset load_dataset(const std::string& name, const std::string& data_dir);
+
+// load_dataset shared within the process: the runs of a packed sweep (one thread each) hold one
+// copy of each data set, which lives while any of them uses it.
+std::shared_ptr<const Dataset> shared_dataset(const std::string& name, const std::string& data_dir);
 
 // Loaders for one directory each (no search).
 Dataset load_mnist_like(const std::string& name, const std::string& dir);

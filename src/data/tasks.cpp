@@ -171,6 +171,31 @@ size_t Task::file_index(Split s, size_t k) const {
   return idx[k];
 }
 
+Task::Window Task::data_window() const {
+  if (kind_ != TaskKind::Padded) return {0, seq_len_};
+  return opt_.pad_front ? Window{pad_, seq_len_} : Window{0, base_len_};
+}
+
+void Task::batch_window(Split s, const std::vector<size_t>& ks, float* x, int* labels,
+                        Window w) const {
+  if (w.t0 < 0 || w.t1 > seq_len_ || w.t0 > w.t1)
+    fail("batch window [{}, {}) outside the task's {} steps", w.t0, w.t1, seq_len_);
+  const size_t B = ks.size(), I = input_dim_;
+  for (size_t b = 0; b < B; ++b) {
+    const size_t fi = file_index(s, ks[b]);
+    const ImageSet& set = s == Split::Test ? data_->test : data_->train;
+    const uint8_t* img = set.image(fi);
+    labels[b] = set.labels[fi];
+    for (int t = w.t0; t < w.t1; ++t) {
+      float* o = x + (size_t(t) * B + b) * I;
+      if (is_padding(t))
+        std::fill(o, o + I, 0.0f);
+      else
+        write_base_step(img, base_step(t), o);
+    }
+  }
+}
+
 bool Task::is_padding(int t) const {
   if (kind_ != TaskKind::Padded) return false;
   return opt_.pad_front ? t < pad_ : t >= base_len_;

@@ -57,6 +57,17 @@ class Task {
   // Time-major batch: x[(t·B + b)·I + i] for the examples ks of split s; labels[b].
   void batch(Split s, const std::vector<size_t>& ks, float* x, int* labels) const;
 
+  // Steps t0 ≤ t < t1 of x that batch_window writes; the same for every example.
+  struct Window {
+    int t0 = 0, t1 = 0;
+  };
+  // The smallest window that holds every step with image data: every step outside it is zero
+  // padding (the whole sequence for tasks without padding).
+  Window data_window() const;
+  // batch() for the steps of `w` only; steps outside it are left as they are (the caller keeps
+  // them zero). x has ks.size() rows per step, as in batch().
+  void batch_window(Split s, const std::vector<size_t>& ks, float* x, int* labels, Window w) const;
+
   // Which steps carry no image data (the zero padding of the padded tasks).
   bool is_padding(int t) const;
   // For step t (not padding), the base step it shows (pixel or row index after permutation).

@@ -84,6 +84,7 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
   correct_.assign(K, 0.f);
   steps_.assign(K, 0.f);
   frozen_.assign(K, false);
+  written_.assign(K, {0, 0});  // x_ starts zero-filled
 }
 
 Ensemble::~Ensemble() {
@@ -106,11 +107,28 @@ void Ensemble::get_grad(int k, float* g) const {
 }
 
 void Ensemble::set_batch(int k, const float* x, const int* labels) {
+  set_batch(k, x, labels, 0, T_, false);
+}
+
+void Ensemble::set_batch(int k, const float* x, const int* labels, int t0, int t1,
+                         bool allow_ignored) {
+  if (k < 0 || k >= K_) fail("model {} outside 0–{}", k, K_ - 1);
+  if (t0 < 0 || t1 > T_ || t0 > t1) fail("input window [{}, {}) outside the {} steps", t0, t1, T_);
   for (int b = 0; b < B_; ++b)
-    if (labels[b] < 0 || labels[b] >= C_)
+    if ((labels[b] < 0 || labels[b] >= C_) && !(allow_ignored && labels[b] == -1))
       fail("label {} of model {} outside 0–{}", labels[b], k, C_ - 1);
-  const size_t n = size_t(T_) * B_ * I_;
-  be_->upload(x_ + size_t(k) * n, x, n);
+  const size_t step = size_t(B_) * I_;
+  float* xk = x_ + size_t(k) * T_ * step;
+  // Steps written by an earlier batch but outside this window go back to zero.
+  auto& w = written_[size_t(k)];
+  if (w.first < w.second && w.first < t0)
+    be_->zero(xk + size_t(w.first) * step, size_t(std::min(w.second, t0) - w.first) * step);
+  if (w.first < w.second && w.second > t1) {
+    const int from = std::max(w.first, t1);
+    be_->zero(xk + size_t(from) * step, size_t(w.second - from) * step);
+  }
+  be_->upload(xk + size_t(t0) * step, x + size_t(t0) * step, size_t(t1 - t0) * step);
+  w = {t0, t1};
   be_->upload(labels_ + size_t(k) * B_, labels, size_t(B_));
 }
 

@@ -43,6 +43,11 @@ class Ensemble {
   void get_grad(int k, float* g) const;
   // Model k's batch: x time-major (x[(t·B + b)·I + i]) as RnnModel takes it; labels in [0, C).
   void set_batch(int k, const float* x, const int* labels);
+  // The same, for a batch whose steps outside [t0, t1) are all zero (the padding of a padded
+  // task): only the steps in the window are copied. With `allow_ignored`, a label −1 marks a row
+  // that counts nowhere (loss 0 in the mean over B, no hit, no gradient): an evaluation batch
+  // padded to B.
+  void set_batch(int k, const float* x, const int* labels, int t0, int t1, bool allow_ignored);
 
   // Loss, hits and (unless forward_only) the gradients of every model on its current batch.
   void run(bool forward_only = false);
@@ -94,6 +99,7 @@ class Ensemble {
   double* norms_d_ = nullptr;
   std::vector<float> loss_, correct_, steps_;
   std::vector<bool> frozen_;
+  std::vector<std::pair<int, int>> written_;  // per model: the steps of x_ that may be non-zero
   int recorded_[2] = {-1, -1};  // replay ids of the full and the forward-only sweep
 };
 

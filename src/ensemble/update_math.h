@@ -36,6 +36,11 @@ RNNMFT_HD void head_model(const HeadArgs& a, int k) {
   for (int b = 0; b < B; ++b) {
     const float* l = a.logits + (int64_t(k) * B + b) * C;
     const int y = a.labels[int64_t(k) * B + b];
+    if (y < 0) {  // a padding row of an evaluation batch (Ensemble::set_batch)
+      if (a.dlogits)
+        for (int c = 0; c < C; ++c) a.dlogits[(int64_t(k) * B + b) * C + c] = 0.f;
+      continue;
+    }
     float mx = l[0] + bias[0];
     int arg = 0;
     for (int c = 1; c < C; ++c)

@@ -1,11 +1,16 @@
-// The protocol (docs/cluster.md §MPI): a worker sends kReady with its last
-// results line ("" at the start, "!reason" for a run that failed), rank 0 answers kWork with the
-// index of the next run in the grid, or −1 when there is none left.
+// The protocol (docs/cluster.md §MPI): a worker sends kReady with what its last job gave ("" at
+// the start; then {"lines": [...], "failed": [...], "busy": [...]}), rank 0 answers kWork with the
+// grid indices of the next job's runs (one run, or a pack trained as one ensemble), or none when
+// there is nothing left.
 #include "sweep/mpi_sweep.h"
 
 #include <fmt/core.h>
 #include <mpi.h>
 
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <deque>
 #include <exception>
@@ -54,52 +59,54 @@ std::string recv_text(int tag, int& from) {
 }
 
 SweepSummary coordinate(const SweepSpec& spec, const SweepOptions& opt, int ranks) {
-  prepare_out_dir(spec, opt.out);
-  if (opt.shards > 1) fs::create_directories(fs::path(opt.out) / "parts");
-  FileLock dir_lock(lock_path(opt), false);
-  if (!dir_lock.held())
-    fail("{}: another rnnmft sweep is running in this directory (wait for it, or stop it and "
-         "rerun to resume)",
-         absolute_path(opt.out));
+  const auto dir_lock = claim_sweep_dir(spec, opt);
   SweepPlan plan = plan_sweep(spec, opt);
   SweepSummary sum = plan.summary;
-  std::deque<const RunUnit*> todo(plan.todo.begin(), plan.todo.end());
+  const std::vector<Job> jobs = make_jobs(plan.todo, opt.pack);
+  std::deque<Job> todo(jobs.begin(), jobs.end());
   if (!opt.quiet)
     fmt::print(stderr,
-               "sweep {} on {} MPI ranks: {} runs, {} already finished, {} to do, one per worker "
-               "rank at a time; results in {}\n",
-               spec.name, ranks, sum.total, sum.already, todo.size(), absolute_path(plan.results));
+               "sweep {} on {} MPI ranks: {} runs, {} already finished, {} to do as {} jobs (a "
+               "run, or runs packed into one ensemble), one per worker rank at a time; results in "
+               "{}\n",
+               spec.name, ranks, sum.total, sum.already, plan.todo.size(), jobs.size(),
+               absolute_path(plan.results));
   int active = ranks - 1;
   while (active > 0) {
     int from = 0;
     const std::string msg = recv_text(kReady, from);
-    if (msg.rfind("!busy: ", 0) == 0) {
-      ++sum.busy;
-      fmt::print(stderr, "rank {}: {}", from, msg.substr(7));
-    } else if (!msg.empty() && msg[0] == '!') {
-      ++sum.failed;
-      fmt::print(stderr, "rank {}: {}", from, msg.substr(1));
-    } else if (!msg.empty()) {
-      const json line = json::parse(msg);
-      append_line(plan.results, msg);  // one writer: rank 0
-      ++sum.finished;
-      if (line.value("diverged", false)) ++sum.diverged;
-      if (!opt.quiet)
-        fmt::print(stderr, "[sweep] {}/{} runs: {} {} finished on rank {} (test acc {})\n",
-                   sum.already + sum.finished + sum.failed, sum.total,
-                   line["run"].get<std::string>(), line["params"].dump(), from,
-                   line["final_test_acc"].is_number()
-                       ? fmt::format("{:.4f}", line["final_test_acc"].get<double>())
-                       : std::string("-"));
+    if (!msg.empty()) {
+      const json report = json::parse(msg);
+      for (const auto& b : report.at("busy")) {
+        ++sum.busy;
+        fmt::print(stderr, "rank {}: run {} is being trained by another sweep process: left to "
+                   "it\n", from, b.get<std::string>());
+      }
+      for (const auto& f : report.at("failed")) {
+        ++sum.failed;
+        fmt::print(stderr, "rank {}: {}", from, f.get<std::string>());
+      }
+      for (const auto& line : report.at("lines")) {
+        append_line(plan.results, line.dump());  // one writer: rank 0
+        ++sum.finished;
+        if (line.value("diverged", false)) ++sum.diverged;
+        if (!opt.quiet)
+          fmt::print(stderr, "[sweep] {}/{} runs: {} {} finished on rank {} (test acc {})\n",
+                     sum.already + sum.finished + sum.failed, sum.total,
+                     line["run"].get<std::string>(), line["params"].dump(), from,
+                     line["final_test_acc"].is_number()
+                         ? fmt::format("{:.4f}", line["final_test_acc"].get<double>())
+                         : std::string("-"));
+      }
     }
-    int next = -1;
+    std::vector<int> next;
     if (!todo.empty()) {
-      next = int(todo.front() - plan.units.data());
+      for (const RunUnit* u : todo.front()) next.push_back(int(u - plan.units.data()));
       todo.pop_front();
     } else {
       --active;
     }
-    MPI_Send(&next, 1, MPI_INT, from, kWork, MPI_COMM_WORLD);
+    MPI_Send(next.data(), int(next.size()), MPI_INT, from, kWork, MPI_COMM_WORLD);
   }
   if (!opt.quiet)
     fmt::print(stderr,
@@ -115,17 +122,37 @@ void work(const SweepSpec& spec, const SweepOptions& opt) {
   std::string msg;
   for (;;) {
     send_text(msg, 0, kReady);
-    int next = -1;
-    MPI_Recv(&next, 1, MPI_INT, 0, kWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    if (next < 0) return;
-    if (size_t(next) >= units.size()) fail("rank 0 sent run {} of a {}-run grid", next, units.size());
-    std::string failure;
-    try {
-      const json r = run_unit_process(units[size_t(next)], opt.exe, failure);
-      msg = r.is_null() ? "!" + failure : r.dump();
-    } catch (const std::exception& e) {  // this run only: the rank goes on with the next
-      msg = fmt::format("!run {} could not be started: {}\n", units[size_t(next)].id, e.what());
+    MPI_Status st;
+    MPI_Probe(0, kWork, MPI_COMM_WORLD, &st);
+    int n = 0;
+    MPI_Get_count(&st, MPI_INT, &n);
+    std::vector<int> next(size_t(std::max(n, 0)));
+    MPI_Recv(next.data(), n, MPI_INT, 0, kWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (next.empty()) return;
+    Job job;
+    for (int k : next) {
+      if (k < 0 || size_t(k) >= units.size())
+        fail("rank 0 sent run {} of a {}-run grid", k, units.size());
+      job.push_back(&units[size_t(k)]);
     }
+    json report = {{"lines", json::array()}, {"failed", json::array()}, {"busy", json::array()}};
+    try {  // this job only: the rank goes on with the next
+      StartedJob s = start_job(job, opt);
+      for (const RunUnit* u : s.busy) report["busy"].push_back(u->id);
+      if (s.pid >= 0) {
+        int status = 0;
+        while (waitpid(s.pid, &status, 0) < 0)
+          if (errno != EINTR) fail("waiting for the run process of {} failed", s.job[0]->id);
+        const JobOutcome o = finish_job(s, status);
+        for (const auto& l : o.lines) report["lines"].push_back(l);
+        for (const auto& f : o.failures) report["failed"].push_back(f);
+      }
+    } catch (const std::exception& e) {
+      for (const RunUnit* u : job)
+        report["failed"].push_back(
+            fmt::format("run {} could not be started: {}\n", u->id, e.what()));
+    }
+    msg = report.dump();
   }
 }
 

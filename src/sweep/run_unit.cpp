@@ -66,7 +66,7 @@ json finished_result(const std::string& run_dir) {
   return nullptr;
 }
 
-json run_unit(const RunUnit& u) {
+json run_unit(const RunUnit& u, const HubSlot* slot) {
   const std::string where = fmt::format("run {}", u.id);
   TrainConfig cfg = TrainConfig::from_json(u.config, where);
   cfg.out = u.config.at("out").get<std::string>();
@@ -82,8 +82,7 @@ json run_unit(const RunUnit& u) {
     for (const char* f : {"config.json", "log.jsonl", "init_spec.json", "metrics.json"})
       fs::remove(dir / f);
 
-  auto data = std::make_shared<const Dataset>(
-      load_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir)));
+  auto data = shared_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir));
   const Task task(data, cfg.task);
   const TaskInputStats stats = task_input_stats(task);
   const CellType cell = parse_cell(cfg.cell);
@@ -166,7 +165,7 @@ json run_unit(const RunUnit& u) {
   bool diverged = false;
   json metrics;
   try {
-    metrics = train(cfg, resume);
+    metrics = train(cfg, resume, slot);
   } catch (const Error& e) {
     bool nonfinite = false;
     for (const auto& l : read_log(log_path.string()))

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "spec/init_spec.h"
+#include "train/step_engine.h"
 
 #include "sweep/sweep_spec.h"
 
@@ -25,7 +26,8 @@ std::optional<InitSpec> init_moments(const std::string& init, CellType cell, int
 // Runs `u` in its directory (config "out"), resuming from its checkpoint when one is there, and
 // returns the results line, also written atomically to <dir>/result.json. A run that stops on a
 // non-finite loss returns a line with "diverged": true; other failures throw rnnmft::Error.
-nlohmann::json run_unit(const RunUnit& u);
+// With `slot`, the run trains on that place of an ensemble shared with other runs (run_pack).
+nlohmann::json run_unit(const RunUnit& u, const HubSlot* slot = nullptr);
 
 // The run directory's finished results line, or null when it has none.
 nlohmann::json finished_result(const std::string& run_dir);

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "sweep/run_pack.h"
 #include "sweep/run_unit.h"
 #include "util/atomic_file.h"
 #include "util/duration.h"
@@ -30,9 +31,11 @@ using nlohmann::json;
 namespace rnnmft::sweep {
 namespace {
 
-// Starts `exe sweep-run unit.json` with its output in the run directory; the child dies with
-// the sweep (PR_SET_PDEATHSIG), so a killed sweep leaves no run writing behind its back.
-pid_t spawn(const std::string& exe, const std::string& unit_path, const std::string& log_path) {
+// Starts `exe <command> <file>` (sweep-run unit.json, sweep-run-pack pack.json) with its output in
+// `log_path`; the child dies with the sweep (PR_SET_PDEATHSIG), so a killed sweep leaves no run
+// writing behind its back.
+pid_t spawn(const std::string& exe, const std::string& unit_path, const std::string& log_path,
+            const char* command = "sweep-run") {
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) fail("cannot start a run process: fork failed");
@@ -45,7 +48,7 @@ pid_t spawn(const std::string& exe, const std::string& unit_path, const std::str
       dup2(fd, 2);
       ::close(fd);
     }
-    execl(exe.c_str(), exe.c_str(), "sweep-run", unit_path.c_str(), static_cast<char*>(nullptr));
+    execl(exe.c_str(), exe.c_str(), command, unit_path.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -172,6 +175,28 @@ int launched_processes() {
   return 1;
 }
 
+std::vector<Job> make_jobs(const std::vector<const RunUnit*>& todo, int pack) {
+  std::vector<Job> jobs;
+  std::map<std::string, size_t> open;  // pack key → its job still taking runs
+  for (const RunUnit* u : todo) {
+    const int limit =
+        pack > 0 ? pack : u->config.value("device", "") == "cuda" ? 256 : 1;
+    if (!packable(*u) || limit < 2) {
+      jobs.push_back({u});
+      continue;
+    }
+    const std::string key = pack_key(*u);
+    auto it = open.find(key);
+    if (it == open.end() || int(jobs[it->second].size()) >= limit) {
+      open[key] = jobs.size();
+      jobs.push_back({u});
+    } else {
+      jobs[it->second].push_back(u);
+    }
+  }
+  return jobs;
+}
+
 SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   SweepPlan p;
   p.units = expand(spec, opt.out, git_revision());
@@ -210,49 +235,85 @@ SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   return p;
 }
 
-json run_unit_process(const RunUnit& u, const std::string& exe, std::string& failure) {
-  const fs::path rd(u.config["out"].get<std::string>());
-  fs::create_directories(rd);
-  FileLock lock((rd / ".lock").string(), false);
-  if (!lock.held()) {
-    failure = fmt::format("busy: run {} is being trained by another sweep process: left to it\n",
-                          u.id);
-    return nullptr;
+StartedJob start_job(const Job& job, const SweepOptions& opt) {
+  StartedJob r;
+  for (const RunUnit* u : job) {
+    const fs::path rd(u->config["out"].get<std::string>());
+    fs::create_directories(rd);
+    auto lock = std::make_unique<FileLock>((rd / ".lock").string(), false);
+    if (!lock->held()) {
+      r.busy.push_back(u);
+      continue;
+    }
+    write_file_atomic((rd / "unit.json").string(), u->to_json().dump(2) + "\n");
+    r.job.push_back(u);
+    r.locks.push_back(std::move(lock));
   }
-  write_file_atomic((rd / "unit.json").string(), u.to_json().dump(2) + "\n");
-  const pid_t pid = spawn(exe, (rd / "unit.json").string(), (rd / "output.log").string());
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) fail("waiting for the run process of {} failed", u.id);
-  json r = finished_result(rd.string());
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !r.is_null()) return r;
-  failure = fmt::format("run {} {} failed ({}); its output ({}):\n{}", u.id, u.params.dump(),
-                        WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                                          : fmt::format("signal {}", WTERMSIG(status)),
-                        absolute_path((rd / "output.log").string()),
-                        last_lines((rd / "output.log").string(), 4));
-  return nullptr;
+  if (r.job.empty()) return r;
+  if (r.job.size() == 1) {
+    const fs::path rd(r.job[0]->config["out"].get<std::string>());
+    r.log = (rd / "output.log").string();
+    r.pid = spawn(opt.exe, (rd / "unit.json").string(), r.log);
+    return r;
+  }
+  // The pack's runs by their unit files; its output (every run's) in packs/<first run>.log.
+  const fs::path pd = fs::path(opt.out) / "packs";
+  fs::create_directories(pd);
+  json units = json::array();
+  for (const RunUnit* u : r.job)
+    units.push_back((fs::path(u->config["out"].get<std::string>()) / "unit.json").string());
+  const std::string pack = (pd / (r.job[0]->id + ".json")).string();
+  write_file_atomic(pack, json{{"units", units}}.dump(2) + "\n");
+  r.log = (pd / (r.job[0]->id + ".log")).string();
+  r.pid = spawn(opt.exe, pack, r.log, "sweep-run-pack");
+  return r;
 }
 
-SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+JobOutcome finish_job(const StartedJob& s, int status) {
+  JobOutcome o;
+  const bool exit_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  for (const RunUnit* u : s.job) {
+    json line = finished_result(u->config["out"].get<std::string>());
+    if (!line.is_null() && (exit_ok || s.job.size() > 1)) {
+      o.lines.push_back(std::move(line));
+      continue;
+    }
+    o.failures.push_back(fmt::format(
+        "run {} {} failed ({}); its output ({}):\n{}", u->id, u->params.dump(),
+        WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                          : fmt::format("signal {}", WTERMSIG(status)),
+        absolute_path(s.log), last_lines(s.log, 4)));
+  }
+  return o;
+}
+
+std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOptions& opt) {
   prepare_out_dir(spec, opt.out);
   if (opt.shards > 1) fs::create_directories(fs::path(opt.out) / "parts");
   // One sweep (or one copy of a shard) per directory at a time: two would train the same runs
   // and append twice.
-  FileLock dir_lock(lock_path(opt), false);
-  if (!dir_lock.held())
+  auto lock = std::make_unique<FileLock>(lock_path(opt), false);
+  if (!lock->held())
     fail("{}: another rnnmft sweep{} is running in this directory (wait for it, or stop it and "
          "rerun to resume)",
          absolute_path(opt.out),
          opt.shards > 1 ? fmt::format(" of shard {}/{}", opt.shard, opt.shards) : "");
+  return lock;
+}
+
+SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+  const auto dir_lock = claim_sweep_dir(spec, opt);
   SweepPlan plan = plan_sweep(spec, opt);
   const std::string& results = plan.results;
   SweepSummary sum = plan.summary;
   const std::vector<RunUnit>& units = plan.units;
   int threads = 1;
+  bool gpu = false;
   for (const auto& u : units) threads = std::max(threads, u.config.at("threads").get<int>());
+  for (const RunUnit* u : plan.todo) gpu |= u->config.value("device", "") == "cuda";
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  const int jobs = opt.jobs > 0 ? opt.jobs : std::max(1, cores / threads);
+  // One GPU: one ensemble at a time.
+  const int jobs = opt.jobs > 0 ? opt.jobs : gpu ? 1 : std::max(1, cores / threads);
   const bool tty = isatty(2) && !opt.quiet;
 
   double best = -1;
@@ -264,45 +325,49 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     }
   };
   for (const auto& l : plan.earlier) note_best(l);
-  std::deque<const RunUnit*> todo(plan.todo.begin(), plan.todo.end());
+  const std::vector<Job> all_jobs = make_jobs(plan.todo, opt.pack);
+  std::deque<Job> todo(all_jobs.begin(), all_jobs.end());
+  size_t packed = 0;
+  for (const auto& j : all_jobs) packed += j.size() > 1 ? 1 : 0;
   if (!opt.quiet)
-    fmt::print(stderr, "sweep {}{}: {} runs, {} already finished, {} to do, {} at once; results in {}\n",
+    fmt::print(stderr, "sweep {}{}: {} runs, {} already finished, {} to do{}, {} at once; results in {}\n",
                spec.name.empty() ? "" : spec.name,
                opt.shards > 1 ? fmt::format(" (shard {}/{})", opt.shard, opt.shards) : "",
-               sum.total, sum.already, todo.size(), jobs, absolute_path(results));
+               sum.total, sum.already, plan.todo.size(),
+               packed ? fmt::format(" ({} ensemble{} of up to {})", packed, packed > 1 ? "s" : "",
+                                    std::max_element(all_jobs.begin(), all_jobs.end(),
+                                                     [](const Job& a, const Job& b) {
+                                                       return a.size() < b.size();
+                                                     })->size())
+                      : "",
+               jobs, absolute_path(results));
 
   const auto t0 = std::chrono::steady_clock::now();
   size_t done_now = 0;
-  const size_t to_do = todo.size();
-  std::map<pid_t, const RunUnit*> running;
-  // Each run's own lock, held while its process runs: two sweeps of other shardings (or an MPI
-  // job beside a job array) never train one run at once (docs/cluster.md).
-  std::map<pid_t, std::unique_ptr<FileLock>> run_locks;
+  const size_t to_do = plan.todo.size();
+  std::map<pid_t, StartedJob> running;
+  size_t running_runs = 0;
   auto show = [&] {
     if (!tty) return;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double eta = done_now ? el / double(done_now) * double(to_do - done_now) : NAN;
     fmt::print(stderr, "\r\033[K[sweep] {}/{} runs  running {}  ETA {}  best test acc {}",
-               sum.already + done_now, sum.total, running.size(), format_duration(eta),
+               sum.already + done_now, sum.total, running_runs, format_duration(eta),
                best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
   };
   while (!todo.empty() || !running.empty()) {
     while (!todo.empty() && int(running.size()) < jobs) {
-      const RunUnit* u = todo.front();
+      StartedJob r = start_job(todo.front(), opt);
       todo.pop_front();
-      const fs::path rd(u->config["out"].get<std::string>());
-      fs::create_directories(rd);
-      auto lock = std::make_unique<FileLock>((rd / ".lock").string(), false);
-      if (!lock->held()) {
+      for (const RunUnit* u : r.busy) {
         ++sum.busy;
         if (tty) fmt::print(stderr, "\r\033[K");
-        fmt::print(stderr, "run {} is being trained by another sweep process: left to it\n", u->id);
-        continue;
+        fmt::print(stderr, "run {} is being trained by another sweep process: left to it\n",
+                   u->id);
       }
-      write_file_atomic((rd / "unit.json").string(), u->to_json().dump(2) + "\n");
-      const pid_t pid = spawn(opt.exe, (rd / "unit.json").string(), (rd / "output.log").string());
-      running[pid] = u;
-      run_locks[pid] = std::move(lock);
+      if (r.pid < 0) continue;
+      running_runs += r.job.size();
+      running[r.pid] = std::move(r);
     }
     show();
     int status = 0;
@@ -313,25 +378,21 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     }
     auto it = running.find(pid);
     if (it == running.end()) continue;
-    const RunUnit* u = it->second;
+    const StartedJob r = std::move(it->second);
     running.erase(it);
-    run_locks.erase(pid);
-    const std::string rd = u->config["out"].get<std::string>();
-    const json r = finished_result(rd);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !r.is_null()) {
-      append_line(results, r.dump());
-      ++done_now;
+    running_runs -= r.job.size();
+    const JobOutcome o = finish_job(r, status);
+    done_now += r.job.size();
+    for (const json& line : o.lines) {
+      append_line(results, line.dump());
       ++sum.finished;
-      if (r["diverged"].get<bool>()) ++sum.diverged;
-      note_best(r);
-    } else {
+      if (line["diverged"].get<bool>()) ++sum.diverged;
+      note_best(line);
+    }
+    for (const std::string& f : o.failures) {
       ++sum.failed;
-      ++done_now;
       if (tty) fmt::print(stderr, "\r\033[K");
-      fmt::print(stderr, "run {} {} failed ({}); its output ({}):\n{}", u->id, u->params.dump(),
-                 WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                                   : fmt::format("signal {}", WTERMSIG(status)),
-                 absolute_path(rd + "/output.log"), last_lines(rd + "/output.log", 4));
+      fmt::print(stderr, "{}", f);
     }
   }
   if (tty) fmt::print(stderr, "\r\033[K");

@@ -3,11 +3,15 @@
 // same command continues from their checkpoints (docs/experiments.md §Sweeps).
 #pragma once
 
+#include <sys/types.h>
+
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "sweep/sweep_spec.h"
+#include "util/atomic_file.h"
 
 namespace rnnmft::sweep {
 
@@ -19,7 +23,17 @@ struct SweepOptions {
   // Part `shard` of `shards` (job arrays, docs/cluster.md): the runs whose index in the grid is
   // shard mod shards; results in DIR/parts/results-<shard>-of-<shards>.jsonl.
   int shard = 0, shards = 1;
+  // Runs trained together as one ensemble, at most (runs on cuda or cpu-ensemble of one shape,
+  // sweep/run_pack.h; 0: 256 on cuda, 1 on cpu-ensemble). An ensemble that does not fit in the
+  // GPU's memory is split.
+  int pack = 0;
 };
+
+// The work of one process: one run, or runs trained as one ensemble.
+using Job = std::vector<const RunUnit*>;
+// The runs to do as jobs, in grid order: runs that can share an ensemble in packs of up to
+// `pack` (SweepOptions::pack), the others one by one.
+std::vector<Job> make_jobs(const std::vector<const RunUnit*>& todo, int pack);
 
 // "i/n" with 0 ≤ i < n (throws with the reason otherwise).
 void parse_shard(const std::string& text, int& shard, int& shards);
@@ -53,9 +67,30 @@ struct SweepPlan {
 };
 SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt);
 
-// Runs one unit in its own process (`exe sweep-run`) and waits for it: its results line, or null
-// with `failure` saying why (exit status or signal, and the end of its output).
-nlohmann::json run_unit_process(const RunUnit& u, const std::string& exe, std::string& failure);
+// A job's process, started (`exe sweep-run` for one run, `exe sweep-run-pack` for several): the
+// locks of its runs are held until it is finished; runs whose lock another sweep process holds
+// are left to it (`busy`). pid −1: nothing was started.
+struct StartedJob {
+  pid_t pid = -1;
+  Job job;  // the runs it trains
+  std::string log;
+  std::vector<std::unique_ptr<FileLock>> locks;
+  std::vector<const RunUnit*> busy;
+};
+StartedJob start_job(const Job& job, const SweepOptions& opt);
+
+// After the process ended with wait status `status`: the results lines of its runs that finished
+// (a pack's finished runs count even when another of its runs failed) and a message for each that
+// did not, naming the run, the exit and the end of its output.
+struct JobOutcome {
+  std::vector<nlohmann::json> lines;
+  std::vector<std::string> failures;
+};
+JobOutcome finish_job(const StartedJob& s, int status);
+
+// What `sweep` does before planning, on one process (rank 0 under MPI): DIR prepared for the spec
+// (prepare_out_dir) and the sweep's (or shard's) lock taken, or an error naming the other sweep.
+std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOptions& opt);
 
 // The lock that keeps two sweeps (or two copies of one shard) out of each other's runs.
 std::string lock_path(const SweepOptions& opt);

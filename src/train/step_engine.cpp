@@ -47,12 +47,22 @@ class EnsembleStep final : public StepEngine {
     ens_.set_optimizer_state(0, st);
   }
   Result gradients(const float* x, const int* labels, int, int) override {
-    ens_.set_batch(0, x, labels);
+    ens_.set_batch(0, x, labels, t0_, t1_, false);
     ens_.run();
     norms_ = ens_.grad_norms();
     return {ens_.losses()[0], int(ens_.correct()[0]), norms_[0]};
   }
   void apply(double clip, float lr) override { ens_.update({lr}, {clip}, norms_); }
+  void set_input_window(int t0, int t1) override {
+    t0_ = t0;
+    t1_ = t1;
+  }
+  bool evaluates() const override { return true; }
+  Result forward(const float* x, const int* labels) override {
+    ens_.set_batch(0, x, labels, t0_, t1_, true);
+    ens_.run(true);
+    return {ens_.losses()[0], int(ens_.correct()[0]), 0.0};
+  }
   void sync_to_host() override {
     ens_.get_params(0, model_.params().data());
     const auto st = ens_.optimizer_state(0);
@@ -74,9 +84,14 @@ class EnsembleStep final : public StepEngine {
   Optimizer& opt_;
   ens::Ensemble ens_;
   std::vector<double> norms_;
+  int t0_ = 0, t1_ = ens_.config().seq_len;
 };
 
 }  // namespace
+
+StepEngine::Result StepEngine::forward(const float*, const int*) {
+  fail("this engine does not evaluate (evaluation runs on the host model)");
+}
 
 void validate_device(const std::string& device, const std::string& precision) {
   if (device != "cpu" && device != "cuda" && device != "cpu-ensemble")

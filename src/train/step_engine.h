@@ -29,6 +29,20 @@ class StepEngine {
   virtual void apply(double clip, float lr) = 0;
   // Copies the device's parameters and optimizer state into the host model and optimizer.
   virtual void sync_to_host() = 0;
+  // Every batch is zero outside steps [t0, t1) (Task::data_window): an engine may copy only those.
+  virtual void set_input_window(int /*t0*/, int /*t1*/) {}
+  // Whether forward() is there: evaluation then runs on the engine, in batches of its B.
+  virtual bool evaluates() const { return false; }
+  // Loss (the mean over the B rows, a row labelled −1 counting 0) and hits of a batch of the
+  // engine's B sequences with the present parameters; nothing is updated.
+  virtual Result forward(const float* x, const int* labels);
+};
+
+class EnsembleHub;  // train/ensemble_hub.h
+// A training run's place in an ensemble shared with other runs (a packed sweep).
+struct HubSlot {
+  EnsembleHub* hub = nullptr;
+  int index = 0;
 };
 
 // Checks a --device value ("cpu", "cuda", "cpu-ensemble") and --precision ("fp32", "tf32").

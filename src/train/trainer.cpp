@@ -21,6 +21,7 @@
 #include "train/optimizers/optimizer.h"
 #include "gpu/cuda_backend.h"
 #include "train/safetensors.h"
+#include "train/ensemble_hub.h"
 #include "train/step_engine.h"
 #include "train/weights_io.h"
 #include "util/atomic_file.h"
@@ -174,6 +175,42 @@ EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64
   return r;
 }
 
+ModelConfig model_config(const TrainConfig& cfg, const Task& task) {
+  ModelConfig mc;
+  mc.cell = parse_cell(cfg.cell);
+  mc.gru = parse_gru_variant(cfg.gru_variant);
+  mc.hidden = cfg.hidden;
+  mc.input_dim = task.input_dim();
+  mc.classes = task.num_classes();
+  return mc;
+}
+
+EvalResult evaluate_on_engine(StepEngine& engine, const Task& task, Split split, int64_t limit,
+                              int batch) {
+  const size_t n = limit > 0 ? std::min<size_t>(size_t(limit), task.size(split)) : task.size(split);
+  const Task::Window w = task.data_window();
+  AlignedVector<float> x(size_t(task.seq_len()) * size_t(batch) * size_t(task.input_dim()));
+  std::vector<int> labels(static_cast<size_t>(batch));
+  std::vector<size_t> ks(static_cast<size_t>(batch));
+  double loss_sum = 0;
+  size_t hits = 0;
+  for (size_t k0 = 0; k0 < n; k0 += size_t(batch)) {
+    const size_t real = std::min<size_t>(size_t(batch), n - k0);
+    // A last, short batch is filled up with its last example, whose copies count nowhere.
+    for (size_t b = 0; b < size_t(batch); ++b) ks[b] = k0 + std::min(b, real - 1);
+    task.batch_window(split, ks, x.data(), labels.data(), w);
+    for (size_t b = real; b < size_t(batch); ++b) labels[b] = -1;
+    const StepEngine::Result r = engine.forward(x.data(), labels.data());
+    loss_sum += double(r.loss) * double(batch);
+    hits += size_t(r.correct);
+  }
+  EvalResult r;
+  r.count = n;
+  r.loss = n ? loss_sum / double(n) : 0;
+  r.accuracy = n ? double(hits) / double(n) : 0;
+  return r;
+}
+
 namespace {
 Rng init_rng(uint64_t seed) {
   return Rng(seed, 0x696e6974 /* "init" */);
@@ -264,15 +301,6 @@ void save_checkpoint(const std::string& dir, const RnnModel<float>& model, Optim
   write_safetensors((fs::path(dir) / "checkpoint.safetensors").string(), st);
 }
 
-ModelConfig model_config(const TrainConfig& cfg, const Task& task) {
-  ModelConfig mc;
-  mc.cell = parse_cell(cfg.cell);
-  mc.gru = parse_gru_variant(cfg.gru_variant);
-  mc.hidden = cfg.hidden;
-  mc.input_dim = task.input_dim();
-  mc.classes = task.num_classes();
-  return mc;
-}
 
 // Keeps the log consistent with a checkpoint: drops entries after `step`.
 void truncate_log(const std::string& path, int64_t step) {
@@ -328,15 +356,14 @@ RnnModel<float> load_run_model(const std::string& dir) {
   const std::string cfg_path = (fs::path(dir) / "config.json").string();
   const TrainConfig cfg = TrainConfig::from_json(read_json(cfg_path), absolute_path(cfg_path));
   const SafeTensors ck = read_safetensors((fs::path(dir) / "checkpoint.safetensors").string());
-  auto data = std::make_shared<const Dataset>(
-      load_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir)));
+  auto data = shared_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir));
   const Task task(data, cfg.task);
   RnnModel<float> model(model_config(cfg, task));
   model.set_params(ck.get_f32("params", {int64_t(model.params().size())}));
   return model;
 }
 
-json train(const TrainConfig& cfg_in, bool resume_in) {
+json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
   TrainConfig cfg = cfg_in;
   bool resume = resume_in;
   if (cfg.out.empty()) fail("--out DIR is required");
@@ -384,8 +411,7 @@ json train(const TrainConfig& cfg_in, bool resume_in) {
   if (cfg.device == "cuda") gpu::cuda_device_name();  // no GPU: say so before anything is written
 
   // Everything that can be wrong with the input is found here, before the first step.
-  auto data = std::make_shared<const Dataset>(
-      load_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir)));
+  auto data = shared_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir));
   const Task task(data, cfg.task);
   if (size_t(cfg.batch) > task.size(Split::Train))
     fail("--batch {} is larger than the {} training examples", cfg.batch, task.size(Split::Train));
@@ -479,8 +505,16 @@ json train(const TrainConfig& cfg_in, bool resume_in) {
   for (const auto& w : warnings) log(json{{"warning", w}});
   BatchSampler sampler(task.size(Split::Train), size_t(cfg.batch), cfg.seed);
   const int T = task.seq_len(), I = task.input_dim(), B = cfg.batch;
-  AlignedVector<float> x(size_t(T) * B * I);
-  auto engine = make_step_engine(cfg.device, cfg.precision, model, *opt, cfg.optimizer, T, B);
+  AlignedVector<float> x(size_t(T) * B * I);  // zero: batches write the data window only
+  auto engine = slot ? slot->hub->engine(slot->index, model, *opt, cfg.optimizer, T, B)
+                     : make_step_engine(cfg.device, cfg.precision, model, *opt, cfg.optimizer, T, B);
+  const Task::Window window = task.data_window();
+  engine->set_input_window(window.t0, window.t1);
+  // Evaluation on the engine where it can (in batches of B), on the host model otherwise.
+  auto evaluate_run = [&](Split split, int64_t limit) {
+    return engine->evaluates() ? evaluate_on_engine(*engine, task, split, limit, B)
+                               : evaluate(model, task, split, limit);
+  };
   std::vector<int> labels(B);
   Progress progress(start, cfg.steps);
   const auto t0 = Clock::now();
@@ -500,7 +534,7 @@ json train(const TrainConfig& cfg_in, bool resume_in) {
   for (int64_t s = start; s < cfg.steps; ++s) {
     const auto ks = sampler.batch_at(uint64_t(s));
     std::vector<size_t> idx(ks.begin(), ks.end());
-    task.batch(Split::Train, idx, x.data(), labels.data());
+    task.batch_window(Split::Train, idx, x.data(), labels.data(), window);
     const StepEngine::Result r = engine->gradients(x.data(), labels.data(), T, B);
     const float loss = r.loss;
     const int correct = r.correct;
@@ -538,7 +572,7 @@ json train(const TrainConfig& cfg_in, bool resume_in) {
         done == cfg.steps)
       engine->sync_to_host();
     if (done % cfg.eval_every == 0 && done != cfg.steps) {
-      const EvalResult v = evaluate(model, task, Split::Val, cfg.eval_limit);
+      const EvalResult v = evaluate_run(Split::Val, cfg.eval_limit);
       log(json{{"step", done},
                   {"val_loss", v.loss},
                   {"val_accuracy", v.accuracy},
@@ -554,8 +588,8 @@ json train(const TrainConfig& cfg_in, bool resume_in) {
     }
   }
   const double train_time = wall_before + elapsed();
-  const EvalResult val = evaluate(model, task, Split::Val, cfg.eval_limit);
-  const EvalResult test = evaluate(model, task, Split::Test, cfg.test_limit);
+  const EvalResult val = evaluate_run(Split::Val, cfg.eval_limit);
+  const EvalResult test = evaluate_run(Split::Test, cfg.test_limit);
   json metrics = {
       {"steps", cfg.steps},
       {"train_time_s", train_time},

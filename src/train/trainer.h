@@ -13,6 +13,7 @@
 #include "data/tasks.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
+#include "train/step_engine.h"
 
 namespace rnnmft {
 
@@ -52,6 +53,13 @@ struct EvalResult {
 EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64_t limit,
                     int batch = 256);
 
+// The model a run trains on its task (cell, variant, width, the task's inputs and classes).
+ModelConfig model_config(const TrainConfig& cfg, const Task& task);
+
+// The same on an engine that evaluates (StepEngine::evaluates), in batches of its `batch`.
+EvalResult evaluate_on_engine(StepEngine& engine, const Task& task, Split split, int64_t limit,
+                              int batch);
+
 // Draws or loads the initial weights: a preset, an init spec file, or a weights file. Returns
 // the spec when the init is a spec file. ("critical" needs the task: see solve_run_critical.)
 std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::string& init,
@@ -68,8 +76,10 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
                                           const std::vector<std::string>& fixes = {},
                                           std::optional<theory::Criterion> criterion = {});
 
-// Runs (or, with resume, continues) a training run; returns the final metrics JSON.
-nlohmann::json train(const TrainConfig& cfg, bool resume);
+// Runs (or, with resume, continues) a training run; returns the final metrics JSON. With `slot`,
+// the steps and evaluations run on that place of an ensemble shared with other runs
+// (train/ensemble_hub.h) instead of an engine of the run's own.
+nlohmann::json train(const TrainConfig& cfg, bool resume, const HubSlot* slot = nullptr);
 
 // Loads the model of a finished or interrupted run directory (its config and checkpoint).
 RnnModel<float> load_run_model(const std::string& dir);

@@ -6,7 +6,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
-py=/usr/bin/python3
+py=${RNNMFT_PY:-/usr/bin/python3}  # Debian's, with numpy (another where it is not there)
 
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }

@@ -90,6 +90,13 @@ if "$BIN" --version | grep -q "MPI sweeps built in"; then
   command -v mpirun >/dev/null || { bad "this rnnmft has MPI sweeps but mpirun is not installed (openmpi-bin)"; finish; }
   expect_ok "mpirun -np 3" "on 3 MPI ranks: 6 runs" mpirun --oversubscribe -np 3 "$BIN" sweep "$tmp/grid.json" --out "$tmp/mpi"
   same "$tmp/local/results.jsonl" "$tmp/mpi/results.jsonl" && ok || bad "the MPI sweep differs from the local sweep"
+  # With an ensemble device each rank trains packs (docs/gpu.md §Sweeps): 6 runs in packs of 4
+  # and 2 on the CPU reference backend give the lines of the same runs one by one.
+  sed 's/"steps": 20/"steps": 20, "device": "cpu-ensemble"/' "$tmp/grid.json" >"$tmp/ens.json"
+  grep -q cpu-ensemble "$tmp/ens.json" && ok || bad "the ensemble grid was not made"
+  "$BIN" sweep "$tmp/ens.json" --out "$tmp/ens1" --jobs 1 --pack 1 --quiet || bad "ensemble grid one by one"
+  expect_ok "mpirun -np 3 with packs" "as 2 jobs" mpirun --oversubscribe -np 3 "$BIN" sweep "$tmp/ens.json" --out "$tmp/ensmpi" --pack 4
+  same "$tmp/ens1/results.jsonl" "$tmp/ensmpi/results.jsonl" && ok || bad "packs on MPI ranks differ from the runs one by one"
   # A rank killed mid-sweep: the job ends, no partial line is left, a re-launch (another K)
   # completes the grid with exactly one line per run.
   sed 's/"steps": 20/"steps": 400/; s/"checkpoint_every": 10/"checkpoint_every": 20/' "$tmp/grid.json" >"$tmp/long.json"

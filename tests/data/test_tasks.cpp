@@ -222,6 +222,38 @@ TEST(Tasks, BatchIsTimeMajorCopyOfExamples) {
   }
 }
 
+// The data window holds every non-zero step, and batch_window over a zeroed buffer writes
+// exactly what batch writes (padded at the end, in front, and a task without padding).
+TEST(Tasks, DataWindowAndWindowedBatches) {
+  auto ds = synthetic("mnist", 28, 1, 200, 50);
+  TaskOptions o = opts("mnist-padded");
+  o.unit = "row";
+  o.seq_len = 60;
+  Task back(ds, o);
+  o.pad_front = true;
+  o.permute = 3;
+  Task front(ds, o);
+  Task row(ds, opts("mnist-row"));
+  EXPECT_EQ(back.data_window().t0, 0);
+  EXPECT_EQ(back.data_window().t1, 28);
+  EXPECT_EQ(front.data_window().t0, 32);
+  EXPECT_EQ(front.data_window().t1, 60);
+  EXPECT_EQ(row.data_window().t1, 28);
+  std::vector<size_t> ks = {5, 0, 17, 5};
+  for (const Task* t : {&back, &front, &row}) {
+    const size_t n = size_t(t->seq_len()) * ks.size() * t->input_dim();
+    std::vector<float> full(n, 1.f), win(n, 0.f);
+    std::vector<int> lf(ks.size()), lw(ks.size());
+    t->batch(Split::Val, ks, full.data(), lf.data());
+    t->batch_window(Split::Val, ks, win.data(), lw.data(), t->data_window());
+    EXPECT_EQ(full, win);
+    EXPECT_EQ(lf, lw);
+  }
+  expect_error([&] { std::vector<float> x(10); std::vector<int> l(1);
+                     back.batch_window(Split::Train, {0}, x.data(), l.data(), {5, 61}); },
+               {"batch window [5, 61) outside the task's 60 steps"});
+}
+
 TEST(Tasks, BadNames) {
   auto ds = synthetic("mnist", 28, 1, 200, 50);
   expect_error([&] { Task t(ds, opts("mnist-spiral")); }, {"unknown kind 'spiral'"});

@@ -104,6 +104,51 @@ inline void check_against_cpu_engine(ens::Ensemble& e, const Problem& p, double 
   }
 }
 
+// Padded batches (Ensemble::set_batch with a window) and padded evaluation batches (label −1):
+// model 0's batch is zero outside steps [t0, t1) and written over a batch that was not, so the
+// steps outside the window must have gone back to zero; its loss and gradient are RnnModel's on
+// the zero-padded batch. Then the last `ignored` rows labelled −1: forward only, loss·B is the
+// sum over the other rows (RnnModel on those rows alone) and the hits are theirs.
+inline void check_window_and_ignored_rows(ens::Ensemble& e, const Problem& p, int t0, int t1,
+                                          int ignored, double loss_tol, double grad_tol,
+                                          const std::string& what) {
+  const int T = p.T, B = p.B, I = p.mc.input_dim;
+  AlignedVector<float> xw = p.x[0];
+  for (int t = 0; t < T; ++t)
+    if (t < t0 || t >= t1)
+      std::fill(xw.begin() + long(t) * B * I, xw.begin() + long(t + 1) * B * I, 0.f);
+  e.set_params(0, p.params[0].data());
+  e.set_batch(0, p.x[1].data(), p.labels[1].data());  // every step non-zero on the device
+  e.set_batch(0, xw.data(), p.labels[0].data(), t0, t1, false);
+  e.run();
+  RnnModel<float> m(p.mc);
+  m.set_params(p.params[0]);
+  AlignedVector<float> ref;
+  int correct = -1;
+  const float L = m.loss_and_grad(xw.data(), p.labels[0].data(), T, B, ref, &correct);
+  EXPECT_LE(std::abs(e.losses()[0] - L), loss_tol * std::abs(L)) << what << " window";
+  EXPECT_EQ(int(e.correct()[0]), correct) << what << " window";
+  std::vector<float> g(e.layout().total);
+  e.get_grad(0, g.data());
+  expect_grad_close(e.layout(), g.data(), ref.data(), grad_tol, what + " window");
+
+  const int Br = B - ignored;
+  std::vector<int> labels = p.labels[0];
+  for (int b = Br; b < B; ++b) labels[size_t(b)] = -1;
+  AlignedVector<float> xr(size_t(T) * Br * I);
+  for (int t = 0; t < T; ++t)
+    for (int b = 0; b < Br; ++b)
+      for (int i = 0; i < I; ++i)
+        xr[(size_t(t) * Br + b) * I + i] = xw[(size_t(t) * B + b) * I + i];
+  e.set_batch(0, xw.data(), labels.data(), t0, t1, true);
+  e.run(true);
+  int correct_r = -1;
+  const float Lr = m.loss(xr.data(), p.labels[0].data(), T, Br, &correct_r);
+  EXPECT_LE(std::abs(e.losses()[0] * float(B) - Lr * float(Br)), loss_tol * std::abs(Lr) * Br)
+      << what << " ignored rows";
+  EXPECT_EQ(int(e.correct()[0]), correct_r) << what << " ignored rows";
+}
+
 }  // namespace rnnmft::test
 
 namespace rnnmft::test {

@@ -53,6 +53,13 @@ TEST_P(EnsembleCells, ForwardOnlyGivesTheSameLoss) {
   }
 }
 
+// Padded batches copied by their window, and evaluation batches padded with ignored rows.
+TEST_P(EnsembleCells, WindowedBatchesAndIgnoredRows) {
+  const Problem p = make_problem(GetParam(), 2, 9, 6, 5, 2);
+  auto e = make(p, 2, 4);
+  check_window_and_ignored_rows(e, p, 2, 6, 2, 1e-5, 1e-4, GetParam().name);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllCells, EnsembleCells, ::testing::ValuesIn(all_cells()),
                          [](const auto& info) { return info.param.name; });
 
@@ -131,6 +138,14 @@ TEST(Ensemble, RefusesBadLabelsAndShapes) {
   auto e = make(p, 1, 0);
   std::vector<int> bad = {0, 10};
   EXPECT_THROW(e.set_batch(0, p.x[0].data(), bad.data()), Error);
+  // −1 marks an ignored row of an evaluation batch only; windows lie within the T steps.
+  std::vector<int> ignored = {0, -1};
+  EXPECT_THROW(e.set_batch(0, p.x[0].data(), ignored.data()), Error);
+  EXPECT_NO_THROW(e.set_batch(0, p.x[0].data(), ignored.data(), 0, 3, true));
+  std::vector<int> minus2 = {0, -2};
+  EXPECT_THROW(e.set_batch(0, p.x[0].data(), minus2.data(), 0, 3, true), Error);
+  EXPECT_THROW(e.set_batch(0, p.x[0].data(), p.labels[0].data(), 2, 4, false), Error);
+  EXPECT_THROW(e.set_batch(0, p.x[0].data(), p.labels[0].data(), 2, 1, false), Error);
   ens::EnsembleConfig c;
   c.model = p.mc;
   c.models = 0;

@@ -80,6 +80,14 @@ TEST_P(CudaCells, Tf32StaysCloseToFp32) {
   check_against_cpu_engine(e, p, 1e-2, 5e-2, GetParam().name + " tf32");
 }
 
+// Padded batches copied by their window, and evaluation batches padded with ignored rows.
+TEST_P(CudaCells, WindowedBatchesAndIgnoredRows) {
+  REQUIRE_GPU();
+  const Problem p = make_problem(GetParam(), 2, 20, 8, 16, 3);
+  auto e = make(p, 2, 6);
+  check_window_and_ignored_rows(e, p, 3, 12, 3, 1e-5, 1e-4, GetParam().name);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllCells, CudaCells, ::testing::ValuesIn(all_cells()),
                          [](const auto& info) { return info.param.name; });
 

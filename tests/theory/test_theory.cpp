@@ -411,6 +411,23 @@ TEST(MeanField, LstmSeedReproducesAndMonteCarloErrorShrinks) {
   EXPECT_NEAR(a.Q_h, c.Q_h, 4 * (a.Q_h_err + c.Q_h_err));
 }
 
+// A forget gate at 1 to double precision (bias 40) integrates without loss: c's moments grow
+// without bound and tanh(c) saturates, so with a constant output gate o = σ(0.5) the state's
+// second moment is σ(0.5)² (a closed form), on every build (a portable build once gave 0/0).
+TEST(MeanField, LstmForgetGateAtOneSaturates) {
+  const json j = {{"cell", "lstm"},
+                  {"gates",
+                   {{"input", g(1, 0.5, 0, 0.2)},
+                    {"forget", g(1, 0.5, 40, 0.2)},
+                    {"output", g(0, 0, 0.5, 0)},
+                    {"cell", g(1.5, 0.8, 0.3, 0.2)}}}};
+  const TheoryResult r = analyze(spec_of(j), TheoryOptions{});
+  const double o = 1.0 / (1.0 + std::exp(-0.5));
+  EXPECT_NEAR(r.Q_h, o * o, 1e-4 * o * o);
+  EXPECT_TRUE(std::isfinite(r.Q_c));
+  EXPECT_TRUE(std::isfinite(r.jacobian.m1));
+}
+
 // The shipped (tied) criterion: ξ = T in the mean field (T·ln m1 = −1) and a tied gradient gain
 // of 1 over T steps, solved for the keep-gate bias and the content scale (docs/theory.md §6, §9).
 TEST(Critical, TiedCriterionAtSeveralLengths) {

@@ -40,8 +40,12 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
     const double Ei2 = gh.expect([](double u) { return sq(sigmoid(u)); }, G.i.bias_mean, qi);
     const double Eg = gh.expect([](double u) { return std::tanh(u); }, G.g.bias_mean, qg);
     const double Eg2 = gh.expect([](double u) { return sq(std::tanh(u)); }, G.g.bias_mean, qg);
-    Mc = Ei * Eg / (1.0 - Ef);
-    Qc = (Ei2 * Eg2 + 2.0 * Ef * Ei * Eg * Mc) / (1.0 - Ef2);
+    // A forget gate at 1 to double precision (bias ≳ 37) integrates without loss: the moments of
+    // c grow without bound, and their limit — tanh(c) saturated — is the stationary state the
+    // sampler then holds. 1 − E[f] is kept at the resolution of a double so that the limit is
+    // reached as a finite, huge c on every build rather than 0/0 (§4.1).
+    Mc = Ei * Eg / std::max(1.0 - Ef, 1e-16);
+    Qc = (Ei2 * Eg2 + 2.0 * Ef * Ei * Eg * Mc) / std::max(1.0 - Ef2, 1e-16);
   };
   double Mc0, Qc0;
   exact_c_moments(0.0, Mc0, Qc0);

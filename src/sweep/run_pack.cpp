@@ -1,0 +1,137 @@
+#include "sweep/run_pack.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <thread>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "data/dataset.h"
+#include "data/tasks.h"
+#include "ensemble/ensemble.h"
+#include "gpu/cuda_backend.h"
+#include "sweep/run_unit.h"
+#include "train/ensemble_hub.h"
+#include "train/trainer.h"
+#include "util/duration.h"
+#include "util/error.h"
+#include "util/fp_env.h"
+
+using nlohmann::json;
+
+namespace rnnmft::sweep {
+namespace {
+
+std::string device_of(const json& config) {
+  return config.value("device", std::string("cpu"));
+}
+
+bool out_of_memory(const Error& e) {
+  return std::string(e.what()).find("out of memory") != std::string::npos;
+}
+
+void train_together(const std::vector<RunUnit>& units, PackOutcome& out, size_t first,
+                    bool progress) {
+  const size_t K = units.size();
+  const TrainConfig cfg = TrainConfig::from_json(units[0].config, "run " + units[0].id);
+  const Task task(shared_dataset(parse_task_name(cfg.task.name).first,
+                                 resolve_data_dir(cfg.data_dir)),
+                  cfg.task);
+  ens::EnsembleConfig ec;
+  ec.model = model_config(cfg, task);
+  ec.models = int(K);
+  ec.seq_len = task.seq_len();
+  ec.batch = cfg.batch;
+  ec.optimizer = cfg.optimizer;
+  std::unique_ptr<EnsembleHub> hub;
+  try {
+    auto be = device_of(units[0].config) == "cuda"
+                  ? gpu::make_cuda_backend(gpu::parse_precision(cfg.precision))
+                  : ens::make_cpu_backend();
+    hub = std::make_unique<EnsembleHub>(std::move(be), ec);
+  } catch (const Error& e) {
+    if (K < 2 || !out_of_memory(e)) throw;
+    const size_t half = K / 2;
+    if (progress)
+      fmt::print(stderr, "{} runs do not fit in one ensemble ({}): {} and {} one after the other\n",
+                 K, e.what(), half, K - half);
+    train_together({units.begin(), units.begin() + long(half)}, out, first, progress);
+    train_together({units.begin() + long(half), units.end()}, out, first + half, progress);
+    return;
+  }
+  if (progress)
+    fmt::print(stderr, "ensemble of {} runs on {} (T = {}, batch {}, {} hidden, {})\n", K,
+               hub->backend_name(), ec.seq_len, ec.batch, ec.model.hidden, cfg.cell);
+  const auto t0 = std::chrono::steady_clock::now();
+  // The runs' CPU work (the theory of each init at the end) shares the cores.
+  const int omp_threads =
+      std::max(1, int(std::max(1u, std::thread::hardware_concurrency()) / unsigned(K)));
+  std::vector<std::thread> threads;
+  threads.reserve(K);
+  for (size_t k = 0; k < K; ++k)
+    threads.emplace_back([&, k] {
+      const HubSlot slot{hub.get(), int(k)};
+      flush_denormals();  // as in the main thread of a run of its own (util/fp_env.h)
+#ifdef _OPENMP
+      omp_set_num_threads(omp_threads);
+#endif
+      try {
+        out.lines[first + k] = run_unit(units[k], &slot);
+      } catch (const std::exception& e) {
+        out.errors[first + k] = e.what();
+      } catch (...) {
+        out.errors[first + k] = "unknown error";
+      }
+      hub->leave(int(k));  // a run that failed before its engine existed
+    });
+  for (auto& t : threads) t.join();
+  if (progress) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print(stderr, "ensemble of {} runs done in {} ({} ensemble sweeps)\n", K,
+               format_duration(s), hub->rounds());
+  }
+}
+
+}  // namespace
+
+bool packable(const RunUnit& u) {
+  const std::string d = device_of(u.config);
+  return d == "cuda" || d == "cpu-ensemble";
+}
+
+std::string pack_key(const RunUnit& u) {
+  const json& c = u.config;
+  const json& t = c.at("task");
+  json key = json::array();
+  for (const char* f : {"name", "seq_len", "pad_front", "unit", "repeat"}) key.push_back(t.at(f));
+  for (const char* f : {"data_dir", "cell", "gru_variant", "hidden", "batch", "optimizer",
+                        "device", "precision"})
+    key.push_back(c.at(f));
+  return key.dump();
+}
+
+PackOutcome run_pack(const std::vector<RunUnit>& units, bool progress) {
+  PackOutcome out;
+  out.lines.assign(units.size(), nullptr);
+  out.errors.assign(units.size(), "");
+  if (units.empty()) return out;
+  const std::string key = pack_key(units[0]);
+  for (const auto& u : units) {
+    if (!packable(u))
+      fail("run {}: device '{}' does not train ensembles (cuda or cpu-ensemble do)", u.id,
+           device_of(u.config));
+    if (pack_key(u) != key)
+      fail("run {} cannot share an ensemble with run {}: they differ in shape ({} against {})",
+           u.id, units[0].id, pack_key(u), key);
+  }
+  train_together(units, out, 0, progress);
+  return out;
+}
+
+}  // namespace rnnmft::sweep
