@@ -158,8 +158,8 @@ void register_sweep(CLI::App& app) {
     if (a->spec.empty()) fail("a sweep spec is required (rnnmft sweep SPEC.json --out DIR)");
     const sweep::SweepSpec spec = sweep::SweepSpec::load(a->spec);
     if (a->jobs < 0) fail("--jobs must be ≥ 1 (or 0: automatic), got {}", a->jobs);
-    if (a->pack < 0 || a->pack > 65535)
-      fail("--pack must be between 1 and 65535 (or 0: automatic), got {}", a->pack);
+    if (a->pack < 0 || a->pack > 4096)
+      fail("--pack must be between 1 and 4096 (or 0: automatic), got {}", a->pack);
     if (a->list) {
       for (const auto& u : sweep::expand(spec, a->out.empty() ? "." : a->out))
         fmt::print("{}  {}\n", u.id, u.params.dump());
@@ -182,8 +182,9 @@ void register_sweep(CLI::App& app) {
     const sweep::SweepSummary sum =
         procs > 1 ? sweep::run_sweep_mpi(spec, o) : sweep::run_sweep(spec, o);
     if (sum.failed > 0)
-      fail("{} of {} runs failed (their output is in {}/runs/<id>/output.log); the rest are in "
-           "results.jsonl, and a rerun of the same command retries the failed ones",
+      fail("{} of {} runs failed (their output is in {}/runs/<id>/output.log, a pack's in "
+           "packs/<first run>.log); the rest are in results.jsonl, and a rerun of the same "
+           "command retries the failed ones",
            sum.failed, sum.total, absolute_path(a->out));
   });
 

@@ -24,12 +24,9 @@
 #include "theory/phase.h"
 #include "theory/verdict.h"
 #include "train/trainer.h"
+#include "python/request.h"
 #include "util/error.h"
 #include "util/fp_env.h"
-
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
 
 namespace py = pybind11;
 using nlohmann::json;
@@ -37,129 +34,6 @@ using nlohmann::json;
 namespace rnnmft::python {
 namespace {
 
-// Flush-to-zero and denormals-are-zero while the library computes, as the CLI runs it
-// (util/fp_env.h: subnormal doubles in the critical search and the LSTM sampler are many times
-// slower), and the caller's floating-point mode restored afterwards. OpenMP's worker threads
-// inherit the mode of the thread that starts them.
-class ScopedFlushDenormals {
- public:
-#if defined(__SSE__)
-  ScopedFlushDenormals() : saved_(_mm_getcsr()) {
-#pragma omp parallel
-    flush_denormals();
-    flush_denormals();
-  }
-  ~ScopedFlushDenormals() {
-    const unsigned saved = saved_;
-#pragma omp parallel
-    _mm_setcsr(saved);
-    _mm_setcsr(saved);
-  }
-
- private:
-  unsigned saved_;
-#else
-  ScopedFlushDenormals() { flush_denormals(); }
-#endif
-};
-
-// Runs f, turning C++ exceptions into Python ones with the library's message.
-template <typename F>
-auto guarded(F&& f) -> decltype(f()) {
-  try {
-    ScopedFlushDenormals flush;
-    return f();
-  } catch (const py::error_already_set&) {
-    throw;
-  } catch (const py::builtin_exception&) {
-    throw;
-  } catch (const Error& e) {
-    throw py::value_error(e.what());
-  } catch (const json::exception& e) {
-    throw py::value_error(std::string("malformed request: ") + e.what());
-  } catch (const std::bad_alloc&) {
-    throw;  // MemoryError
-  } catch (const std::exception& e) {
-    throw py::value_error(e.what());
-  }
-}
-
-// Strict reading of a request: every key must be one the function knows.
-class Request {
- public:
-  Request(const std::string& text, std::vector<std::string> known) : j_(json::parse(text)) {
-    if (!j_.is_object()) fail("request must be a JSON object");
-    for (const auto& [k, v] : j_.items()) {
-      bool ok = false;
-      for (const auto& n : known) ok = ok || n == k;
-      if (!ok) fail("unknown option '{}'", k);
-    }
-  }
-  bool has(const char* k) const { return j_.contains(k) && !j_[k].is_null(); }
-  const json& at(const char* k) const { return j_.at(k); }
-  template <typename T>
-  T get(const char* k, T dflt) const {
-    return has(k) ? j_.at(k).get<T>() : dflt;
-  }
-
- private:
-  json j_;
-};
-
-const std::vector<std::string> kTheoryKeys = {"input_var", "input_overlap", "order",  "samples",
-                                              "groups",    "burn_in",       "average", "mc_seed",
-                                              "gru_variant"};
-
-// The theory's options (the CLI's add_theory_flags, plus --gru-variant).
-theory::TheoryOptions theory_options(const Request& r, theory::TheoryOptions o = {}) {
-  o.input_var = r.get("input_var", o.input_var);
-  o.input_overlap = r.get("input_overlap", o.input_overlap);
-  o.order = r.get("order", o.order);
-  o.samples = r.get<int64_t>("samples", o.samples);
-  o.groups = r.get("groups", o.groups);
-  o.burn_in = r.get("burn_in", o.burn_in);
-  o.average = r.get("average", o.average);
-  o.seed = r.get<uint64_t>("mc_seed", o.seed);
-  if (r.has("gru_variant")) o.gru_variant = parse_gru_variant(r.at("gru_variant").get<std::string>());
-  return o;
-}
-
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-// "init": {"preset": NAME} | {"file": PATH} | {"spec": {...}}; "cell" is checked against a spec
-// that brings its own cell, as the CLI does when --cell is given.
-InitSpec resolve_spec(const json& init, CellType cell, int hidden, int input_dim, int seq_len) {
-  InitSpec spec;
-  if (init.contains("preset")) {
-    spec = preset_moments(init["preset"].get<std::string>(), cell, hidden, input_dim, seq_len);
-  } else if (init.contains("file")) {
-    spec = load_spec_file(init["file"].get<std::string>());
-  } else if (init.contains("spec")) {
-    spec = InitSpec::from_json(init["spec"], "spec");
-  } else {
-    fail("init must name a preset, a spec file or a spec dict");
-  }
-  if (spec.cell != cell)
-    fail("{} is a spec for the {} cell, but cell '{}' was given", spec.source.empty() ? "the spec" : spec.source,
-         cell_name(spec.cell), cell_name(cell));
-  return spec;
-}
-
-// The finite-width, tied check beside the mean-field numbers, as the CLI runs it
-// (docs/theory.md §9.4).
-json tied_check_json(const Request& r, const InitSpec& spec, int hidden, int input_dim, int T,
-                     const theory::TheoryOptions& opt) {
-  if (!r.get("tied_check", true) || T > sim::kTiedCheckMaxSteps) return nullptr;
-  return sim::tied_check(spec, sim::beside_theory(hidden, input_dim, T, opt,
-                                                  r.get("tied_trials", 4),
-                                                  r.get<uint64_t>("tied_seed", 0)))
-      .to_json();
-}
-
-const std::vector<std::string> kTiedKeys = {"tied_check", "tied_trials", "tied_seed"};
 
 // `rnnmft theory --json`.
 std::string theory_json(const std::string& request) {

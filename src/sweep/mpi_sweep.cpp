@@ -62,7 +62,7 @@ SweepSummary coordinate(const SweepSpec& spec, const SweepOptions& opt, int rank
   const auto dir_lock = claim_sweep_dir(spec, opt);
   SweepPlan plan = plan_sweep(spec, opt);
   SweepSummary sum = plan.summary;
-  const std::vector<Job> jobs = make_jobs(plan.todo, opt.pack);
+  const std::vector<Job> jobs = make_jobs(plan.todo, opt.pack, ranks - 1);
   std::deque<Job> todo(jobs.begin(), jobs.end());
   if (!opt.quiet)
     fmt::print(stderr,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -19,10 +20,12 @@
 #include "sweep/run_unit.h"
 #include "train/ensemble_hub.h"
 #include "train/trainer.h"
+#include "util/atomic_file.h"
 #include "util/duration.h"
 #include "util/error.h"
 #include "util/fp_env.h"
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace rnnmft::sweep {
@@ -74,22 +77,43 @@ void train_together(const std::vector<RunUnit>& units, PackOutcome& out, size_t 
       std::max(1, int(std::max(1u, std::thread::hardware_concurrency()) / unsigned(K)));
   std::vector<std::thread> threads;
   threads.reserve(K);
-  for (size_t k = 0; k < K; ++k)
-    threads.emplace_back([&, k] {
-      const HubSlot slot{hub.get(), int(k)};
-      flush_denormals();  // as in the main thread of a run of its own (util/fp_env.h)
+  auto fail_run = [&](size_t k, const std::string& why) {
+    out.errors[first + k] = why;
+    // The run's own output file says why, as for a run trained alone (the pack's log holds the
+    // output of all its runs).
+    try {
+      write_file_atomic((fs::path(units[k].config["out"].get<std::string>()) / "output.log").string(),
+                        fmt::format("run {} (trained in a pack) failed: {}\n", units[k].id, why));
+    } catch (const std::exception&) {
+    }
+  };
+  for (size_t k = 0; k < K; ++k) {
+    try {
+      threads.emplace_back([&, k] {
+        const HubSlot slot{hub.get(), int(k)};
+        flush_denormals();  // as in the main thread of a run of its own (util/fp_env.h)
 #ifdef _OPENMP
-      omp_set_num_threads(omp_threads);
+        omp_set_num_threads(omp_threads);
 #endif
-      try {
-        out.lines[first + k] = run_unit(units[k], &slot);
-      } catch (const std::exception& e) {
-        out.errors[first + k] = e.what();
-      } catch (...) {
-        out.errors[first + k] = "unknown error";
+        try {
+          out.lines[first + k] = run_unit(units[k], &slot);
+        } catch (const std::exception& e) {
+          fail_run(k, e.what());
+        } catch (...) {
+          fail_run(k, "unknown error");
+        }
+        hub->leave(int(k));  // a run that failed before its engine existed
+      });
+    } catch (const std::exception& e) {
+      // No thread for this run (the system's limit): it and the rest leave, so that the runs
+      // already started do not wait for them.
+      for (size_t j = k; j < K; ++j) {
+        fail_run(j, fmt::format("no thread to train it in ({})", e.what()));
+        hub->leave(int(j));
       }
-      hub->leave(int(k));  // a run that failed before its engine existed
-    });
+      break;
+    }
+  }
   for (auto& t : threads) t.join();
   if (progress) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -29,49 +29,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace rnnmft::sweep {
-namespace {
-
-// Starts `exe <command> <file>` (sweep-run unit.json, sweep-run-pack pack.json) with its output in
-// `log_path`; the child dies with the sweep (PR_SET_PDEATHSIG), so a killed sweep leaves no run
-// writing behind its back.
-pid_t spawn(const std::string& exe, const std::string& unit_path, const std::string& log_path,
-            const char* command = "sweep-run") {
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) fail("cannot start a run process: fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(3);
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      ::close(fd);
-    }
-    execl(exe.c_str(), exe.c_str(), command, unit_path.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-std::string last_lines(const std::string& path, size_t n) {
-  std::ifstream in(path);
-  std::deque<std::string> lines;
-  std::string l;
-  while (std::getline(in, l)) {
-    // Progress bars redraw with '\r': keep what is after the last one.
-    const auto cr = l.rfind('\r');
-    if (cr != std::string::npos) l = l.substr(cr + 1);
-    if (l.empty()) continue;
-    lines.push_back(l);
-    if (lines.size() > n) lines.pop_front();
-  }
-  std::string s;
-  for (const auto& x : lines) s += "    " + x + "\n";
-  return s;
-}
-
-}  // namespace
 
 std::string git_revision() {
   const std::string cmd =
@@ -145,7 +102,6 @@ static std::vector<json> repair_and_read(const std::string& results_path) {
   return read_results(results_path);
 }
 
-
 void parse_shard(const std::string& text, int& shard, int& shards) {
   int i = -1, n = -1;
   char slash = 0, tail = 0;
@@ -173,28 +129,6 @@ int launched_processes() {
       if (n > 1) return n;
     }
   return 1;
-}
-
-std::vector<Job> make_jobs(const std::vector<const RunUnit*>& todo, int pack) {
-  std::vector<Job> jobs;
-  std::map<std::string, size_t> open;  // pack key → its job still taking runs
-  for (const RunUnit* u : todo) {
-    const int limit =
-        pack > 0 ? pack : u->config.value("device", "") == "cuda" ? 256 : 1;
-    if (!packable(*u) || limit < 2) {
-      jobs.push_back({u});
-      continue;
-    }
-    const std::string key = pack_key(*u);
-    auto it = open.find(key);
-    if (it == open.end() || int(jobs[it->second].size()) >= limit) {
-      open[key] = jobs.size();
-      jobs.push_back({u});
-    } else {
-      jobs[it->second].push_back(u);
-    }
-  }
-  return jobs;
 }
 
 SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
@@ -233,58 +167,6 @@ SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     p.todo.push_back(&u);
   }
   return p;
-}
-
-StartedJob start_job(const Job& job, const SweepOptions& opt) {
-  StartedJob r;
-  for (const RunUnit* u : job) {
-    const fs::path rd(u->config["out"].get<std::string>());
-    fs::create_directories(rd);
-    auto lock = std::make_unique<FileLock>((rd / ".lock").string(), false);
-    if (!lock->held()) {
-      r.busy.push_back(u);
-      continue;
-    }
-    write_file_atomic((rd / "unit.json").string(), u->to_json().dump(2) + "\n");
-    r.job.push_back(u);
-    r.locks.push_back(std::move(lock));
-  }
-  if (r.job.empty()) return r;
-  if (r.job.size() == 1) {
-    const fs::path rd(r.job[0]->config["out"].get<std::string>());
-    r.log = (rd / "output.log").string();
-    r.pid = spawn(opt.exe, (rd / "unit.json").string(), r.log);
-    return r;
-  }
-  // The pack's runs by their unit files; its output (every run's) in packs/<first run>.log.
-  const fs::path pd = fs::path(opt.out) / "packs";
-  fs::create_directories(pd);
-  json units = json::array();
-  for (const RunUnit* u : r.job)
-    units.push_back((fs::path(u->config["out"].get<std::string>()) / "unit.json").string());
-  const std::string pack = (pd / (r.job[0]->id + ".json")).string();
-  write_file_atomic(pack, json{{"units", units}}.dump(2) + "\n");
-  r.log = (pd / (r.job[0]->id + ".log")).string();
-  r.pid = spawn(opt.exe, pack, r.log, "sweep-run-pack");
-  return r;
-}
-
-JobOutcome finish_job(const StartedJob& s, int status) {
-  JobOutcome o;
-  const bool exit_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  for (const RunUnit* u : s.job) {
-    json line = finished_result(u->config["out"].get<std::string>());
-    if (!line.is_null() && (exit_ok || s.job.size() > 1)) {
-      o.lines.push_back(std::move(line));
-      continue;
-    }
-    o.failures.push_back(fmt::format(
-        "run {} {} failed ({}); its output ({}):\n{}", u->id, u->params.dump(),
-        WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                          : fmt::format("signal {}", WTERMSIG(status)),
-        absolute_path(s.log), last_lines(s.log, 4)));
-  }
-  return o;
 }
 
 std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOptions& opt) {
@@ -407,98 +289,6 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
                best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
   }
   return sum;
-}
-
-MergeSummary merge_sweep(const std::string& dir) {
-  const fs::path d(dir), sj = d / "sweep.json";
-  if (!fs::is_regular_file(sj))
-    fail("{}: no sweep.json (is this a sweep directory? rnnmft sweep SPEC --out DIR writes it)",
-         absolute_path(dir));
-  const SweepSpec spec = SweepSpec::load(sj.string());
-  FileLock lock((d / ".lock").string(), false);
-  if (!lock.held())
-    fail("{}: a sweep is running in this directory; merge when it is done", absolute_path(dir));
-  if (fs::is_directory(d / "parts"))
-    for (const auto& e : fs::directory_iterator(d / "parts")) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind(".lock-", 0) != 0) continue;
-      FileLock shard(e.path().string(), false);
-      if (!shard.held())
-        fail("{}: shard {} is still running; merge when every shard is done", absolute_path(dir),
-             name.substr(6));
-    }
-  const std::vector<RunUnit> units = expand(spec, dir);
-  std::map<std::string, size_t> index;
-  for (size_t k = 0; k < units.size(); ++k) index[units[k].id] = k;
-
-  // results.jsonl first, then the parts in name order.
-  std::vector<std::string> files;
-  const std::string merged = (d / "results.jsonl").string();
-  if (fs::is_regular_file(merged)) files.push_back(merged);
-  std::vector<std::string> parts;
-  if (fs::is_directory(d / "parts"))
-    for (const auto& e : fs::directory_iterator(d / "parts")) {
-      const std::string name = e.path().filename().string();
-      int i = 0, n = 0;
-      char tail = 0;
-      if (name.rfind("results-", 0) != 0 || e.path().extension() != ".jsonl") continue;
-      if (std::sscanf(name.c_str(), "results-%d-of-%d.jsonl%c", &i, &n, &tail) != 2 || n < 1 ||
-          i < 0 || i >= n)
-        fail("{}: not a part this program writes (results-<i>-of-<n>.jsonl with 0 ≤ i < n)",
-             absolute_path(e.path().string()));
-      parts.push_back(e.path().string());
-    }
-  std::sort(parts.begin(), parts.end());
-  files.insert(files.end(), parts.begin(), parts.end());
-  if (parts.empty() && files.empty())
-    fail("{}: no results.jsonl and no parts/results-<i>-of-<n>.jsonl to merge", absolute_path(dir));
-
-  // Lines of one run agree in everything but the time it took and the revision that ran it
-  // (runs are deterministic; a different build shows in the numbers).
-  auto comparable = [](json j) {
-    j.erase("seconds");
-    j.erase("git");
-    return j.dump();
-  };
-  std::vector<json> line(units.size());
-  std::vector<std::string> from(units.size());
-  MergeSummary m;
-  m.parts = parts.size();
-  for (const auto& f : files) {
-    for (auto& l : read_results(f)) {
-      ++m.lines;
-      const std::string id = l["run"].get<std::string>();
-      auto it = index.find(id);
-      if (it == index.end())
-        fail("{}: run {} is not a run of the sweep in {} (a part of another sweep?)",
-             absolute_path(f), id, absolute_path(sj.string()));
-      const size_t k = it->second;
-      if (line[k].is_null()) {
-        line[k] = std::move(l);
-        from[k] = f;
-      } else if (comparable(line[k]) != comparable(l)) {
-        fail("run {} has two different results lines, in {} and in {}: remove the wrong one (or "
-             "its run directory and part line) and rerun that run",
-             id, absolute_path(from[k]), absolute_path(f));
-      }
-    }
-  }
-  std::vector<std::string> missing;
-  for (size_t k = 0; k < units.size(); ++k)
-    if (line[k].is_null()) missing.push_back(units[k].id);
-  if (!missing.empty()) {
-    std::string some;
-    for (size_t k = 0; k < std::min<size_t>(missing.size(), 5); ++k)
-      some += (k ? ", " : "") + missing[k];
-    fail("{}: {} of {} runs have no results line yet ({}{}): finish the shards (rerun the ones "
-         "that stopped; they resume), then merge again",
-         absolute_path(dir), missing.size(), units.size(), some, missing.size() > 5 ? ", …" : "");
-  }
-  std::string out;
-  for (const auto& l : line) out += l.dump() + "\n";
-  write_file_atomic(merged, out);
-  m.runs = units.size();
-  return m;
 }
 
 }  // namespace rnnmft::sweep

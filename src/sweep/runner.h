@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -32,8 +33,9 @@ struct SweepOptions {
 // The work of one process: one run, or runs trained as one ensemble.
 using Job = std::vector<const RunUnit*>;
 // The runs to do as jobs, in grid order: runs that can share an ensemble in packs of up to
-// `pack` (SweepOptions::pack), the others one by one.
-std::vector<Job> make_jobs(const std::vector<const RunUnit*>& todo, int pack);
+// `pack` (SweepOptions::pack; 0: on cuda 256, or fewer so that each of `workers` processes — MPI's
+// worker ranks — gets a pack of every shape), the others one by one.
+std::vector<Job> make_jobs(const std::vector<const RunUnit*>& todo, int pack, int workers = 1);
 
 // "i/n" with 0 ≤ i < n (throws with the reason otherwise).
 void parse_shard(const std::string& text, int& shard, int& shards);
@@ -76,6 +78,7 @@ struct StartedJob {
   std::string log;
   std::vector<std::unique_ptr<FileLock>> locks;
   std::vector<const RunUnit*> busy;
+  std::filesystem::file_time_type started;  // a pack's start (its runs' own output is newer)
 };
 StartedJob start_job(const Job& job, const SweepOptions& opt);
 

@@ -145,16 +145,20 @@ void EnsembleHub::execute() {
     }
     if (loss) {
       for (int k = 0; k < K; ++k) {
-        const Slot& s = slots_[size_t(k)];
-        if (s.op == Op::Grad || s.op == Op::Eval)
+        Slot& s = slots_[size_t(k)];
+        if (s.op != Op::Grad && s.op != Op::Eval) continue;
+        try {  // a bad batch fails its own run only
           ens_.set_batch(k, s.x, s.labels, s.t0, s.t1, s.op == Op::Eval);
+        } catch (const Error&) {
+          s.error = std::current_exception();
+        }
       }
       ens_.run(!grad);
       ++rounds_;
       if (grad) norms_ = ens_.grad_norms();
       for (int k = 0; k < K; ++k) {
         Slot& s = slots_[size_t(k)];
-        if (s.op != Op::Grad && s.op != Op::Eval) continue;
+        if ((s.op != Op::Grad && s.op != Op::Eval) || s.error) continue;
         s.result.loss = ens_.losses()[size_t(k)];
         s.result.correct = int(ens_.correct()[size_t(k)]);
         s.result.grad_norm = s.op == Op::Grad ? norms_[size_t(k)] : 0.0;
@@ -164,7 +168,11 @@ void EnsembleHub::execute() {
     for (Slot& s : slots_)
       if (s.op != Op::None) s.error = std::current_exception();
   }
-  for (Slot& s : slots_) s.op = Op::None;
+  for (Slot& s : slots_) {
+    s.op = Op::None;
+    s.x = nullptr;  // the batches belong to the runs' loops, which go on
+    s.labels = nullptr;
+  }
   pending_ = 0;
   ++round_;
   cv_.notify_all();

@@ -27,7 +27,10 @@ class EnsembleHub {
 
   int models() const { return ens_.config().models; }
   const ens::EnsembleConfig& config() const { return ens_.config(); }
-  std::string backend_name() { return ens_.backend().name(); }
+  std::string backend_name() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ens_.backend().name();
+  }
 
   // Run k's engine, starting from its model's and optimizer's present state. The model must
   // have the ensemble's shape, and training must use its T and B.
@@ -36,7 +39,7 @@ class EnsembleHub {
   // Run k takes part in no further round (done, stopped or failed); a second call does nothing.
   void leave(int k);
 
-  // Rounds ensemble steps ran, and of those how many computed gradients.
+  // Sweeps of the ensemble run so far (rounds that needed losses).
   size_t rounds() const { return rounds_; }
 
  private:

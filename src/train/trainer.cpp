@@ -36,181 +36,6 @@ using nlohmann::json;
 
 namespace rnnmft {
 
-json TrainConfig::to_json() const {
-  json t = {{"name", task.name},           {"seq_len", task.seq_len},
-            {"pad_front", task.pad_front}, {"unit", task.unit},
-            {"repeat", task.repeat},       {"standardize", task.standardize},
-            {"val_size", task.val_size},   {"split_seed", task.split_seed}};
-  t["permute"] = task.permute ? json(*task.permute) : json(nullptr);
-  return {{"task", t},
-          {"data_dir", data_dir},
-          {"cell", cell},
-          {"gru_variant", gru_variant},
-          {"hidden", hidden},
-          {"init", init},
-          {"steps", steps},
-          {"batch", batch},
-          {"optimizer", optimizer},
-          {"lr", lr},
-          {"clip", clip},
-          {"schedule", schedule},
-          {"seed", seed},
-          {"threads", threads},
-          {"log_every", log_every},
-          {"eval_every", eval_every},
-          {"checkpoint_every", checkpoint_every},
-          {"eval_limit", eval_limit},
-          {"test_limit", test_limit},
-          {"device", device.empty() ? "cpu" : device},
-          {"precision", precision.empty() ? "fp32" : precision}};
-}
-
-namespace {
-
-// An integer field of config.json: a JSON integer (not 2.5, not 1e300) that fits T, else an error
-// naming the field.
-template <typename T>
-T json_int(const json& v, const std::string& what) {
-  if (!v.is_number_integer()) fail("{}: {} is not an integer", what, v.dump());
-  if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    if (u > uint64_t(std::numeric_limits<T>::max())) fail("{}: {} is out of range", what, u);
-    return T(u);
-  }
-  const int64_t s = v.get<int64_t>();
-  if constexpr (std::is_unsigned_v<T>) {
-    if (s < 0) fail("{}: {} is out of range", what, s);
-  } else {
-    if (s < int64_t(std::numeric_limits<T>::min()) || s > int64_t(std::numeric_limits<T>::max()))
-      fail("{}: {} is out of range", what, s);
-  }
-  return T(s);
-}
-
-}  // namespace
-
-TrainConfig TrainConfig::from_json(const json& j, const std::string& where) {
-  TrainConfig c;
-  try {
-    const json& t = j.at("task");
-    const std::string w = where + ": ";
-    c.task.name = t.at("name");
-    c.task.seq_len = json_int<int>(t.at("seq_len"), w + "task.seq_len");
-    c.task.pad_front = t.at("pad_front");
-    c.task.unit = t.at("unit");
-    c.task.repeat = json_int<int>(t.at("repeat"), w + "task.repeat");
-    c.task.standardize = t.at("standardize");
-    c.task.val_size = json_int<size_t>(t.at("val_size"), w + "task.val_size");
-    c.task.split_seed = json_int<uint64_t>(t.at("split_seed"), w + "task.split_seed");
-    if (!t.at("permute").is_null())
-      c.task.permute = json_int<uint64_t>(t.at("permute"), w + "task.permute");
-    c.data_dir = j.at("data_dir");
-    c.cell = j.at("cell");
-    c.gru_variant = j.at("gru_variant");
-    c.hidden = json_int<int>(j.at("hidden"), w + "hidden");
-    c.init = j.at("init");
-    c.steps = json_int<int64_t>(j.at("steps"), w + "steps");
-    c.batch = json_int<int>(j.at("batch"), w + "batch");
-    c.optimizer = j.at("optimizer");
-    c.lr = j.at("lr");
-    c.clip = j.at("clip");
-    c.schedule = j.at("schedule");
-    c.seed = json_int<uint64_t>(j.at("seed"), w + "seed");
-    c.threads = json_int<int>(j.at("threads"), w + "threads");
-    c.log_every = json_int<int64_t>(j.at("log_every"), w + "log_every");
-    c.eval_every = json_int<int64_t>(j.at("eval_every"), w + "eval_every");
-    c.checkpoint_every = json_int<int64_t>(j.at("checkpoint_every"), w + "checkpoint_every");
-    c.eval_limit = json_int<int64_t>(j.at("eval_limit"), w + "eval_limit");
-    c.test_limit = j.contains("test_limit") ? json_int<int64_t>(j["test_limit"], w + "test_limit")
-                                            : 0;
-    c.device = j.value("device", std::string("cpu"));
-    c.precision = j.value("precision", std::string("fp32"));
-  } catch (const json::exception& e) {
-    fail("{}: malformed run configuration ({})", where, e.what());
-  }
-  return c;
-}
-
-void TrainConfig::validate() const {
-  parse_cell(cell);
-  parse_gru_variant(gru_variant);
-  make_optimizer(optimizer, 1);
-  if (schedule != "constant" && schedule != "cosine")
-    fail("unknown schedule '{}' (expected constant or cosine)", schedule);
-  if (!(lr > 0) || !std::isfinite(lr)) fail("--lr must be a positive finite number (got {})", lr);
-  if (!(clip >= 0) || !std::isfinite(clip)) fail("--clip must be ≥ 0 (got {})", clip);
-  if (steps < 1) fail("--steps must be at least 1 (got {})", steps);
-  if (batch < 1) fail("--batch must be at least 1 (got {})", batch);
-  if (hidden < 1 || hidden > 16384) fail("--hidden must be between 1 and 16384 (got {})", hidden);
-  if (threads < 1 || threads > 256) fail("--threads must be between 1 and 256 (got {})", threads);
-  if (log_every < 1 || eval_every < 1 || checkpoint_every < 1)
-    fail("--log-every, --eval-every and --checkpoint-every must be at least 1");
-  parse_task_name(task.name);
-  validate_device(device.empty() ? "cpu" : device, precision.empty() ? "fp32" : precision);
-}
-
-EvalResult evaluate(RnnModel<float>& model, const Task& task, Split split, int64_t limit,
-                    int batch) {
-  const size_t n = limit > 0 ? std::min<size_t>(size_t(limit), task.size(split)) : task.size(split);
-  const int T = task.seq_len(), I = task.input_dim();
-  EvalResult r;
-  double loss_sum = 0;
-  size_t hits = 0;
-  AlignedVector<float> x;
-  std::vector<int> labels;
-  for (size_t k0 = 0; k0 < n; k0 += size_t(batch)) {
-    const size_t B = std::min<size_t>(size_t(batch), n - k0);
-    std::vector<size_t> ks(B);
-    for (size_t b = 0; b < B; ++b) ks[b] = k0 + b;
-    x.resize(size_t(T) * B * I);
-    labels.resize(B);
-    task.batch(split, ks, x.data(), labels.data());
-    int correct = 0;
-    loss_sum += double(model.loss(x.data(), labels.data(), T, int(B), &correct)) * double(B);
-    hits += size_t(correct);
-  }
-  r.count = n;
-  r.loss = n ? loss_sum / double(n) : 0;
-  r.accuracy = n ? double(hits) / double(n) : 0;
-  return r;
-}
-
-ModelConfig model_config(const TrainConfig& cfg, const Task& task) {
-  ModelConfig mc;
-  mc.cell = parse_cell(cfg.cell);
-  mc.gru = parse_gru_variant(cfg.gru_variant);
-  mc.hidden = cfg.hidden;
-  mc.input_dim = task.input_dim();
-  mc.classes = task.num_classes();
-  return mc;
-}
-
-EvalResult evaluate_on_engine(StepEngine& engine, const Task& task, Split split, int64_t limit,
-                              int batch) {
-  const size_t n = limit > 0 ? std::min<size_t>(size_t(limit), task.size(split)) : task.size(split);
-  const Task::Window w = task.data_window();
-  AlignedVector<float> x(size_t(task.seq_len()) * size_t(batch) * size_t(task.input_dim()));
-  std::vector<int> labels(static_cast<size_t>(batch));
-  std::vector<size_t> ks(static_cast<size_t>(batch));
-  double loss_sum = 0;
-  size_t hits = 0;
-  for (size_t k0 = 0; k0 < n; k0 += size_t(batch)) {
-    const size_t real = std::min<size_t>(size_t(batch), n - k0);
-    // A last, short batch is filled up with its last example, whose copies count nowhere.
-    for (size_t b = 0; b < size_t(batch); ++b) ks[b] = k0 + std::min(b, real - 1);
-    task.batch_window(split, ks, x.data(), labels.data(), w);
-    for (size_t b = real; b < size_t(batch); ++b) labels[b] = -1;
-    const StepEngine::Result r = engine.forward(x.data(), labels.data());
-    loss_sum += double(r.loss) * double(batch);
-    hits += size_t(r.correct);
-  }
-  EvalResult r;
-  r.count = n;
-  r.loss = n ? loss_sum / double(n) : 0;
-  r.accuracy = n ? double(hits) / double(n) : 0;
-  return r;
-}
-
 namespace {
 Rng init_rng(uint64_t seed) {
   return Rng(seed, 0x696e6974 /* "init" */);
@@ -300,7 +125,6 @@ void save_checkpoint(const std::string& dir, const RnnModel<float>& model, Optim
                  {"optimizer", opt.name()}};
   write_safetensors((fs::path(dir) / "checkpoint.safetensors").string(), st);
 }
-
 
 // Keeps the log consistent with a checkpoint: drops entries after `step`.
 void truncate_log(const std::string& path, int64_t step) {
@@ -498,7 +322,8 @@ json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
     if (!solved_line.empty()) fmt::print(stderr, "{}\n", solved_line);
     for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
   }
-  Eigen::setNbThreads(cfg.threads);
+  // Eigen's thread count is process-wide: the runs of a pack (threads of one process) leave it.
+  if (!slot) Eigen::setNbThreads(cfg.threads);
 
   // Every log line goes out in one checked write and reaches the disk (util/atomic_file.h).
   auto log = [&](const json& j) { append_line(log_path, j.dump()); };

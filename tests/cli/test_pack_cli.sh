@@ -63,16 +63,18 @@ for d in "$tmp/packed/runs"/*/; do
 done
 ok
 
-# 2. An LSTM grid over a spec parameter, packs of 3 (3 + 3), against the runs alone.
+# 2. An LSTM grid over a spec parameter, packs of 6, against the runs alone. The runs of a pack
+#    validate every 7, 10 and 11 steps, on 7 batches (50 examples, batch 8): evaluations, updates
+#    and gradients of different runs meet in the same rounds.
 cat >"$tmp/lstm.json" <<JSON
 {"name": "lstm", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 40, "cell": "lstm",
-  "hidden": 8, "batch": 8, "lr": 0.01, "clip": 1.0, "steps": 30, "eval_every": 10,
+  "hidden": 8, "batch": 8, "lr": 0.01, "clip": 1.0, "steps": 30,
   "eval_limit": 50, "test_limit": 37, "log_every": 5, "checkpoint_every": 15,
   "device": "$DEVICE"},
- "grid": {"seed": [0, 1], "forget.bias_mean": [0, 2, 40]}}
+ "grid": {"seed": [0, 1], "forget.bias_mean": [0, 2, 40], "eval_every": [7, 10, 11]}}
 JSON
 "$BIN" sweep "$tmp/lstm.json" --out "$tmp/l1" --jobs 1 --pack 1 --quiet || bad "LSTM runs alone"
-expect_ok "LSTM packs of 3" "(2 ensembles of up to 3)" "$BIN" sweep "$tmp/lstm.json" --out "$tmp/l3" --pack 3
+expect_ok "LSTM packs of 6" "(3 ensembles of up to 6)" "$BIN" sweep "$tmp/lstm.json" --out "$tmp/l3" --pack 6
 same_lines "$tmp/l1/results.jsonl" "$tmp/l3/results.jsonl" && ok || bad "LSTM packs differ from the runs alone"
 
 # 3. A pack killed mid-way resumes every run from its own checkpoint (checkpoints every 7 and
@@ -112,8 +114,22 @@ JSON
 expect_ok "mixed shapes" "(2 ensembles of up to 2)" "$BIN" sweep "$tmp/mixed.json" --out "$tmp/mixed" --pack 8
 [ "$(wc -l <"$tmp/mixed/results.jsonl")" = 8 ] && ok || bad "mixed grid: not 8 lines"
 
-# 5. Bad input.
-expect_fail "negative pack" "--pack must be between 1 and 65535" "$BIN" sweep "$tmp/grid.json" --out "$tmp/x" --pack -1
+# 5. A run that fails (an init spec of another cell) fails alone, with its own reason in its own
+#    output.log; the other runs of its pack finish (a run that never reached the ensemble must
+#    not hold the others up: the sweep would hang).
+"$BIN" critical --cell gru --seq-len 40 -o "$tmp/gru_spec.json" >/dev/null 2>&1 || bad "GRU spec"
+cat >"$tmp/fail.json" <<JSON
+{"name": "fail", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 40, "cell": "lstm",
+  "hidden": 8, "batch": 8, "lr": 0.01, "steps": 20, "eval_every": 10, "eval_limit": 20,
+  "test_limit": 20, "device": "$DEVICE"},
+ "grid": {"init": ["pytorch", "$tmp/gru_spec.json"], "seed": [0, 1]}}
+JSON
+expect_fail "a failing run in a pack" "2 of 4 runs failed" timeout 300 "$BIN" sweep "$tmp/fail.json" --out "$tmp/fail" --pack 4
+[ "$(wc -l <"$tmp/fail/results.jsonl")" = 2 ] && ok || bad "the pack's other runs did not finish"
+[ "$(grep -l "is for the gru cell, but the model is lstm" "$tmp"/fail/runs/*/output.log | wc -l)" = 2 ] && ok || bad "the failed runs' own output does not say why"
+
+# 6. Bad input.
+expect_fail "negative pack" "--pack must be between 1 and 4096" "$BIN" sweep "$tmp/grid.json" --out "$tmp/x" --pack -1
 echo '{"units": []}' >"$tmp/empty.json"
 expect_fail "empty pack file" "at least one unit" "$BIN" sweep-run-pack "$tmp/empty.json"
 echo '{"units": ["'"$tmp"'/nothing.json"]}' >"$tmp/missing.json"

@@ -1,0 +1,235 @@
+// `rnnmft compare` (the critical init beside the standard ones) and `rnnmft phase` (ξ, m1 and
+// the variance over a grid of two spec parameters).
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/theory_flags.h"
+#include "data/task_stats.h"
+#include "sim/tied_check.h"
+#include "spec/init_spec.h"
+#include "theory/critical.h"
+#include "theory/mean_field.h"
+#include "theory/phase.h"
+#include "theory/verdict.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace rnnmft::cli {
+
+using nlohmann::json;
+
+using theory::factor;
+using theory::verdict;
+using theory::xi_text;
+
+void register_compare(CLI::App& app) {
+  struct Args {
+    std::vector<std::string> cells = {"lstm", "gru"},
+                             inits = {"critical", "pytorch", "keras", "chrono"};
+    int seq_len = 1000, hidden = 128, input_dim = 1;
+    std::string out_dir;
+    bool json = false;
+    theory::TheoryOptions opt;
+    TiedFlags tied;
+  };
+  auto a = std::make_shared<Args>();
+  auto* c = app.add_subcommand("compare", "The critical init side by side with the usual ones");
+  c->add_option("--cells", a->cells, "Cells")->capture_default_str();
+  c->add_option("--inits", a->inits, "critical, presets or spec files")->capture_default_str();
+  c->add_option("--seq-len", a->seq_len, "Sequence length T")->capture_default_str();
+  c->add_option("--hidden,--width", a->hidden, "N: the presets' moments, the tied check's width")
+      ->capture_default_str();
+  c->add_option("--input-dim", a->input_dim, "I: the presets' moments, the tied check's inputs")
+      ->capture_default_str();
+  c->add_option("--out-dir", a->out_dir, "Write each critical spec here as CELL_critical.json");
+  c->add_flag("--json", a->json, "Print JSON (one object per cell)");
+  add_theory_flags(c, a->opt);
+  add_tied_flags(c, a->tied);
+  c->callback([a, c] {
+    check_model_flags(a->hidden, a->input_dim, a->seq_len);
+    json all = json::array();
+    for (const auto& cell_s : a->cells) {
+      const CellType cell = parse_cell(cell_s);
+      if (!a->json)
+        fmt::print("== {} at T = {} (N = {}, I = {}) ==\n", cell_name(cell), a->seq_len, a->hidden,
+                   a->input_dim);
+      struct Row {
+        std::string name;
+        InitSpec spec;
+        theory::TheoryResult r;
+        std::optional<sim::TiedCheck> tc;
+      };
+      std::vector<Row> rows;
+      theory::TheoryOptions o = a->opt;
+      o.horizon = a->seq_len;
+      for (const auto& init : a->inits) {
+        Row row;
+        row.name = init;
+        if (init == "critical") {
+          theory::CriticalOptions co;
+          co.seq_len = a->seq_len;
+          co.theory = a->opt;
+          const auto cr = theory::critical_init(cell, co);
+          row.spec = cr.spec;
+          row.r = cr.diagnostics;
+          if (!a->json) {
+            fmt::print("critical spec ({} criterion; solved {}{}):\n",
+                       theory::criterion_name(cr.criterion), cr.knobs_text(),
+                       cr.reached ? "" : "; NOT reached");
+            for (const auto& name : gate_names(cell)) {
+              const GateInit& g = cr.spec.gate(name);
+              fmt::print(
+                  "  {:9} recurrent_std {:<9.4g} input_std {:<8.4g} bias_mean {:<8.4g} bias_std "
+                  "{:.4g}\n",
+                  name, g.recurrent_std, g.input_std, g.bias_mean, g.bias_std);
+            }
+            for (const auto& n : cr.notes) fmt::print("  note: {}\n", n);
+          }
+          if (!a->out_dir.empty()) {
+            std::filesystem::create_directories(a->out_dir);
+            const std::string path = (std::filesystem::path(a->out_dir) /
+                                      (std::string(cell_name(cell)) + "_critical.json"))
+                                         .string();
+            save_spec_file(cr.spec, path);
+            if (!a->json)
+              fmt::print("  written to {} (use: rnnmft train --init {})\n", absolute_path(path),
+                         path);
+          }
+        } else {
+          row.spec = is_preset(init)
+                         ? preset_moments(init, cell, a->hidden, a->input_dim, a->seq_len)
+                         : load_spec_file(init);
+          row.r = theory::analyze(row.spec, with_variant(o, c, row.spec));
+        }
+        row.tc = run_tied_check(row.spec, a->tied, a->hidden, a->input_dim, a->seq_len,
+                                with_variant(o, c, row.spec));
+        rows.push_back(std::move(row));
+      }
+      if (a->json) {
+        json jc = {{"cell", cell_name(cell)},
+                   {"seq_len", a->seq_len},
+                   {"hidden", a->hidden},
+                   {"input_dim", a->input_dim},
+                   {"inits", json::array()}};
+        for (const auto& row : rows) {
+          json j = row.r.to_json();
+          j["init"] = row.name;
+          j["spec"] = row.spec.to_json();
+          j["verdict"] = verdict(row.r, a->seq_len);
+          j["tied_check"] = row.tc ? row.tc->to_json() : json(nullptr);
+          jc["inits"].push_back(j);
+        }
+        all.push_back(jc);
+        continue;
+      }
+      const char* jname = cell == CellType::Lstm ? "J_c" : "J";
+      fmt::print("\n  {:10} {:>10} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
+                 "init", "χ", "ξ", "c*", fmt::format("m1({})", jname),
+                 fmt::format("m2({})", jname), "m1^T", "tied G_T", "tied ρ", "tied χ", "tied Q×");
+      for (const auto& row : rows) {
+        const auto& r = row.r;
+        fmt::print("  {:10} {:>10.6f} {:>10} {:>7.4f} {:>10.6f} {:>10.6f} {:>10} {:>10}", row.name,
+                   r.chi, xi_text(r.xi()), r.corr, r.jacobian.m1, r.jacobian.m2,
+                   factor(a->seq_len * std::log(r.jacobian.m1)),
+                   factor(r.tied_log_gain(a->seq_len)));
+        if (row.tc)
+          fmt::print(" {:>10.4f} {:>9.5f} {:>9.2f}\n", row.tc->radius_end, row.tc->chi,
+                     row.tc->Q_ratio());
+        else
+          fmt::print("\n");
+      }
+      fmt::print("\n");
+      for (const auto& row : rows) fmt::print("  {:10} {}\n", row.name, verdict(row.r, a->seq_len));
+      if (a->tied.on) {
+        fmt::print("\n");
+        for (const auto& row : rows)
+          if (row.tc) fmt::print("  {:10} {}\n", row.name, row.tc->summary());
+      }
+      fmt::print("\n");
+    }
+    if (a->json) fmt::print("{}\n", all.dump(2));
+  });
+}
+
+void register_phase(CLI::App& app) {
+  struct Args {
+    std::string cell = "lstm", init, x, y, out;
+    int seq_len = 1000, hidden = 128, input_dim = 1;
+    theory::TheoryOptions opt;
+  };
+  auto a = std::make_shared<Args>();
+  // A grid point needs less precision than a reported point: 4000 samples give m1 to ~1e-4.
+  a->opt.samples = 4000;
+  a->opt.burn_in = 80;
+  a->opt.average = 60;
+  auto* p = app.add_subcommand("phase", "ξ, m1 and the variance on a grid of two hyperparameters");
+  p->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm")->capture_default_str();
+  p->add_option("--init", a->init,
+                "Base point: preset or spec .json (default: the critical init for --seq-len)");
+  p->add_option("--x", a->x, "gate.param=lo:hi:n")->required();
+  p->add_option("--y", a->y, "gate.param=lo:hi:n")->required();
+  p->add_option("--seq-len", a->seq_len, "T (for the base point and the product moments)")
+      ->capture_default_str();
+  p->add_option("--hidden,--width", a->hidden, "N, for a preset's moments")->capture_default_str();
+  p->add_option("--input-dim", a->input_dim, "I, for a preset's moments")->capture_default_str();
+  p->add_option("-o,--output", a->out, "CSV file")->required();
+  add_theory_flags(p, a->opt);
+  p->callback([a, p] {
+    const CellType cell = parse_cell(a->cell);
+    check_model_flags(a->hidden, a->input_dim, a->seq_len);
+    InitSpec base;
+    if (a->init.empty()) {
+      theory::CriticalOptions co;
+      co.seq_len = a->seq_len;
+      co.theory = a->opt;
+      base = theory::critical_init(cell, co).spec;
+    } else if (is_preset(a->init)) {
+      base = preset_moments(a->init, cell, a->hidden, a->input_dim, a->seq_len);
+    } else {
+      base = load_spec_file(a->init);
+    }
+    const theory::Axis x = theory::Axis::parse(a->x), y = theory::Axis::parse(a->y);
+    theory::TheoryOptions o = with_variant(a->opt, p, base);
+    o.horizon = a->seq_len;
+    const auto grid = theory::phase_grid(base, x, y, o);
+    {
+      std::string f;
+      // ξ is written as inf where it diverges (pandas reads it as a float).
+      f += fmt::format(
+          "{},{},Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,"
+          "seq_len\n",
+          x.param, y.param);
+      auto g = [](double v) {
+        return std::isfinite(v) ? fmt::format("{:.10g}", v)
+                                : std::isnan(v) ? std::string("nan") : v > 0 ? "inf" : "-inf";
+      };
+      for (const auto& pt : grid)
+        f += fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{},{},{:.10g},{:.10g},"
+                         "{:.10g},{},{}\n",
+                         pt.x, pt.y, pt.r.Q_h, pt.r.Q_c, pt.r.chi, g(pt.r.xi()), pt.r.corr,
+                         g(pt.r.chi_coincident),
+                         pt.r.chaotic() ? 1 : 0, pt.r.jacobian.m1, pt.r.jacobian.m2,
+                         pt.r.jacobian.variance(), g(pt.r.tied_log_gain(a->seq_len)),
+                         a->seq_len);
+      write_file_atomic(a->out, f);
+    }
+    fmt::print("wrote {} ({} × {} points of {}); plot: /usr/bin/python3 scripts/plot_phase.py {}\n",
+               absolute_path(a->out), x.n, y.n, cell_name(cell), a->out);
+    const auto failed = std::count_if(grid.begin(), grid.end(), [](const auto& p) { return p.failed; });
+    if (failed > 0)
+      fmt::print(stderr,
+                 "note: {} of {} points are beyond the theory's numerical range (values too large "
+                 "for the Gaussian integrals) and are written as nan\n",
+                 failed, grid.size());
+  });
+}
+
+}  // namespace rnnmft::cli

@@ -1,0 +1,41 @@
+// What the theory commands (theory, critical: theory_cmd.cpp; compare, phase: compare_cmd.cpp)
+// share: the theory's options as flags, the tied check beside the theory, the printed report.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+
+#include "sim/tied_check.h"
+#include "spec/init_spec.h"
+#include "theory/mean_field.h"
+
+namespace rnnmft::cli {
+
+void print_theory(const theory::TheoryResult& r, const InitSpec& spec, int T);
+void add_theory_flags(CLI::App* cmd, theory::TheoryOptions& o);
+
+// The GRU variant of a spec: --gru-variant when given, else the spec's designed_for, else the
+// option's default (reset-before).
+theory::TheoryOptions with_variant(theory::TheoryOptions o, const CLI::App* cmd,
+                                   const InitSpec& spec);
+
+// The finite-width, tied check beside the mean-field numbers (docs/theory.md §9.4).
+struct TiedFlags {
+  bool on = true;
+  int trials = 4;
+  uint64_t seed = 0;
+};
+void add_tied_flags(CLI::App* cmd, TiedFlags& f);
+// The check for T steps (none with --no-tied-check or beyond its step limit); a padded task's
+// data steps and their second moment when data_steps ≥ 0.
+std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFlags& f, int hidden,
+                                             int input_dim, int T,
+                                             const theory::TheoryOptions& opt,
+                                             double data_var = NAN, int data_steps = -1);
+
+void check_model_flags(int hidden, int input_dim, int seq_len);
+
+}  // namespace rnnmft::cli

@@ -1,0 +1,118 @@
+// The Python extension's plumbing (module.cpp): requests as strict JSON, the theory's options and
+// init specs read from them, and the guard that turns C++ exceptions into Python ones.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <new>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cells/cell_type.h"
+#include "spec/init_spec.h"
+#include "theory/mean_field.h"
+#include "util/error.h"
+#include "util/fp_env.h"
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+namespace rnnmft::python {
+
+namespace py = pybind11;
+
+// Flush-to-zero and denormals-are-zero while the library computes, as the CLI runs it
+// (util/fp_env.h: subnormal doubles in the critical search and the LSTM sampler are many times
+// slower), and the caller's floating-point mode restored afterwards. OpenMP's worker threads
+// inherit the mode of the thread that starts them.
+class ScopedFlushDenormals {
+ public:
+#if defined(__SSE__)
+  ScopedFlushDenormals() : saved_(_mm_getcsr()) {
+#pragma omp parallel
+    flush_denormals();
+    flush_denormals();
+  }
+  ~ScopedFlushDenormals() {
+    const unsigned saved = saved_;
+#pragma omp parallel
+    _mm_setcsr(saved);
+    _mm_setcsr(saved);
+  }
+
+ private:
+  unsigned saved_;
+#else
+  ScopedFlushDenormals() { flush_denormals(); }
+#endif
+};
+
+// Runs f, turning C++ exceptions into Python ones with the library's message.
+template <typename F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    ScopedFlushDenormals flush;
+    return f();
+  } catch (const py::error_already_set&) {
+    throw;
+  } catch (const py::builtin_exception&) {
+    throw;
+  } catch (const Error& e) {
+    throw py::value_error(e.what());
+  } catch (const nlohmann::json::exception& e) {
+    throw py::value_error(std::string("malformed request: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    throw;  // MemoryError
+  } catch (const std::exception& e) {
+    throw py::value_error(e.what());
+  }
+}
+
+// Strict reading of a request: every key must be one the function knows.
+class Request {
+ public:
+  Request(const std::string& text, std::vector<std::string> known) : j_(nlohmann::json::parse(text)) {
+    if (!j_.is_object()) fail("request must be a JSON object");
+    for (const auto& [k, v] : j_.items()) {
+      bool ok = false;
+      for (const auto& n : known) ok = ok || n == k;
+      if (!ok) fail("unknown option '{}'", k);
+    }
+  }
+  bool has(const char* k) const { return j_.contains(k) && !j_[k].is_null(); }
+  const nlohmann::json& at(const char* k) const { return j_.at(k); }
+  template <typename T>
+  T get(const char* k, T dflt) const {
+    return has(k) ? j_.at(k).get<T>() : dflt;
+  }
+
+ private:
+  nlohmann::json j_;
+};
+
+inline const std::vector<std::string> kTheoryKeys = {"input_var", "input_overlap", "order",  "samples",
+                                              "groups",    "burn_in",       "average", "mc_seed",
+                                              "gru_variant"};
+
+// The theory's options (the CLI's add_theory_flags, plus --gru-variant).
+theory::TheoryOptions theory_options(const Request& r, theory::TheoryOptions o = {});
+
+
+// a followed by b.
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b);
+
+// "init": {"preset": NAME} | {"file": PATH} | {"spec": {...}}; "cell" is checked against a spec
+// that brings its own cell, as the CLI does when --cell is given.
+InitSpec resolve_spec(const nlohmann::json& init, CellType cell, int hidden, int input_dim,
+                      int seq_len);
+
+// The finite-width, tied check beside the mean-field numbers, as the CLI runs it
+// (docs/theory.md §9.4).
+nlohmann::json tied_check_json(const Request& r, const InitSpec& spec, int hidden, int input_dim,
+                               int T, const theory::TheoryOptions& opt);
+
+inline const std::vector<std::string> kTiedKeys = {"tied_check", "tied_trials", "tied_seed"};
+
+}  // namespace rnnmft::python
