@@ -9,6 +9,9 @@ OUT=$2; PART=${3:-all}
 mkdir -p "$OUT"
 source "$(dirname "$0")/gpu_env.sh" "$1"
 W=$(mktemp -d)
+# Everything also as one archive beside OUT, at any exit: a machine that hands back few files
+# returns it.
+trap 'tar czf "${OUT%/}.tgz" -C "$(dirname "$OUT")" "$(basename "$OUT")"' EXIT
 { nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv
   echo "cublas: ${CUBLAS_DIR:-not found}"; nproc; "$BUNDLE/rnnmft" --version; } > "$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"

@@ -22,3 +22,5 @@ for name in "$@"; do
   tail -2 "$OUT/$name.txt"
   [ -f "$OUT/$name/results.jsonl" ] && wc -l < "$OUT/$name/results.jsonl"
 done
+# Everything above also as one archive beside OUT: a machine that hands back few files returns it.
+tar czf "${OUT%/}.tgz" -C "$(dirname "$OUT")" "$(basename "$OUT")"

@@ -16,4 +16,12 @@ for lib in $(ldd "$ROOT/build-gpu/rnnmft" "$ROOT/build-gpu/tests/test_gpu" | awk
     *) cp -L "$lib" "$DIR/" ;;
   esac
 done
+# MNIST for the sweeps and train checks, gzipped (12 MB instead of 53), in gpu_data/mnist/ beside
+# the bundle (bench/gpu_env.sh points RNNMFT_DATA_DIR there).
+SRC=${RNNMFT_DATA_DIR:-$ROOT/.data}/mnist
+if [ -d "$SRC" ]; then
+  mkdir -p "$ROOT/gpu_data/mnist"
+  for f in "$SRC"/*-ubyte; do gzip -c "$f" > "$ROOT/gpu_data/mnist/$(basename "$f").gz"; done
+  du -sh "$ROOT/gpu_data"
+fi
 du -sh "$DIR"
