@@ -15,13 +15,7 @@ class HubStep final : public StepEngine {
   // The run's trainer is done with it (finished or stopped): the rounds go on without it.
   ~HubStep() override { hub_.leave(k_); }
   Result gradients(const float* x, const int* labels, int, int) override {
-    EnsembleHub::Slot r;
-    r.op = EnsembleHub::Op::Grad;
-    r.x = x;
-    r.labels = labels;
-    r.t0 = t0_;
-    r.t1 = t1_;
-    return hub_.call(k_, r);
+    return batch_call(EnsembleHub::Op::Grad, x, labels);
   }
   void apply(double clip, float lr) override {
     EnsembleHub::Slot r;
@@ -42,8 +36,14 @@ class HubStep final : public StepEngine {
   }
   bool evaluates() const override { return true; }
   Result forward(const float* x, const int* labels) override {
+    return batch_call(EnsembleHub::Op::Eval, x, labels);
+  }
+
+ private:
+  // A call that brings a batch (gradients or evaluation) with the run's input window.
+  Result batch_call(EnsembleHub::Op op, const float* x, const int* labels) {
     EnsembleHub::Slot r;
-    r.op = EnsembleHub::Op::Eval;
+    r.op = op;
     r.x = x;
     r.labels = labels;
     r.t0 = t0_;
@@ -51,7 +51,6 @@ class HubStep final : public StepEngine {
     return hub_.call(k_, r);
   }
 
- private:
   EnsembleHub& hub_;
   int k_;
   RnnModel<float>& model_;

@@ -62,6 +62,15 @@ Outcome drive(StepEngine& e, RnnModel<float>& model, int k, int steps, int eval_
   return o;
 }
 
+ens::EnsembleConfig hub_config(int models) {
+  ens::EnsembleConfig c;
+  c.model = config();
+  c.models = models;
+  c.seq_len = T;
+  c.batch = B;
+  return c;
+}
+
 RnnModel<float> model_of(int k) {
   RnnModel<float> m(config());
   Rng rng{uint64_t(k)};
@@ -80,12 +89,7 @@ TEST(EnsembleHub, RunsEndWhereEachEndsAlone) {
     alone.push_back(drive(*e, m, k, steps[k], evals[k]));
   }
   // Together: runs 0–2 in threads, run 3 leaves without ever making an engine.
-  ens::EnsembleConfig c;
-  c.model = config();
-  c.models = 4;
-  c.seq_len = T;
-  c.batch = B;
-  EnsembleHub hub(ens::make_cpu_backend(), c);
+  EnsembleHub hub(ens::make_cpu_backend(), hub_config(4));
   std::vector<Outcome> together(3);
   std::vector<std::thread> threads;
   for (int k = 0; k < 3; ++k)
@@ -107,12 +111,7 @@ TEST(EnsembleHub, RunsEndWhereEachEndsAlone) {
 }
 
 TEST(EnsembleHub, ABadBatchFailsItsRunOnly) {
-  ens::EnsembleConfig c;
-  c.model = config();
-  c.models = 2;
-  c.seq_len = T;
-  c.batch = B;
-  EnsembleHub hub(ens::make_cpu_backend(), c);
+  EnsembleHub hub(ens::make_cpu_backend(), hub_config(2));
   bool bad_threw = false;
   float good_loss = -1;
   std::thread bad([&] {
