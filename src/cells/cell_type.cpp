@@ -1,29 +1,53 @@
 #include "cells/cell_type.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "util/error.h"
 
 namespace rnnmft {
 
-CellType parse_cell(const std::string& s) {
-  if (s == "vanilla" || s == "rnn") return CellType::Vanilla;
-  if (s == "minimal" || s == "minimalrnn") return CellType::Minimal;
-  if (s == "gru") return CellType::Gru;
-  if (s == "lstm") return CellType::Lstm;
-  fail("unknown cell '{}' (expected vanilla, minimal, gru or lstm)", s);
+const std::vector<CellDesc>& all_cells() {
+  static const std::vector<CellDesc> table = {
+      {CellType::Vanilla, "vanilla", {"rnn"}, {"hidden"}, 1, 1, -1, -1, false, false, {0.0},
+       "RNN", "jacobian", {nullptr, "hidden.recurrent_std", false, false}},
+      {CellType::Minimal, "minimal", {"minimalrnn"}, {"update", "embed"}, 2, 1, 0, -1, false,
+       false, {0.0, 0.0}, nullptr, "jacobian",
+       {"update.bias_mean", "update.recurrent_std", false, true}},
+      {CellType::Gru, "gru", {}, {"reset", "update", "candidate"}, 3, 3, 1, -1, false, true,
+       {0.0, 0.0, 0.0}, "GRU", "jacobian",
+       {"update.bias_mean", "candidate.recurrent_std", false, true}},
+      {CellType::Lstm, "lstm", {}, {"input", "forget", "cell", "output"}, 4, 4, 1, 0, true, false,
+       {0.0, 1.0, 0.0, 0.0}, "LSTM", "J_c", {"forget.bias_mean", "cell.recurrent_std", true, true}},
+  };
+  return table;
 }
 
-const char* cell_name(CellType c) {
-  switch (c) {
-    case CellType::Vanilla:
-      return "vanilla";
-    case CellType::Minimal:
-      return "minimal";
-    case CellType::Gru:
-      return "gru";
-    case CellType::Lstm:
-      return "lstm";
+const CellDesc& describe(CellType c) {
+  const auto& t = all_cells();
+  const size_t i = size_t(c);
+  if (i >= t.size() || t[i].type != c) fail("internal: cell {} is not in the cell table", int(c));
+  return t[i];
+}
+
+CellType parse_cell(const std::string& s) {
+  std::vector<std::string> names;
+  for (const CellDesc& d : all_cells()) {
+    if (s == d.name) return d.type;
+    for (const auto& a : d.aliases)
+      if (s == a) return d.type;
+    names.push_back(d.name);
   }
-  return "?";
+  fail("unknown cell '{}' (expected {})", s, fmt::format("{}", fmt::join(names, ", ")));
+}
+
+const char* cell_name(CellType c) { return describe(c).name; }
+
+int gate_index(CellType c, const std::string& gate) {
+  const auto& g = describe(c).gates;
+  for (size_t k = 0; k < g.size(); ++k)
+    if (g[k] == gate) return int(k);
+  return -1;
 }
 
 GruVariant parse_gru_variant(const std::string& s) {
@@ -34,40 +58,6 @@ GruVariant parse_gru_variant(const std::string& s) {
 
 const char* gru_variant_name(GruVariant v) {
   return v == GruVariant::ResetAfter ? "reset-after" : "reset-before";
-}
-
-int input_gates(CellType c) {
-  switch (c) {
-    case CellType::Vanilla:
-      return 1;
-    case CellType::Minimal:
-      return 2;
-    case CellType::Gru:
-      return 3;
-    case CellType::Lstm:
-      return 4;
-  }
-  return 0;
-}
-
-int recurrent_gates(CellType c) {
-  return c == CellType::Minimal ? 1 : input_gates(c);
-}
-
-const std::vector<std::string>& gate_names(CellType c) {
-  static const std::vector<std::string> vanilla = {"hidden"}, minimal = {"update", "embed"},
-                                        gru = {"reset", "update", "candidate"},
-                                        lstm = {"input", "forget", "cell", "output"};
-  switch (c) {
-    case CellType::Vanilla:
-      return vanilla;
-    case CellType::Minimal:
-      return minimal;
-    case CellType::Gru:
-      return gru;
-    default:
-      return lstm;
-  }
 }
 
 }  // namespace rnnmft

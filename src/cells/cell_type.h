@@ -1,5 +1,7 @@
-// The four recurrent cells and their gate layout (docs/cells.md). Gate blocks follow PyTorch's
-// order so that exported weights load into torch.nn.LSTM / GRU / RNN unchanged.
+// The four recurrent cells and what generic code needs to know of each, in one table
+// (docs/architecture.md §Cells). Gate blocks follow PyTorch's order so that exported weights load
+// into torch.nn.LSTM / GRU / RNN unchanged. Code that needs a cell's mathematics dispatches once
+// per concern (cells/kernels/dispatch.h, theory/cells.cpp); everything else reads CellDesc.
 #pragma once
 
 #include <string>
@@ -10,20 +12,59 @@ namespace rnnmft {
 enum class CellType { Vanilla, Minimal, Gru, Lstm };
 enum class GruVariant { ResetAfter, ResetBefore };
 
+// The cell a config gets when it names none.
+inline constexpr CellType kDefaultCell = CellType::Lstm;
+
+// The two knobs of a cell's critical search (docs/theory.md §6.1), as spec parameters: `keep`
+// sets the diagonal of J (the memory), `content` the recurrent scale of the gate that feeds new
+// content into the state.
+struct CriticalKnobs {
+  const char* keep = nullptr;  // none for the vanilla cell
+  const char* content = nullptr;
+  // The untied search (m1 = 1) moves `keep` (the LSTM: its m1 is set by E[f²]) or `content`.
+  bool untied_moves_keep = false;
+  // The default criterion: tied, unless tied and untied agree (the vanilla cell's normal W).
+  bool tied_by_default = true;
+};
+
+struct CellDesc {
+  CellType type;
+  const char* name;                 // as specs, the CLI and checkpoints write it
+  std::vector<std::string> aliases;  // further names parse_cell accepts
+  // Gate names in block order of W_ih (docs/cells.md):
+  //   lstm: input forget cell output  (PyTorch i f g o)
+  //   gru: reset update candidate     (PyTorch r z n)
+  //   minimal: update embed           (the embed block has no recurrent weights)
+  //   vanilla: hidden
+  std::vector<std::string> gates;
+  int input_gates;      // blocks of N rows in W_ih
+  int recurrent_gates;  // blocks of N rows in W_hh: the first ones of W_ih's order
+  int keep_gate;        // the gate that carries the memory (chrono's bias), −1 if none
+  int input_gate;       // a gate whose chrono bias is minus the keep gate's, −1 if none
+  bool cell_state;      // a second state c beside h (the LSTM): the state Jacobian is 2N × 2N
+  bool reset_gate;      // the candidate's recurrent input passes a reset gate (GRU, both variants)
+  // The bias mean of every gate under the keras, chrono and orthogonal presets (the LSTM's
+  // forget gate: 1), in gate order.
+  std::vector<double> preset_bias;
+  // torch.nn module with these weights (nullptr: none), and its gate count in weight_ih_l0.
+  const char* torch_module;
+  const char* jacobian_label;  // what `theory` and `simulate` call the Jacobian they report
+  CriticalKnobs critical;
+};
+
+// Every cell, in CellType order.
+const std::vector<CellDesc>& all_cells();
+const CellDesc& describe(CellType c);
+
 CellType parse_cell(const std::string& s);
 const char* cell_name(CellType c);
 GruVariant parse_gru_variant(const std::string& s);
 const char* gru_variant_name(GruVariant v);
 
-// Blocks of N rows in W_ih (input side) and in W_hh (recurrent side).
-int input_gates(CellType c);
-int recurrent_gates(CellType c);
-
-// The spec's gate names in block order of W_ih (docs/cells.md):
-//   lstm: input forget cell output  (PyTorch i f g o)
-//   gru: reset update candidate     (PyTorch r z n)
-//   minimal: update embed           (the embed block has no recurrent weights)
-//   vanilla: hidden
-const std::vector<std::string>& gate_names(CellType c);
+inline int input_gates(CellType c) { return describe(c).input_gates; }
+inline int recurrent_gates(CellType c) { return describe(c).recurrent_gates; }
+inline const std::vector<std::string>& gate_names(CellType c) { return describe(c).gates; }
+// Index of a gate in block order, −1 if the cell has no such gate.
+int gate_index(CellType c, const std::string& gate);
 
 }  // namespace rnnmft
