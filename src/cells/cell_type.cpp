@@ -10,15 +10,15 @@ namespace rnnmft {
 const std::vector<CellDesc>& all_cells() {
   static const std::vector<CellDesc> table = {
       {CellType::Vanilla, "vanilla", {"rnn"}, {"hidden"}, 1, 1, -1, -1, false, false, {0.0},
-       "RNN", "jacobian", {nullptr, "hidden.recurrent_std", false, false}},
+       "RNN", {nullptr, "hidden.recurrent_std", false, false}},
       {CellType::Minimal, "minimal", {"minimalrnn"}, {"update", "embed"}, 2, 1, 0, -1, false,
-       false, {0.0, 0.0}, nullptr, "jacobian",
+       false, {0.0, 0.0}, nullptr,
        {"update.bias_mean", "update.recurrent_std", false, true}},
       {CellType::Gru, "gru", {}, {"reset", "update", "candidate"}, 3, 3, 1, -1, false, true,
-       {0.0, 0.0, 0.0}, "GRU", "jacobian",
+       {0.0, 0.0, 0.0}, "GRU",
        {"update.bias_mean", "candidate.recurrent_std", false, true}},
       {CellType::Lstm, "lstm", {}, {"input", "forget", "cell", "output"}, 4, 4, 1, 0, true, false,
-       {0.0, 1.0, 0.0, 0.0}, "LSTM", "J_c", {"forget.bias_mean", "cell.recurrent_std", true, true}},
+       {0.0, 1.0, 0.0, 0.0}, "LSTM", {"forget.bias_mean", "cell.recurrent_std", true, true}},
   };
   return table;
 }

@@ -46,9 +46,9 @@ struct CellDesc {
   // The bias mean of every gate under the keras, chrono and orthogonal presets (the LSTM's
   // forget gate: 1), in gate order.
   std::vector<double> preset_bias;
-  // torch.nn module with these weights (nullptr: none), and its gate count in weight_ih_l0.
+  // The torch.nn module with these weights (nullptr: none); its weight_ih_l0 has input_gates
+  // blocks.
   const char* torch_module;
-  const char* jacobian_label;  // what `theory` and `simulate` call the Jacobian they report
   CriticalKnobs critical;
 };
 

@@ -130,7 +130,7 @@ void register_compare(CLI::App& app) {
         all.push_back(jc);
         continue;
       }
-      const char* jname = cell == CellType::Lstm ? "J_c" : "J";
+      const char* jname = describe(cell).cell_state ? "J_c" : "J";
       fmt::print("\n  {:10} {:>10} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
                  "init", "χ", "ξ", "c*", fmt::format("m1({})", jname),
                  fmt::format("m2({})", jname), "m1^T", "tied G_T", "tied ρ", "tied χ", "tied Q×");

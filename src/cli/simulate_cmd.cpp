@@ -68,7 +68,7 @@ void register_simulate(CLI::App& app) {
                a->opt.steps, a->opt.t0);
     fmt::print("  stationary   Q_h = {:.6g} ± {:.2g}", r.Q_h.mean, r.Q_h.std);
     fmt::print("  (mean over steps {}–{})", a->opt.steps / 2 + 1, a->opt.steps);
-    if (r.cell == CellType::Lstm) fmt::print("   Q_c = {:.6g} ± {:.2g}", r.Q_c.mean, r.Q_c.std);
+    if (describe(r.cell).cell_state) fmt::print("   Q_c = {:.6g} ± {:.2g}", r.Q_c.mean, r.Q_c.std);
     fmt::print(
         "\n  timescale    χ = {:.6f}   ξ = {:.2f}  (95% CI {:.2f} – {:.2f}, {} trials fitted)\n",
         r.chi, r.xi, r.xi_lo, r.xi_hi, r.fitted_trials);
@@ -76,12 +76,12 @@ void register_simulate(CLI::App& app) {
                r.corr.mean, r.corr.std, std::max(a->opt.steps / 10, 1));
     if (r.radius_init.n > 0)
       fmt::print("  spectral radius of the {} Jacobian: {:.5f} ± {:.2g} at step 1, {:.5f} ± {:.2g} at step {}\n",
-                 r.cell == CellType::Lstm ? "(c, h)" : "state", r.radius_init.mean,
+                 describe(r.cell).cell_state ? "(c, h)" : "state", r.radius_init.mean,
                  r.radius_init.std, r.radius_end.mean, r.radius_end.std, a->opt.steps);
     fmt::print("  {:12} m1 = {:.6f} ± {:.2g}   m2 = {:.6f} ± {:.2g}\n",
-               r.cell == CellType::Lstm ? "J_c" : "jacobian", r.m1.mean, r.m1.std, r.m2.mean,
+               describe(r.cell).cell_state ? "J_c" : "jacobian", r.m1.mean, r.m1.std, r.m2.mean,
                r.m2.std);
-    if (r.cell == CellType::Lstm)
+    if (describe(r.cell).cell_state)
       fmt::print("  {:12} m1 = {:.6f} ± {:.2g}   m2 = {:.6f} ± {:.2g}\n", "J (c,h)",
                  r.m1_state.mean, r.m1_state.std, r.m2_state.mean, r.m2_state.std);
     if (!a->opt.out_dir.empty())

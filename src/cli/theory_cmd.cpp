@@ -37,7 +37,7 @@ void print_theory(const theory::TheoryResult& r, const InitSpec& spec, int T) {
     fmt::print("  {:9} σ={:<8.4g} ν={:<8.4g} μ={:<8.4g} ρ={:<8.4g}{}\n", name, g.recurrent_std,
                g.input_std, g.bias_mean, g.bias_std, g.orthogonal ? " (orthogonal W)" : "");
   }
-  if (r.cell == CellType::Lstm)
+  if (describe(r.cell).cell_state)
     fmt::print("  fixed point  Q_h = {:.5f} ± {:.1e}   Q_c = {:.5f} ± {:.1e}\n", r.Q_h, r.Q_h_err,
                r.Q_c, r.Q_c_err);
   else
@@ -50,8 +50,8 @@ void print_theory(const theory::TheoryResult& r, const InitSpec& spec, int T) {
     fmt::print("  {:14} m1 = {:.6f}  m2 = {:.6f}  variance = {:.4g}  normalized = {:.4g}\n", name,
                m.m1, m.m2, m.variance(), m.normalized());
   };
-  jac(r.cell == CellType::Lstm ? "J_c (N×N)" : "jacobian", r.jacobian);
-  if (r.cell == CellType::Lstm) jac("J (c,h) 2N", r.jacobian_state);
+  jac(describe(r.cell).cell_state ? "J_c (N×N)" : "jacobian", r.jacobian);
+  if (describe(r.cell).cell_state) jac("J (c,h) 2N", r.jacobian_state);
   fmt::print("  over T = {}  untied m1^T = {}   tied gain G_T = {} (diagonal part of m1: {:.6f})\n",
              T, factor(T * std::log(r.jacobian.m1)), factor(r.tied_log_gain(T)),
              r.jacobian.diag);

@@ -36,7 +36,7 @@ struct Gemm {
 // The element-wise step over models × rows × N units; each pointer is model 0's, the next model's
 // is `*_k` elements further, and rows follow each other densely (Gi·N or N apart).
 struct StepArgs {
-  Kind kind = Kind::Lstm;
+  Kind kind{};  // set by the engine for every call
   Phase phase = Phase::Forward;
   int models = 1, rows = 1, N = 1, Gi = 1, Gh = 1;
   const float* params = nullptr;

@@ -26,7 +26,7 @@ Kind kernel_kind(const ModelConfig& m) {
     case CellType::Gru:
       return m.gru == GruVariant::ResetBefore ? Kind::GruBefore : Kind::GruAfter;
   }
-  return Kind::Lstm;
+  fail("internal: no ensemble kernel for cell {}", int(m.cell));
 }
 
 Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
@@ -34,6 +34,8 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
       cfg_(cfg),
       layout_(cfg.model),
       kind_(kernel_kind(cfg.model)),
+      hn_split_(describe(cfg.model.cell).reset_gate && cfg.model.gru == GruVariant::ResetAfter),
+      reset_before_(describe(cfg.model.cell).reset_gate && cfg.model.gru == GruVariant::ResetBefore),
       K_(cfg.models),
       T_(cfg.seq_len),
       B_(cfg.batch),
@@ -48,10 +50,10 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
     fail("an ensemble needs models, sequence length and batch ≥ 1 (got {}, {}, {})", K_, T_, B_);
   if (N_ < 1 || I_ < 1 || C_ < 2)
     fail("model needs hidden ≥ 1, input_dim ≥ 1 and classes ≥ 2 (got {}, {}, {})", N_, I_, C_);
-  const bool rb = kind_ == Kind::GruBefore;
+  const bool cell_state = describe(cfg.model.cell).cell_state;  // the LSTM's c
+  const bool rb = reset_before_;
   const size_t K = size_t(K_), B = size_t(B_), N = size_t(N_);
-  const size_t per_step = K * B * N * size_t(Gi_ + (kind_ == Kind::GruAfter || rb ? 1 : 0)) *
-                          sizeof(float);
+  const size_t per_step = K * B * N * size_t(Gi_ + (hn_split_ || rb ? 1 : 0)) * sizeof(float);
   tc_ = cfg.chunk > 0 ? std::min(cfg.chunk, T_)
                       : int(std::clamp<size_t>(cfg.chunk_bytes / per_step, 1, size_t(T_)));
   // A chunk's element-wise pass covers tc·B·N (row, unit) pairs per model in 32-bit indices.
@@ -64,16 +66,16 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
   x_ = be_->alloc(K * T * B * size_t(I_));
   labels_ = be_->alloc_int(K * B);
   H_ = be_->alloc(K * (T + 1) * B * N);  // H[k][0] = h_0 = 0 stays zero
-  if (kind_ == Kind::Lstm) C_buf_ = be_->alloc(K * (T + 1) * B * N);
+  if (cell_state) C_buf_ = be_->alloc(K * (T + 1) * B * N);
   z_ = be_->alloc(K * tc * B * size_t(Gi_) * N);
-  if (kind_ == Kind::GruAfter) hn_ = be_->alloc(K * tc * B * N);
+  if (hn_split_) hn_ = be_->alloc(K * tc * B * N);
   if (rb) {
     rh_ = be_->alloc(K * tc * B * N);
     drh_ = be_->alloc(K * B * N);
   }
   dh_ = be_->alloc(K * B * N);
   dh2_ = be_->alloc(K * B * N);
-  if (kind_ == Kind::Lstm) dc_ = be_->alloc(K * B * N);
+  if (cell_state) dc_ = be_->alloc(K * B * N);
   logits_ = be_->alloc(K * B * size_t(C_));
   dlogits_ = be_->alloc(K * B * size_t(C_));
   loss_d_ = be_->alloc(K);
@@ -188,21 +190,17 @@ void Ensemble::recurrent_products(int s, int t, int rows) {
   const float* w_hn = w_hh + int64_t(2) * N_ * N_;
   const float* h = H_ + t * BN;
   float* z = z_ + s * BN * Gi_;
-  switch (kind_) {
-    case Kind::GruAfter:
-      be_->gemm(per_model(false, true, rows, 2 * N_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
-      be_->gemm(per_model(false, true, rows, N_, N_, h, N_, HK, w_hn, N_, P_, hn_ + s * BN, N_,
-                          TCBN, 0.f));
-      return;
-    case Kind::GruBefore:
-      be_->gemm(per_model(false, true, rows, 2 * N_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
-      be_->step(step_args(Phase::Reset, s, t, rows));
-      be_->gemm(per_model(false, true, rows, N_, N_, rh_ + s * BN, N_, TCBN, w_hn, N_, P_,
-                          z + 2 * N_, GiN, zk, 1.f));
-      return;
-    default:
-      be_->gemm(per_model(false, true, rows, GhN, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
-      return;
+  if (hn_split_) {
+    be_->gemm(per_model(false, true, rows, 2 * N_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
+    be_->gemm(per_model(false, true, rows, N_, N_, h, N_, HK, w_hn, N_, P_, hn_ + s * BN, N_, TCBN,
+                        0.f));
+  } else if (reset_before_) {
+    be_->gemm(per_model(false, true, rows, 2 * N_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
+    be_->step(step_args(Phase::Reset, s, t, rows));
+    be_->gemm(per_model(false, true, rows, N_, N_, rh_ + s * BN, N_, TCBN, w_hn, N_, P_,
+                        z + 2 * N_, GiN, zk, 1.f));
+  } else {
+    be_->gemm(per_model(false, true, rows, GhN, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
   }
 }
 
@@ -255,23 +253,20 @@ void Ensemble::backward() {
       const float* dz = z_ + s * BN * Gi_;
       be_->step(step_args(Phase::BackwardA, s, t, B_));
       // dh_{t−1} = (element-wise part) + dz W_hh
-      switch (kind_) {
-        case Kind::GruAfter:
-          be_->gemm(per_model(false, false, B_, N_, 2 * N_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
-                              1.f));
-          be_->gemm(per_model(false, false, B_, N_, N_, hn_ + s * BN, N_, TCBN, w_hn, N_, P_, dh2_,
-                              N_, BN, 1.f));
-          break;
-        case Kind::GruBefore:
-          be_->gemm(per_model(false, false, B_, N_, N_, dz + 2 * N_, GiN, zk, w_hn, N_, P_, drh_, N_,
-                              BN, 0.f));
-          be_->step(step_args(Phase::BackwardB, s, t, B_));
-          be_->gemm(per_model(false, false, B_, N_, 2 * N_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
-                              1.f));
-          break;
-        default:
-          be_->gemm(per_model(false, false, B_, N_, GhN, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
-                              1.f));
+      if (hn_split_) {
+        be_->gemm(per_model(false, false, B_, N_, 2 * N_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
+                            1.f));
+        be_->gemm(per_model(false, false, B_, N_, N_, hn_ + s * BN, N_, TCBN, w_hn, N_, P_, dh2_,
+                            N_, BN, 1.f));
+      } else if (reset_before_) {
+        be_->gemm(per_model(false, false, B_, N_, N_, dz + 2 * N_, GiN, zk, w_hn, N_, P_, drh_, N_,
+                            BN, 0.f));
+        be_->step(step_args(Phase::BackwardB, s, t, B_));
+        be_->gemm(per_model(false, false, B_, N_, 2 * N_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
+                            1.f));
+      } else {
+        be_->gemm(per_model(false, false, B_, N_, GhN, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
+                            1.f));
       }
       std::swap(dh_, dh2_);
       swapped = !swapped;
@@ -281,28 +276,25 @@ void Ensemble::backward() {
     const float* h = H_ + t0 * BN;
     be_->gemm(per_model(true, false, GiN, I_, rows, z_, GiN, zk, x_ + int64_t(t0) * B_ * I_, I_, XK,
                         grad_ + layout_.w_ih, I_, P_, 1.f));
-    switch (kind_) {
-      case Kind::GruAfter:
-        be_->gemm(per_model(true, false, 2 * N_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
-                            1.f));
-        be_->gemm(per_model(true, false, N_, N_, rows, hn_, N_, TCBN, h, N_, HK,
-                            gw_hh + int64_t(2) * N_ * N_, N_, P_, 1.f));
-        be_->add_colsum(K_, rows, N_, hn_, N_, TCBN, grad_ + layout_.b_hh + 2 * N_, P_);
-        break;
-      case Kind::GruBefore:
-        be_->gemm(per_model(true, false, 2 * N_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
-                            1.f));
-        be_->gemm(per_model(true, false, N_, N_, rows, z_ + 2 * N_, GiN, zk, rh_, N_, TCBN,
-                            gw_hh + int64_t(2) * N_ * N_, N_, P_, 1.f));
-        break;
-      default:
-        be_->gemm(per_model(true, false, GhN, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_, 1.f));
+    if (hn_split_) {
+      be_->gemm(per_model(true, false, 2 * N_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
+                          1.f));
+      be_->gemm(per_model(true, false, N_, N_, rows, hn_, N_, TCBN, h, N_, HK,
+                          gw_hh + int64_t(2) * N_ * N_, N_, P_, 1.f));
+      be_->add_colsum(K_, rows, N_, hn_, N_, TCBN, grad_ + layout_.b_hh + 2 * N_, P_);
+    } else if (reset_before_) {
+      be_->gemm(per_model(true, false, 2 * N_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
+                          1.f));
+      be_->gemm(per_model(true, false, N_, N_, rows, z_ + 2 * N_, GiN, zk, rh_, N_, TCBN,
+                          gw_hh + int64_t(2) * N_ * N_, N_, P_, 1.f));
+    } else {
+      be_->gemm(per_model(true, false, GhN, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_, 1.f));
     }
     be_->add_colsum(K_, rows, GiN, z_, GiN, zk, grad_ + layout_.b_ih, P_);
   }
   // b_hh shares b_ih's gradient wherever both biases enter one pre-activation (all blocks but
   // the reset-after GRU's candidate, summed from hn above).
-  const int shared = kind_ == Kind::GruAfter ? 2 * N_ : GhN;
+  const int shared = hn_split_ ? 2 * N_ : GhN;
   be_->add_colsum(K_, 1, shared, grad_ + layout_.b_ih, shared, P_, grad_ + layout_.b_hh, P_);
   // An even number of swaps, so that a captured sweep finds its buffers where it left them.
   if (swapped) std::swap(dh_, dh2_);

@@ -82,6 +82,9 @@ class Ensemble {
   EnsembleConfig cfg_;
   ParamLayout layout_;
   Kind kind_;
+  // The GRU's candidate block: reset-after keeps W_hn h + b_hn apart (hn_); reset-before
+  // computes r ⊙ h between its two recurrent products (rh_).
+  bool hn_split_, reset_before_;
   int K_, T_, B_, I_, N_, C_, Gi_, Gh_, tc_;
   int64_t P_;  // parameters per model
   OptKind opt_;

@@ -121,7 +121,7 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
   if (opt.jacobians < 0 || opt.jacobians > opt.t0 / 2)
     fail("--jacobians must be between 0 and t0/2");
   const CellType cell = spec.cell;
-  const bool lstm = cell == CellType::Lstm, gru = cell == CellType::Gru;
+  const bool lstm = describe(cell).cell_state, gru = describe(cell).reset_gate;
   const int N = opt.width, I = opt.input_dim, T = opt.steps;
   const int D = lstm ? 2 * N : N;
   ModelConfig mc{cell, opt.gru, I, N, 2};
@@ -214,7 +214,8 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
           ++product_n;
         }
       }
-      if (lstm) o_prev = Eigen::Map<VectorXd>(gates.data() + 3 * N, N);
+      if (lstm)  // the output gate o_{t−1}: h_{t−1} = o_{t−1} tanh(c_{t−1})
+        o_prev = Eigen::Map<VectorXd>(gates.data() + size_t(gate_index(cell, "output")) * N, N);
       h.swap(h2);
       c.swap(c2);
       qh_t[t] = 0.5 * h.squaredNorm() / N;

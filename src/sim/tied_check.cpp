@@ -97,7 +97,7 @@ TiedCheck tied_check(const InitSpec& spec, const TiedCheckOptions& opt) {
   TiedCheck c;
   c.width = opt.width;
   c.steps = opt.steps;
-  c.lstm = spec.cell == CellType::Lstm;
+  c.lstm = describe(spec.cell).cell_state;
   c.radius_init = sr.radius_init.mean;
   c.radius_end = sr.radius_end.mean;
   c.chi = sr.chi;

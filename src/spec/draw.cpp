@@ -100,17 +100,18 @@ void draw_preset(RnnModel<S>& m, const std::string& preset, int seq_len, Rng& rn
   m.b_ih(P).setZero();
   m.b_hh(P).setZero();
   auto bih = m.b_ih(P);
-  if (c.cell == CellType::Lstm) bih.segment(N, N).setConstant(S(1));
+  const CellDesc& d = describe(c.cell);
+  for (int g = 0; g < Gi; ++g) bih.segment(g * N, N).setConstant(S(d.preset_bias[size_t(g)]));
   if (base == "chrono") {
     // Tallec & Ollivier 2018: b_keep ~ log U(1, T_max − 1); LSTM input bias = −forget bias.
-    const int keep_block = c.cell == CellType::Minimal ? 0 : 1;  // lstm f, gru z, minimal u
+    const int keep_block = d.keep_gate;  // lstm f, gru z, minimal u (preset_moments checked it)
     double t_max = seq_len;
     if (auto colon = preset.find(':'); colon != std::string::npos)
       t_max = std::stod(preset.substr(colon + 1));
     for (int i = 0; i < N; ++i) {
       const double b = std::log(rng.uniform(1.0, t_max - 1.0));
       bih(keep_block * N + i) = S(b);
-      if (c.cell == CellType::Lstm) bih(i) = S(-b);
+      if (d.input_gate >= 0) bih(d.input_gate * N + i) = S(-b);
     }
   }
   draw_head(m, rng);

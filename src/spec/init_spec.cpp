@@ -85,9 +85,9 @@ SpecDesign parse_design(const json& d, CellType cell, const std::string& where) 
       if (s.gru_variant != "reset-after" && s.gru_variant != "reset-before")
         fail("{}: designed_for.gru_variant '{}' must be \"reset-after\" or \"reset-before\"", where,
              s.gru_variant);
-      if (cell != CellType::Gru)
-        fail("{}: designed_for.gru_variant is set, but the spec is for {}, not gru", where,
-             cell_name(cell));
+      if (!describe(cell).reset_gate)
+        fail("{}: designed_for.gru_variant is set, but the spec is for {}, which has no variants",
+             where, cell_name(cell));
     } else if (key == "task") {
       s.task = string_value(key, v);
     } else if (key == "criterion") {
@@ -154,9 +154,9 @@ InitSpec InitSpec::from_json(const json& j, const std::string& where) {
       if (key != "bias_mean" && *dst < 0)
         fail("{}: {}.{} = {} is negative (standard deviations are ≥ 0)", where, name, key, *dst);
     }
-    if (s.cell == CellType::Minimal && name == "embed" && k.recurrent_std != 0)
-      fail("{}: minimal's embed gate has no recurrent weights: embed.recurrent_std must be 0",
-           where);
+    if (gate_index(s.cell, name) >= recurrent_gates(s.cell) && k.recurrent_std != 0)
+      fail("{}: {}'s {} gate has no recurrent weights: {}.recurrent_std must be 0", where,
+           cell_name(s.cell), name, name);
     s.gates[name] = k;
   }
   for (const auto& n : names)
@@ -247,9 +247,11 @@ InitSpec preset_moments(const std::string& preset, CellType cell, int N, int I, 
   s.cell = cell;
   s.source = preset;
   const int Gi = input_gates(cell), Gh = recurrent_gates(cell);
-  for (const auto& name : gate_names(cell)) {
+  const CellDesc& d = describe(cell);
+  for (int gi = 0; gi < d.input_gates; ++gi) {
+    const std::string& name = d.gates[size_t(gi)];
     GateInit k;
-    const bool no_recurrent = cell == CellType::Minimal && name == "embed";
+    const bool no_recurrent = gi >= d.recurrent_gates;  // minimal's embed
     if (base == "pytorch") {
       // U(−1/√N, 1/√N): variance 1/(3N) = σ²/N = ν²/I; two such biases add.
       k.recurrent_std = no_recurrent ? 0 : std::sqrt(1.0 / 3.0);
@@ -261,14 +263,14 @@ InitSpec preset_moments(const std::string& preset, CellType cell, int N, int I, 
       k.input_std = std::sqrt(2.0 * I / (I + double(Gi) * N));
       k.recurrent_std = no_recurrent ? 0 : std::sqrt(1.0 / Gh);
       k.orthogonal = !no_recurrent;
-      if (cell == CellType::Lstm && name == "forget") k.bias_mean = 1.0;
+      k.bias_mean = d.preset_bias[size_t(gi)];  // the LSTM's forget gate: 1
     } else {  // orthogonal[:gain]
       const double gain = preset_param(preset, 1.0);
       if (gain <= 0) fail("init '{}': the gain must be positive", preset);
       k.recurrent_std = no_recurrent ? 0 : gain;
       k.orthogonal = !no_recurrent;
       k.input_std = 1.0;
-      if (cell == CellType::Lstm && name == "forget") k.bias_mean = 1.0;
+      k.bias_mean = d.preset_bias[size_t(gi)];
     }
     s.gates[name] = k;
   }
@@ -276,16 +278,15 @@ InitSpec preset_moments(const std::string& preset, CellType cell, int N, int I, 
     const double tmax = preset_param(preset, seq_len);
     if (!(tmax > 2)) fail("init '{}': chrono needs T_max > 2 (got {})", preset, tmax);
     auto [m, sd] = log_uniform_moments(1.0, tmax - 1.0);
-    if (cell == CellType::Lstm) {
-      s.gates["forget"].bias_mean = m;
-      s.gates["forget"].bias_std = sd;
-      s.gates["input"].bias_mean = -m;
-      s.gates["input"].bias_std = sd;
-    } else if (cell == CellType::Gru || cell == CellType::Minimal) {
-      s.gates["update"].bias_mean = m;
-      s.gates["update"].bias_std = sd;
-    } else {
-      fail("init chrono needs a gated cell (lstm, gru, minimal), not vanilla");
+    // The keep gate's bias ~ log U(1, T_max − 1); the LSTM's input gate gets its negative.
+    if (d.keep_gate < 0) fail("init chrono needs a gated cell (lstm, gru, minimal), not {}", d.name);
+    GateInit& keep = s.gates[d.gates[size_t(d.keep_gate)]];
+    keep.bias_mean = m;
+    keep.bias_std = sd;
+    if (d.input_gate >= 0) {
+      GateInit& in = s.gates[d.gates[size_t(d.input_gate)]];
+      in.bias_mean = -m;
+      in.bias_std = sd;
     }
   }
   return s;

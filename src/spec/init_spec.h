@@ -38,7 +38,7 @@ struct SpecDesign {
 };
 
 struct InitSpec {
-  CellType cell = CellType::Lstm;
+  CellType cell = kDefaultCell;
   std::map<std::string, GateInit> gates;  // every gate of the cell, by gate_names(cell)
   std::string source;                     // where it came from (file, preset), for reports
   SpecDesign design;                      // "designed_for"; empty for specs that do not say

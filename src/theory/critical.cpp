@@ -6,21 +6,12 @@
 
 #include <fmt/ranges.h>
 
+#include "theory/cells.h"
 #include "util/error.h"
 
 namespace rnnmft::theory {
 
 namespace {
-
-GateInit gate(double s, double n, double m, double r, bool orth = false) {
-  GateInit g;
-  g.recurrent_std = s;
-  g.input_std = n;
-  g.bias_mean = m;
-  g.bias_std = r;
-  g.orthogonal = orth;
-  return g;
-}
 
 double& param_ref(InitSpec& spec, const std::string& gate_param) {
   const auto dot = gate_param.find('.');
@@ -40,43 +31,9 @@ double& param_ref(InitSpec& spec, const std::string& gate_param) {
 }  // namespace
 
 InitSpec critical_base(CellType cell, int T, double R) {
-  InitSpec s;
+  InitSpec s = cell_theory(cell).critical_base(T, R);
   s.cell = cell;
   s.source = "rnnmft critical";
-  const double logT = std::log(double(std::max(T, 3)));
-  switch (cell) {
-    case CellType::Vanilla:
-      // Orthogonal W and small input and bias variance: φ' ≈ 1 at a small fixed point.
-      s.gates["hidden"] = gate(1.0, 0.025, 0.0, 0.0, true);
-      break;
-    case CellType::Minimal: {
-      // Large update-gate bias: E[u²] ≈ 1 − 2e^{−μ + q/2}, μ = ln(2T) + q/2 gives ξ ≈ T (§6.2).
-      // The gate reads no input at init (§6.3: a tied input matrix would correlate each unit's
-      // gate with its own candidate).
-      GateInit u = gate(0.3, 0.0, 0.0, 0.0);
-      const double q = u.input_std * u.input_std * R;
-      u.bias_mean = std::log(2.0 * T) + q / 2;
-      s.gates["update"] = u;
-      s.gates["embed"] = gate(0.0, 1.0, 0.0, 0.0);
-      break;
-    }
-    case CellType::Gru:
-      // Gates set by their biases alone (no weights at init, §6.3): the update (keep) gate
-      // nearly closed to change, 1 − f ≈ 1/(2T); the reset gate open.
-      s.gates["update"] = gate(0.0, 0.0, std::log(2.0 * T), 0.0);
-      s.gates["reset"] = gate(0.0, 0.0, 2.0, 0.0);
-      s.gates["candidate"] = gate(1.0, 0.5, 0.0, 0.0);
-      break;
-    case CellType::Lstm:
-      // Gates set by their biases alone (§6.3): input gate mostly shut, output gate open, forget
-      // gate near 1. μ_i = −½ ln T keeps E[c²] ≈ e^{2μ_i} E[g²] / (1 − E[f²]) of order 0.1–1
-      // (tanh unsaturated).
-      s.gates["input"] = gate(0.0, 0.0, -0.5 * logT, 0.0);
-      s.gates["forget"] = gate(0.0, 0.0, std::log(2.0 * T), 0.0);
-      s.gates["output"] = gate(0.0, 0.0, 4.0, 0.0);
-      s.gates["cell"] = gate(1.0, 0.5, 0.0, 0.0);
-      break;
-  }
   return s;
 }
 
@@ -135,25 +92,6 @@ nlohmann::json CriticalResult::to_json() const {
 
 namespace {
 
-// The two knobs of each cell (docs/theory.md §6.1): `keep` sets the diagonal of J (the memory,
-// ⟨a²⟩ of §5.2), `content` the recurrent scale of the gate that feeds new content into the state.
-struct Knobs {
-  const char* keep;
-  const char* content;
-};
-Knobs knobs_of(CellType cell) {
-  switch (cell) {
-    case CellType::Vanilla:
-      return {nullptr, "hidden.recurrent_std"};
-    case CellType::Minimal:
-      return {"update.bias_mean", "update.recurrent_std"};
-    case CellType::Gru:
-      return {"update.bias_mean", "candidate.recurrent_std"};
-    case CellType::Lstm:
-      break;
-  }
-  return {"forget.bias_mean", "cell.recurrent_std"};
-}
 
 // Root of an increasing f(x) − target on [lo_lim, hi_lim]: bracket from x0 towards the root in
 // small steps (`step` added, or for scales (step < 0) a factor 1 − step = 1.25 per step), so the
@@ -224,11 +162,11 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   if (!(opt.tol > 0)) fail("critical: tolerance must be > 0");
   const int T = opt.seq_len;
   CriticalResult res;
-  res.criterion = opt.criterion.value_or(cell == CellType::Vanilla ? Criterion::Untied
-                                                                     : Criterion::Tied);
+  const CriticalKnobs& kn = describe(cell).critical;  // docs/theory.md §6.1
+  res.criterion =
+      opt.criterion.value_or(kn.tied_by_default ? Criterion::Tied : Criterion::Untied);
   res.spec = critical_base(cell, T, opt.theory.input_var);
   for (const auto& f : opt.fixes) apply_fix(res.spec, f);
-  const Knobs kn = knobs_of(cell);
   if (res.criterion == Criterion::Tied && kn.keep == nullptr) {
     res.criterion = Criterion::Untied;
     res.notes.push_back("the vanilla cell's orthogonal W is normal: tied and untied agree (m1 = 1)");
@@ -241,7 +179,7 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   if (tied)
     solved = {kn.keep, kn.content};
   else
-    solved = {cell == CellType::Lstm ? kn.keep : kn.content};
+    solved = {kn.untied_moves_keep ? kn.keep : kn.content};
   for (const auto& f : opt.fixes)
     for (const auto& k : solved)
       if (f.substr(0, f.find('=')) == k)
@@ -315,7 +253,7 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   res.spec.design.seq_len = T;
   res.spec.design.input_var = opt.theory.input_var;
   res.spec.design.criterion = criterion_name(res.criterion);
-  if (cell == CellType::Gru) res.spec.design.gru_variant = gru_variant_name(opt.theory.gru_variant);
+  if (describe(cell).reset_gate) res.spec.design.gru_variant = gru_variant_name(opt.theory.gru_variant);
   if (!tied && res.log_gain_T > std::log(10.0))
     res.notes.push_back(fmt::format(
         "tied networks of this init grow: gradient gain over T ≈ 10^{:.1f} (ln G_T = {:.3g}); "

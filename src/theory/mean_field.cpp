@@ -1,11 +1,12 @@
 // Equations: docs/theory.md (section numbers in the comments). The maps of each cell are in
-// maps/ (affine.cpp: minimalRNN and GRU; vanilla.cpp; lstm.cpp, lstm_pair.cpp); this file holds
-// the dispatch, the checks of options and results, the tied gain and the JSON.
+// maps/ (affine.cpp: minimalRNN and GRU; vanilla.cpp; lstm.cpp, lstm_pair.cpp), found through
+// cells.h; this file holds the checks of options and results, the tied gain and the JSON.
 #include "theory/mean_field.h"
 
 #include <cmath>
 #include <utility>
 
+#include "theory/cells.h"
 #include "theory/gauss.h"
 #include "theory/maps/common.h"
 #include "util/error.h"
@@ -43,20 +44,7 @@ double TheoryResult::tied_log_gain(int T) const {
 Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps, int input_steps) {
   if (steps < 1) fail("transient: steps must be ≥ 1 (got {})", steps);
   const GaussHermite& gh = GaussHermite::cached(opt.order);
-  Transient out;
-  switch (spec.cell) {
-    case CellType::Vanilla:
-      out = maps::vanilla_transient(spec, opt, gh, steps, input_steps);
-      break;
-    case CellType::Minimal:
-    case CellType::Gru:
-      out = maps::affine_transient(spec, opt, gh, steps, input_steps);
-      break;
-    case CellType::Lstm:
-      out = maps::lstm_transient(spec, opt, steps, input_steps);
-      break;
-  }
-  return out;
+  return cell_theory(spec.cell).transient(spec, opt, gh, steps, input_steps);
 }
 
 json TheoryResult::to_json() const {
@@ -67,7 +55,7 @@ json TheoryResult::to_json() const {
               {"m2", m.m2},
               {"variance", m.variance()},
               {"normalized_variance", m.normalized()}};
-    if (cell == CellType::Lstm) {
+    if (describe(cell).cell_state) {
       j["m1_err"] = m.m1_err;
       j["m2_err"] = m.m2_err;
     }
@@ -79,7 +67,7 @@ json TheoryResult::to_json() const {
     return j;
   };
   json fp = {{"Q_h", Q_h}, {"M_h", M_h}, {"converged", converged}, {"iterations", iterations}};
-  if (cell == CellType::Lstm) {
+  if (describe(cell).cell_state) {
     fp["Q_c"] = Q_c;
     fp["M_c"] = M_c;
     fp["Q_h_err"] = Q_h_err;
@@ -94,7 +82,7 @@ json TheoryResult::to_json() const {
              {"chi_Q", chi_Q},
              {"xi_Q", num(timescale(chi_Q))},
              {"xi_Q_infinite", std::isinf(timescale(chi_Q))}};
-  if (cell == CellType::Lstm) {
+  if (describe(cell).cell_state) {
     ts["chi_err"] = chi_err;
     ts.erase("chi_Q");
     ts.erase("xi_Q");
@@ -106,7 +94,7 @@ json TheoryResult::to_json() const {
             {"jacobian", jac(jacobian)},
             {"jacobian_state", jac(jacobian_state)}};
   j["jacobian"]["diagonal_m1"] = jacobian.diag;
-  if (cell == CellType::Gru) j["gru_variant"] = gru_variant_name(gru_variant);
+  if (describe(cell).reset_gate) j["gru_variant"] = gru_variant_name(gru_variant);
   const double lg = tied_log_gain(horizon);
   j["tied_gain"] = {{"steps", horizon},
                     {"log_gain", num(lg)},
@@ -140,7 +128,7 @@ TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
   if (opt.order < 4 || opt.order > 1000)
     fail("--order must be between 4 and 1000 (got {})", opt.order);
   if (opt.horizon < 1) fail("the horizon T must be ≥ 1 (got {})", opt.horizon);
-  if (spec.cell == CellType::Lstm) {
+  if (describe(spec.cell).cell_state) {
     if (opt.burn_in < 2) fail("--burn-in must be ≥ 2 (got {})", opt.burn_in);
     if (opt.average < 1) fail("--average must be ≥ 1 (got {})", opt.average);
     // The sampler keeps about six doubles per sample (§4.2, §4.4).
@@ -151,19 +139,7 @@ TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
   if (!std::isnan(opt.input_overlap) && !(std::abs(opt.input_overlap) <= opt.input_var))
     fail("--input-overlap must satisfy |R_ab| ≤ R = {} (got {})", opt.input_var, opt.input_overlap);
   const GaussHermite& gh = GaussHermite::cached(opt.order);
-  TheoryResult r;
-  switch (spec.cell) {
-    case CellType::Vanilla:
-      r = maps::analyze_vanilla(spec, opt, gh);
-      break;
-    case CellType::Minimal:
-    case CellType::Gru:
-      r = maps::analyze_affine(spec, opt, gh);
-      break;
-    case CellType::Lstm:
-      r = maps::analyze_lstm(spec, opt, gh);
-      break;
-  }
+  TheoryResult r = cell_theory(spec.cell).analyze(spec, opt, gh);
   r.horizon = opt.horizon;
   check_finite(r, spec);
   return r;

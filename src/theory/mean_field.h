@@ -40,7 +40,7 @@ struct Moments2 {
 };
 
 struct TheoryResult {
-  CellType cell = CellType::Lstm;
+  CellType cell = kDefaultCell;
   GruVariant gru_variant = GruVariant::ResetBefore;  // GRU: which cell the numbers are for
   bool converged = false;
   int iterations = 0;

@@ -79,7 +79,7 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
   opt.fixes = fixes;
   opt.criterion = criterion;
   opt.theory.input_var = stats.input_var;
-  if (cell == CellType::Gru) opt.theory.gru_variant = parse_gru_variant(cfg.gru_variant);
+  if (describe(cell).reset_gate) opt.theory.gru_variant = parse_gru_variant(cfg.gru_variant);
   theory::CriticalResult r = theory::critical_init(cell, opt);
   // critical_init records T, R, the criterion and the GRU variant of the theory.
   SpecDesign& d = r.spec.design;

@@ -43,14 +43,14 @@ ModelConfig config_from_weights(const SafeTensors& st) {
   if (st.metadata.count("cell")) {
     c.cell = parse_cell(st.metadata.at("cell"));
   } else {
-    // As PyTorch writes them: 4 blocks LSTM, 3 GRU, 1 vanilla RNN.
+    // As PyTorch writes them: the cell whose torch.nn module has that many gate blocks (4 LSTM,
+    // 3 GRU, 1 vanilla RNN).
     const int64_t g = c.hidden > 0 ? it->second.shape[0] / c.hidden : 0;
-    if (g == 4)
-      c.cell = CellType::Lstm;
-    else if (g == 3)
-      c.cell = CellType::Gru;
-    else if (g == 1)
-      c.cell = CellType::Vanilla;
+    const CellDesc* found = nullptr;
+    for (const CellDesc& d : all_cells())
+      if (d.torch_module && d.input_gates == g) found = &d;
+    if (found)
+      c.cell = found->type;
     else
       fail("{}: cannot tell the cell from rnn.weight_ih_l0's {} rows and {} hidden units", st.path,
            it->second.shape[0], c.hidden);
@@ -81,7 +81,7 @@ void import_weights(RnnModel<float>& m, const SafeTensors& st) {
   const ModelConfig& c = m.config();
   const ModelConfig w = config_from_weights(st);
   if (w.cell != c.cell || w.hidden != c.hidden || w.input_dim != c.input_dim ||
-      w.classes != c.classes || (c.cell == CellType::Gru && w.gru != c.gru))
+      w.classes != c.classes || (describe(c.cell).reset_gate && w.gru != c.gru))
     fail(
         "{}: weights are for {} (hidden {}, input {}, classes {}), the model is {} (hidden {}, "
         "input {}, classes {})",

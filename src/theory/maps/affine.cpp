@@ -25,7 +25,7 @@ struct AffineCell {
   const GaussHermite& gh;
   double R, Rab;
 
-  bool gru() const { return spec.cell == CellType::Gru; }
+  bool gru() const { return describe(spec.cell).reset_gate; }
   // PyTorch's GRU: the reset gate multiplies W_hn h after the product (§3.4).
   bool reset_after() const { return gru() && opt.gru_variant == GruVariant::ResetAfter; }
   ResetAfterCandidate reset_after_candidate(const GaussHermite& outer) const {
