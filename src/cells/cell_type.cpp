@@ -1,7 +1,6 @@
 #include "cells/cell_type.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "util/error.h"
 
@@ -30,15 +29,21 @@ const CellDesc& describe(CellType c) {
   return t[i];
 }
 
+std::string cell_choices() {
+  std::string out;
+  const auto& t = all_cells();
+  for (size_t i = 0; i < t.size(); ++i)
+    out += fmt::format("{}{}", i == 0 ? "" : i + 1 == t.size() ? " or " : ", ", t[i].name);
+  return out;
+}
+
 CellType parse_cell(const std::string& s) {
-  std::vector<std::string> names;
   for (const CellDesc& d : all_cells()) {
     if (s == d.name) return d.type;
     for (const auto& a : d.aliases)
       if (s == a) return d.type;
-    names.push_back(d.name);
   }
-  fail("unknown cell '{}' (expected {})", s, fmt::format("{}", fmt::join(names, ", ")));
+  fail("unknown cell '{}' (expected {})", s, cell_choices());
 }
 
 const char* cell_name(CellType c) { return describe(c).name; }

@@ -57,6 +57,8 @@ const std::vector<CellDesc>& all_cells();
 const CellDesc& describe(CellType c);
 
 CellType parse_cell(const std::string& s);
+// "vanilla, minimal, gru or lstm": the names parse_cell accepts, for help texts and errors.
+std::string cell_choices();
 const char* cell_name(CellType c);
 GruVariant parse_gru_variant(const std::string& s);
 const char* gru_variant_name(GruVariant v);

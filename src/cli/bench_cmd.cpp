@@ -132,7 +132,7 @@ void register_bench(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* b = app.add_subcommand(
       "bench", "Time training steps: median ms, GEMM-equivalent GFLOP/s, peak memory");
-  b->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm")->capture_default_str();
+  b->add_option("--cell", a->cell, cell_choices())->capture_default_str();
   b->add_option("--gru-variant", a->gru_variant, "reset-after or reset-before")
       ->capture_default_str();
   b->add_option("--seq-len", a->seq_len, "T")->capture_default_str();

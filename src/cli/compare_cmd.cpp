@@ -171,7 +171,7 @@ void register_phase(CLI::App& app) {
   a->opt.burn_in = 80;
   a->opt.average = 60;
   auto* p = app.add_subcommand("phase", "ξ, m1 and the variance on a grid of two hyperparameters");
-  p->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm")->capture_default_str();
+  p->add_option("--cell", a->cell, cell_choices())->capture_default_str();
   p->add_option("--init", a->init,
                 "Base point: preset or spec .json (default: the critical init for --seq-len)");
   p->add_option("--x", a->x, "gate.param=lo:hi:n")->required();

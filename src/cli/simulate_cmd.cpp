@@ -22,7 +22,7 @@ void register_simulate(CLI::App& app) {
   auto* s = app.add_subcommand("simulate",
                                "Draw wide random networks and measure Q, ξ and Jacobian spectra");
   auto* cell_opt =
-      s->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm (a spec file brings its own)")
+      s->add_option("--cell", a->cell, cell_choices() + " (a spec file brings its own)")
           ->capture_default_str();
   s->add_option("--init", a->init, "Preset or spec .json")->capture_default_str();
   s->add_option("--gru-variant", a->gru_variant, "reset-before or reset-after (PyTorch's nn.GRU)")

@@ -132,7 +132,7 @@ void register_theory(CLI::App& app) {
       "theory", "Mean-field fixed point, timescale and Jacobian spectrum of an init");
   auto* cell_opt =
       t->add_option("--cell", a->cell,
-                    "vanilla, minimal, gru or lstm (a spec file brings its own)")
+                    cell_choices() + " (a spec file brings its own)")
           ->capture_default_str();
   t->add_option("--init", a->init,
                 "Preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]) or spec .json")
@@ -190,7 +190,7 @@ void register_critical(CLI::App& app) {
   a->task.options.name.clear();  // no task unless --task names one
   auto* c = app.add_subcommand(
       "critical", "Critical initialization: ξ = T, gradients kept over T steps, tied or untied");
-  c->add_option("--cell", a->cell, "vanilla, minimal, gru or lstm")->capture_default_str();
+  c->add_option("--cell", a->cell, cell_choices())->capture_default_str();
   c->add_option("--seq-len", a->opt.seq_len, "Sequence length T to design for")
       ->capture_default_str();
   c->add_option("--criterion", a->criterion,

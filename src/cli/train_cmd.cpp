@@ -51,7 +51,7 @@ void register_train(CLI::App& app) {
   auto* t = app.add_subcommand("train", "Train a recurrent classifier on a sequence task");
   add_task_flags(t, a->task, false);
   TrainConfig& c = a->cfg;
-  t->add_option("--cell", c.cell, "vanilla, minimal, gru or lstm")->capture_default_str();
+  t->add_option("--cell", c.cell, cell_choices())->capture_default_str();
   t->add_option("--gru-variant", c.gru_variant, "reset-after (PyTorch) or reset-before (paper)")
       ->capture_default_str();
   t->add_option("--hidden", c.hidden, "Hidden units N")->capture_default_str();

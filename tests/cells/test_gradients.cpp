@@ -3,21 +3,14 @@
 
 #include <cmath>
 
+#include "../cell_cases.h"
 #include "cells/rnn_model.h"
 #include "util/rng.h"
 
 namespace rnnmft {
 namespace {
 
-struct Case {
-  CellType cell;
-  GruVariant gru;
-  const char* name;
-};
-
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.name;
-}
+using Case = test::CellCase;
 
 class Gradients : public ::testing::TestWithParam<Case> {};
 
@@ -73,12 +66,8 @@ TEST_P(Gradients, MatchCentralDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllCells, Gradients,
-    ::testing::Values(Case{CellType::Vanilla, GruVariant::ResetAfter, "vanilla"},
-                      Case{CellType::Minimal, GruVariant::ResetAfter, "minimal"},
-                      Case{CellType::Gru, GruVariant::ResetAfter, "gru_reset_after"},
-                      Case{CellType::Gru, GruVariant::ResetBefore, "gru_reset_before"},
-                      Case{CellType::Lstm, GruVariant::ResetAfter, "lstm"}),
-    [](const auto& info) { return std::string(info.param.name); });
+    ::testing::ValuesIn(test::cell_cases()),
+    [](const auto& info) { return info.param.name; });
 
 TEST(Gradients, GradientIsNotTriviallyZero) {
   // The long-sequence check above is only meaningful if gradients reach the early steps: the

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../cell_cases.h"
 #include "cells/rnn_model.h"
 #include "ensemble/ensemble.h"
 #include "spec/draw.h"
@@ -17,22 +18,6 @@
 #include "util/rng.h"
 
 namespace rnnmft::test {
-
-struct CellCase {
-  CellType cell;
-  GruVariant gru;
-  std::string name;
-};
-
-inline void PrintTo(const CellCase& c, std::ostream* os) { *os << c.name; }
-
-inline std::vector<CellCase> all_cells() {
-  return {{CellType::Vanilla, GruVariant::ResetAfter, "vanilla"},
-          {CellType::Minimal, GruVariant::ResetAfter, "minimal"},
-          {CellType::Gru, GruVariant::ResetAfter, "gru_reset_after"},
-          {CellType::Gru, GruVariant::ResetBefore, "gru_reset_before"},
-          {CellType::Lstm, GruVariant::ResetAfter, "lstm"}};
-}
 
 // Model k's parameters (PyTorch's default init, seed k) and batch.
 struct Problem {

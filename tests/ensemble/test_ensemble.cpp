@@ -60,14 +60,14 @@ TEST_P(EnsembleCells, WindowedBatchesAndIgnoredRows) {
   check_window_and_ignored_rows(e, p, 2, 6, 2, 1e-5, 1e-4, GetParam().name);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllCells, EnsembleCells, ::testing::ValuesIn(all_cells()),
+INSTANTIATE_TEST_SUITE_P(AllCells, EnsembleCells, ::testing::ValuesIn(cell_cases()),
                          [](const auto& info) { return info.param.name; });
 
 // Three Adam steps with clipping on one model of three, against train/optimizers' Adam fed the
 // same gradients; a frozen model stays unchanged.
 TEST(Ensemble, OptimizersMatchTheCpuOptimizers) {
   for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
-    const Problem p = make_problem(all_cells()[4], 3, 5, 4, 6, 2);
+    const Problem p = make_problem(cell_case("lstm"), 3, 5, 4, 6, 2);
     auto e = make(p, 3, 2, opt);
     std::vector<std::unique_ptr<Optimizer>> ref;
     std::vector<AlignedVector<float>> params = p.params;
@@ -113,7 +113,7 @@ TEST(Ensemble, OptimizersMatchTheCpuOptimizers) {
 }
 
 TEST(Ensemble, ManyModelsEqualOneAtATime) {
-  const Problem p = make_problem(all_cells()[3], 4, 7, 3, 5, 2);
+  const Problem p = make_problem(cell_case("gru_reset_before"), 4, 7, 3, 5, 2);
   auto all = make(p, 4, 3);
   for (int k = 0; k < 4; ++k) {
     all.set_params(k, p.params[k].data());
@@ -134,7 +134,7 @@ TEST(Ensemble, ManyModelsEqualOneAtATime) {
 }
 
 TEST(Ensemble, RefusesBadLabelsAndShapes) {
-  const Problem p = make_problem(all_cells()[0], 1, 3, 2, 4, 1);
+  const Problem p = make_problem(cell_case("vanilla"), 1, 3, 2, 4, 1);
   auto e = make(p, 1, 0);
   std::vector<int> bad = {0, 10};
   EXPECT_THROW(e.set_batch(0, p.x[0].data(), bad.data()), Error);
@@ -192,7 +192,7 @@ namespace {
 // Edge shapes: T = 1, B = 1, I = 1, N = 1 and N = 33, one-step chunks; then a second run on the
 // same engine with the models' data swapped (nothing stale from the first run).
 TEST(Ensemble, EdgeShapesAndASecondRun) {
-  for (const CellCase& c : all_cells())
+  for (const CellCase& c : cell_cases())
     for (auto [T, B, N, I] : {std::array<int, 4>{1, 1, 1, 1}, {3, 1, 33, 1}, {5, 2, 1, 2}}) {
       Problem p = make_problem(c, 2, T, B, N, I);
       auto e = make(p, 2, 1);
@@ -207,7 +207,7 @@ TEST(Ensemble, EdgeShapesAndASecondRun) {
 // A model whose loss is not finite is left as it was (parameters and Adam's step count); the
 // other model's update is the one it would get alone.
 TEST(Ensemble, NonFiniteModelIsLeftUnchanged) {
-  Problem p = make_problem(all_cells()[4], 2, 6, 3, 5, 2);
+  Problem p = make_problem(cell_case("lstm"), 2, 6, 3, 5, 2);
   p.params[1][p.params[1].size() / 2] = std::numeric_limits<float>::quiet_NaN();
   auto e = make(p, 2, 2);
   auto one = make(p, 1, 2);
@@ -239,7 +239,7 @@ TEST(Ensemble, NonFiniteModelIsLeftUnchanged) {
 // Optimizer state carried into a fresh engine continues the run exactly (checkpoints).
 TEST(Ensemble, OptimizerStateRoundTrip) {
   for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
-    const Problem p = make_problem(all_cells()[2], 1, 5, 3, 6, 2);
+    const Problem p = make_problem(cell_case("gru_reset_after"), 1, 5, 3, 6, 2);
     auto a = make(p, 1, 2, opt), b = make(p, 1, 2, opt);
     a.set_params(0, p.params[0].data());
     a.set_batch(0, p.x[0].data(), p.labels[0].data());

@@ -88,12 +88,12 @@ TEST_P(CudaCells, WindowedBatchesAndIgnoredRows) {
   check_window_and_ignored_rows(e, p, 3, 12, 3, 1e-5, 1e-4, GetParam().name);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllCells, CudaCells, ::testing::ValuesIn(all_cells()),
+INSTANTIATE_TEST_SUITE_P(AllCells, CudaCells, ::testing::ValuesIn(cell_cases()),
                          [](const auto& info) { return info.param.name; });
 
 TEST(CudaEnsemble, ManyModelsEqualOneAtATime) {
   REQUIRE_GPU();
-  const Problem p = make_problem(all_cells()[4], 5, 25, 8, 32, 2);
+  const Problem p = make_problem(cell_case("lstm"), 5, 25, 8, 32, 2);
   auto all = make(p, 5, 7);
   for (int k = 0; k < 5; ++k) {
     all.set_params(k, p.params[k].data());
@@ -117,7 +117,7 @@ TEST(CudaEnsemble, ManyModelsEqualOneAtATime) {
 TEST(CudaEnsemble, OptimizersMatchTheCpuOptimizers) {
   REQUIRE_GPU();
   for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
-    const Problem p = make_problem(all_cells()[2], 2, 6, 4, 8, 2);
+    const Problem p = make_problem(cell_case("gru_reset_after"), 2, 6, 4, 8, 2);
     ens::EnsembleConfig c;
     c.model = p.mc;
     c.models = 2;
@@ -177,7 +177,7 @@ TEST(CudaEnsemble, TrainingFollowsTheCpuEngine) {
 
 TEST(CudaEnsemble, ReportsAFullGpuClearly) {
   REQUIRE_GPU();
-  const Problem p = make_problem(all_cells()[4], 1, 3, 2, 4, 1);
+  const Problem p = make_problem(cell_case("lstm"), 1, 3, 2, 4, 1);
   ens::EnsembleConfig c;
   c.model = ModelConfig{CellType::Lstm, GruVariant::ResetAfter, 1, 4096, 10};
   c.models = 4096;

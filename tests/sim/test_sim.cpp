@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "../cell_cases.h"
 #include "cells/rnn_model.h"
 #include "sim/jacobian.h"
 #include "sim/simulate.h"
@@ -31,14 +32,7 @@ InitSpec unit_spec(CellType cell) {
   return InitSpec::from_json({{"cell", cell_name(cell)}, {"gates", gates}}, "test");
 }
 
-struct Case {
-  CellType cell;
-  GruVariant gru;
-  const char* name;
-};
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.name;
-}
+using Case = test::CellCase;
 class SimJacobian : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SimJacobian, MatchesFiniteDifferencesOfTheForwardStep) {
@@ -115,12 +109,8 @@ TEST_P(SimJacobian, MatchesFiniteDifferencesOfTheForwardStep) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllCells, SimJacobian,
-    ::testing::Values(Case{CellType::Vanilla, GruVariant::ResetBefore, "vanilla"},
-                      Case{CellType::Minimal, GruVariant::ResetBefore, "minimal"},
-                      Case{CellType::Gru, GruVariant::ResetBefore, "gru_reset_before"},
-                      Case{CellType::Gru, GruVariant::ResetAfter, "gru_reset_after"},
-                      Case{CellType::Lstm, GruVariant::ResetBefore, "lstm"}),
-    [](const auto& info) { return std::string(info.param.name); });
+    ::testing::ValuesIn(test::cell_cases()),
+    [](const auto& info) { return info.param.name; });
 
 // Theory against untied simulation: Q within 2 %, m1 within 2 %, m2 within 5 %, ξ within 10 %,
 // each widened by three standard errors of the simulation and of the theory's Monte Carlo.
