@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/theory_flags.h"
 #include "data/task_stats.h"
+#include "sim/report.h"
 #include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
@@ -66,6 +67,7 @@ void register_compare(CLI::App& app) {
         InitSpec spec;
         theory::TheoryResult r;
         std::optional<sim::TiedCheck> tc;
+        std::optional<theory::CriticalResult> critical;
       };
       std::vector<Row> rows;
       theory::TheoryOptions o = a->opt;
@@ -77,7 +79,7 @@ void register_compare(CLI::App& app) {
           theory::CriticalOptions co;
           co.seq_len = a->seq_len;
           co.theory = a->opt;
-          const auto cr = theory::critical_init(cell, co);
+          const auto& cr = row.critical.emplace(theory::critical_init(cell, co));
           row.spec = cr.spec;
           row.r = cr.diagnostics;
           if (!a->json) {
@@ -114,17 +116,10 @@ void register_compare(CLI::App& app) {
         rows.push_back(std::move(row));
       }
       if (a->json) {
-        json jc = {{"cell", cell_name(cell)},
-                   {"seq_len", a->seq_len},
-                   {"hidden", a->hidden},
-                   {"input_dim", a->input_dim},
-                   {"inits", json::array()}};
+        json jc = report::compare_cell(cell, a->seq_len, a->hidden, a->input_dim);
         for (const auto& row : rows) {
-          json j = row.r.to_json();
-          j["init"] = row.name;
-          j["spec"] = row.spec.to_json();
-          j["verdict"] = verdict(row.r, a->seq_len);
-          j["tied_check"] = row.tc ? row.tc->to_json() : json(nullptr);
+          json j = report::compare_init(row.name, row.r, row.spec, a->seq_len, row.tc,
+                                        row.critical ? &*row.critical : nullptr);
           jc["inits"].push_back(j);
         }
         all.push_back(jc);

@@ -14,6 +14,7 @@
 #include "cli/theory_flags.h"
 #include "data/task_stats.h"
 #include "sim/tied_check.h"
+#include "sim/report.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
 #include "theory/mean_field.h"
@@ -165,11 +166,7 @@ void register_theory(CLI::App& app) {
     const theory::TheoryResult r = theory::analyze(spec, opt);
     const auto tc = run_tied_check(spec, a->tied, a->hidden, a->input_dim, a->seq_len, opt);
     if (a->json) {
-      json j = r.to_json();
-      j["spec"] = spec.to_json();
-      j["verdict"] = verdict(r, a->seq_len);
-      j["tied_check"] = tc ? tc->to_json() : json(nullptr);
-      fmt::print("{}\n", j.dump(2));
+      fmt::print("{}\n", report::theory(r, spec, a->seq_len, tc).dump(2));
     } else {
       print_theory(r, spec, a->seq_len);
       if (tc) fmt::print("  tied check   {}\n", tc->summary());
@@ -251,17 +248,10 @@ void register_critical(CLI::App& app) {
     topt.horizon = T;
     const auto tc =
         run_tied_check(r.spec, a->tied, a->hidden, input_dim, T, topt, data_var, data_steps);
-    json j = r.to_json();
+    json j = report::critical(r, T, tc);
     if (!task_line.empty()) j["task_inputs"] = task_line;
-    j["spec"] = r.spec.to_json();
-    j["verdict"] = verdict(r.diagnostics, T);
-    j["tied_check"] = tc ? tc->to_json() : json(nullptr);
-    if (!a->out.empty()) {
-      json spec = r.spec.to_json();
-      spec["diagnostics"] = j;
-      spec["diagnostics"].erase("spec");
-      write_file_atomic(a->out, spec.dump(2) + "\n");
-    }
+    if (!a->out.empty())
+      write_file_atomic(a->out, report::critical_spec_file(r, j).dump(2) + "\n");
     if (a->json) {
       fmt::print("{}\n", j.dump(2));
     } else {

@@ -16,6 +16,7 @@
 
 #include "cells/cell_type.h"
 #include "cells/rnn_model.h"
+#include "sim/report.h"
 #include "sim/simulate.h"
 #include "sim/tied_check.h"
 #include "spec/init_spec.h"
@@ -46,11 +47,7 @@ std::string theory_json(const std::string& request) {
   opt.horizon = T;
   py::gil_scoped_release nogil;
   const theory::TheoryResult res = theory::analyze(spec, opt);
-  json j = res.to_json();
-  j["spec"] = spec.to_json();
-  j["verdict"] = theory::verdict(res, T);
-  j["tied_check"] = tied_check_json(r, spec, N, I, T, opt);
-  return j.dump();
+  return report::theory(res, spec, T, tied_check(r, spec, N, I, T, opt)).dump();
 }
 
 // `rnnmft critical -o spec.json`: the spec with its diagnostics (what the CLI writes).
@@ -72,12 +69,8 @@ std::string critical_json(const std::string& request) {
   const int T = co.seq_len;
   theory::TheoryOptions topt = co.theory;
   topt.horizon = T;
-  json j = res.to_json();
-  j["verdict"] = theory::verdict(res.diagnostics, T);
-  j["tied_check"] = tied_check_json(r, res.spec, N, I, T, topt);
-  json out = res.spec.to_json();
-  out["diagnostics"] = j;
-  return out.dump();
+  const json j = report::critical(res, T, tied_check(r, res.spec, N, I, T, topt));
+  return report::critical_spec_file(res, j).dump();
 }
 
 // `rnnmft compare --json`.
@@ -92,35 +85,27 @@ std::string compare_json(const std::string& request) {
   json all = json::array();
   for (const auto& cell_s : cells) {
     const CellType cell = parse_cell(cell_s);
-    json jc = {{"cell", cell_name(cell)}, {"seq_len", T},       {"hidden", N},
-               {"input_dim", I},          {"inits", json::array()}};
+    json jc = report::compare_cell(cell, T, N, I);
     theory::TheoryOptions o = base;
     o.horizon = T;
     for (const auto& init : inits) {
       InitSpec spec;
       theory::TheoryResult res;
-      json extra = json::object();
+      std::optional<theory::CriticalResult> cr;
       if (init.contains("critical")) {
         theory::CriticalOptions co;
         co.seq_len = T;
         co.theory = base;
-        const auto cr = theory::critical_init(cell, co);
-        spec = cr.spec;
-        res = cr.diagnostics;
-        extra = {{"criterion", theory::criterion_name(cr.criterion)},
-                 {"reached", cr.reached},
-                 {"notes", cr.notes}};
+        cr = theory::critical_init(cell, co);
+        spec = cr->spec;
+        res = cr->diagnostics;
       } else {
         spec = resolve_spec(init, cell, N, I, T);
         res = theory::analyze(spec, o);
       }
-      json j = res.to_json();
-      j["init"] = init.value("name", std::string("critical"));
-      j["spec"] = spec.to_json();
-      j["verdict"] = theory::verdict(res, T);
-      j["tied_check"] = tied_check_json(r, spec, N, I, T, o);
-      for (const auto& [k, v] : extra.items()) j[k] = v;
-      jc["inits"].push_back(j);
+      jc["inits"].push_back(report::compare_init(init.value("name", std::string("critical")), res,
+                                                 spec, T, tied_check(r, spec, N, I, T, o),
+                                                 cr ? &*cr : nullptr));
     }
     all.push_back(jc);
   }

@@ -41,13 +41,12 @@ InitSpec resolve_spec(const json& init, CellType cell, int hidden, int input_dim
   return spec;
 }
 
-json tied_check_json(const Request& r, const InitSpec& spec, int hidden, int input_dim, int T,
-                     const theory::TheoryOptions& opt) {
-  if (!r.get("tied_check", true) || T > sim::kTiedCheckMaxSteps) return nullptr;
+std::optional<sim::TiedCheck> tied_check(const Request& r, const InitSpec& spec, int hidden,
+                                         int input_dim, int T, const theory::TheoryOptions& opt) {
+  if (!r.get("tied_check", true) || T > sim::kTiedCheckMaxSteps) return std::nullopt;
   return sim::tied_check(spec, sim::beside_theory(hidden, input_dim, T, opt,
                                                   r.get("tied_trials", 4),
-                                                  r.get<uint64_t>("tied_seed", 0)))
-      .to_json();
+                                                  r.get<uint64_t>("tied_seed", 0)));
 }
 
 }  // namespace rnnmft::python

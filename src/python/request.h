@@ -5,11 +5,13 @@
 #include <pybind11/pybind11.h>
 
 #include <new>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cells/cell_type.h"
+#include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/mean_field.h"
 #include "util/error.h"
@@ -109,9 +111,9 @@ InitSpec resolve_spec(const nlohmann::json& init, CellType cell, int hidden, int
                       int seq_len);
 
 // The finite-width, tied check beside the mean-field numbers, as the CLI runs it
-// (docs/theory.md §9.4).
-nlohmann::json tied_check_json(const Request& r, const InitSpec& spec, int hidden, int input_dim,
-                               int T, const theory::TheoryOptions& opt);
+// (docs/theory.md §9.4); none if the request turns it off or T is beyond its reach.
+std::optional<sim::TiedCheck> tied_check(const Request& r, const InitSpec& spec, int hidden,
+                                         int input_dim, int T, const theory::TheoryOptions& opt);
 
 inline const std::vector<std::string> kTiedKeys = {"tied_check", "tied_trials", "tied_seed"};
 
