@@ -21,7 +21,7 @@ from . import _rnnmft
 __all__ = ["theory", "critical", "compare", "phase", "simulate", "preset", "load_spec",
            "check_spec", "draw", "gate_names", "CELLS", "GRU_VARIANTS", "SPEC_PARAMS"]
 
-CELLS = ("vanilla", "minimal", "gru", "lstm")
+CELLS = tuple(_rnnmft.cells())  # vanilla, minimal, gru, lstm: the C++ cell table
 GRU_VARIANTS = ("reset-after", "reset-before")
 # The per-gate fields of a spec (docs/cells.md §Init spec) that `fix=` and phase axes name.
 SPEC_PARAMS = ("recurrent_std", "input_std", "bias_mean", "bias_std")

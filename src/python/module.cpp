@@ -317,6 +317,13 @@ PYBIND11_MODULE(_rnnmft, m) {
           return guarded([&] { return rp::check_spec_json(t, where); });
         },
         py::arg("spec"), py::arg("where") = "spec", "check_spec(spec_json, where) -> normalised spec JSON text.");
+  m.def("cells",
+        [] {
+          std::vector<std::string> names;
+          for (const rnnmft::CellDesc& d : rnnmft::all_cells()) names.push_back(d.name);
+          return names;
+        },
+        "cells() -> the cell names, from the library's cell table.");
   m.def("gate_names",
         [](const std::string& c) {
           return guarded([&] { return rnnmft::gate_names(rnnmft::parse_cell(c)); });
