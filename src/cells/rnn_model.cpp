@@ -3,18 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cells/kernels/dispatch.h"
 #include "util/error.h"
 #include "util/fp_env.h"
 
 namespace rnnmft {
-namespace {
-
-template <typename S>
-inline S sigm(S x) {
-  return S(1) / (S(1) + std::exp(-x));
-}
-
-}  // namespace
 
 ParamLayout::ParamLayout(const ModelConfig& c) {
   const size_t N = c.hidden, I = c.input_dim, Gi = input_gates(c.cell),
@@ -61,7 +54,8 @@ Eigen::Map<typename RnnModel<S>::Vec> RnnModel<S>::b_head(S* p) const {
   return Eigen::Map<Vec>(p + layout_.b_head, cfg_.classes);
 }
 
-// Cell equations: docs/cells.md §Forward.
+// Cell equations: docs/cells.md §Forward; each cell's element-wise part is its kernel
+// (cells/kernels/<cell>.h), the products are here.
 template <typename S>
 bool RnnModel<S>::recurrent_preacts(const S* h, int B, Work& w) {
   const int N = cfg_.hidden, Gh = recurrent_gates(cfg_.cell);
@@ -69,151 +63,37 @@ bool RnnModel<S>::recurrent_preacts(const S* h, int B, Work& w) {
   CMapM hm(h, B, N);
   Mat& hp_ = w.hp;
   hp_.resize(B, Gh * N);
-  const bool before = cfg_.cell == CellType::Gru && cfg_.gru == GruVariant::ResetBefore;
+  const bool before = reset_before();
   if (!before) {
     hp_.noalias() = hm * w_hh(P).transpose();
     hp_.rowwise() += b_hh(P).transpose();
   } else {
-    // r and z read h; the candidate reads r ⊙ h, known only after r.
-    hp_.leftCols(2 * N).noalias() = hm * w_hh(P).topRows(2 * N).transpose();
-    hp_.leftCols(2 * N).rowwise() += b_hh(P).head(2 * N).transpose();
+    // The gates before the candidate (r and z) read h; the candidate (the last block) reads
+    // r ⊙ h, known only after r.
+    const int rz = (Gh - 1) * N;
+    hp_.leftCols(rz).noalias() = hm * w_hh(P).topRows(rz).transpose();
+    hp_.leftCols(rz).rowwise() += b_hh(P).head(rz).transpose();
   }
   return before;
 }
 
 template <typename S>
-void RnnModel<S>::step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B,
-                            Work& w) {
-  using Arr = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using Blk = Eigen::Map<Arr, 0, Eigen::OuterStride<>>;
-  const int N = cfg_.hidden, Gi = input_gates(cfg_.cell);
-  S* P = params_.data();
-  MapM A(a, B, Gi * N);
-  auto block = [&](int k) { return Blk(a + k * N, B, N, Eigen::OuterStride<>(Gi * N)); };
-  Eigen::Map<Arr> hn(h_next, B, N);
-  const Eigen::Map<const Arr> ha(h, B, N);
-  const bool before = recurrent_preacts(h, B, w);
-  Mat& hp_ = w.hp;
-  switch (cfg_.cell) {
-    case CellType::Vanilla:
-      A += hp_;
-      block(0) = block(0).tanh();
-      hn = block(0);
-      return;
-    case CellType::Minimal:
-      A.leftCols(N) += hp_;
-      block(0) = block(0).logistic();
-      block(1) = block(1).tanh();
-      hn = block(0) * ha + (S(1) - block(0)) * block(1);
-      return;
-    case CellType::Lstm: {
-      A += hp_;
-      block(0) = block(0).logistic();
-      block(1) = block(1).logistic();
-      block(2) = block(2).tanh();
-      block(3) = block(3).logistic();
-      Eigen::Map<Arr> cn(c_next, B, N);
-      cn = block(1) * Eigen::Map<const Arr>(c, B, N) + block(0) * block(2);
-      hn = block(3) * cn.tanh();
-      return;
-    }
-    case CellType::Gru: {
-      A.leftCols(2 * N) += hp_.leftCols(2 * N);
-      block(0) = block(0).logistic();
-      block(1) = block(1).logistic();
-      Eigen::Map<Arr> ea(e, B, N);
-      if (before) {
-        ea = block(0) * ha;
-        hp_.rightCols(N).noalias() = CMapM(e, B, N) * w_hh(P).bottomRows(N).transpose();
-        hp_.rightCols(N).rowwise() += b_hh(P).tail(N).transpose();
-        block(2) = (block(2) + hp_.rightCols(N).array()).tanh();
-      } else {
-        ea = hp_.rightCols(N).array();  // W_hn h + b_hn, kept for the backward sweep
-        block(2) = (block(2) + block(0) * ea).tanh();
-      }
-      hn = (S(1) - block(1)) * block(2) + block(1) * ha;
-      return;
-    }
-  }
-}
-
-template <typename S>
 void RnnModel<S>::step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B, Work& w) {
-  if (!cfg_.reference_kernel) {
-    step_fast(a, h, c, h_next, c_next, e, B, w);
-    return;
-  }
-  const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
-  S* P = const_cast<S*>(params_.data());
+  const int N = cfg_.hidden;
+  S* P = params_.data();
   const bool before = recurrent_preacts(h, B, w);
-  Mat& hp_ = w.hp;
-  for (int b = 0; b < B; ++b) {
-    S* ar = a + size_t(b) * Gi * N;
-    const S* hr = hp_.data() + size_t(b) * Gh * N;
-    const S* hb = h + size_t(b) * N;
-    S* hn = h_next + size_t(b) * N;
-    switch (cfg_.cell) {
-      case CellType::Vanilla:
-        for (int j = 0; j < N; ++j) hn[j] = ar[j] = std::tanh(ar[j] + hr[j]);
-        break;
-      case CellType::Minimal:
-        for (int j = 0; j < N; ++j) {
-          const S u = sigm(ar[j] + hr[j]), z = std::tanh(ar[N + j]);
-          ar[j] = u;
-          ar[N + j] = z;
-          hn[j] = u * hb[j] + (S(1) - u) * z;
-        }
-        break;
-      case CellType::Lstm: {
-        const S* cb = c + size_t(b) * N;
-        S* cn = c_next + size_t(b) * N;
-        for (int j = 0; j < N; ++j) {
-          const S i = sigm(ar[j] + hr[j]), f = sigm(ar[N + j] + hr[N + j]),
-                  g = std::tanh(ar[2 * N + j] + hr[2 * N + j]),
-                  o = sigm(ar[3 * N + j] + hr[3 * N + j]);
-          ar[j] = i;
-          ar[N + j] = f;
-          ar[2 * N + j] = g;
-          ar[3 * N + j] = o;
-          cn[j] = f * cb[j] + i * g;
-          hn[j] = o * std::tanh(cn[j]);
-        }
-        break;
-      }
-      case CellType::Gru: {
-        S* eb = e + size_t(b) * N;
-        for (int j = 0; j < N; ++j) {
-          const S r = sigm(ar[j] + hr[j]), z = sigm(ar[N + j] + hr[N + j]);
-          ar[j] = r;
-          ar[N + j] = z;
-          if (before)
-            eb[j] = r * hb[j];
-          else
-            eb[j] = hr[2 * N + j];  // W_hn h + b_hn, kept for the backward sweep
-        }
-        break;
-      }
-    }
-  }
-  if (cfg_.cell != CellType::Gru) return;
-  if (before) {
-    CMapM rh(e, B, N);
-    hp_.rightCols(N).noalias() = rh * w_hh(P).bottomRows(N).transpose();
-    hp_.rightCols(N).rowwise() += b_hh(P).tail(N).transpose();
-  }
-  for (int b = 0; b < B; ++b) {
-    S* ar = a + size_t(b) * 3 * N;
-    const S* hb = h + size_t(b) * N;
-    const S* eb = e + size_t(b) * N;
-    const S* hr = hp_.data() + size_t(b) * 3 * N;
-    S* hn = h_next + size_t(b) * N;
-    for (int j = 0; j < N; ++j) {
-      const S r = ar[j], z = ar[N + j];
-      const S n = std::tanh(ar[2 * N + j] + (before ? hr[2 * N + j] : r * eb[j]));
-      ar[2 * N + j] = n;
-      hn[j] = (S(1) - z) * n + z * hb[j];
-    }
-  }
+  // Reset-before: the candidate's product (r ⊙ h) W_hnᵀ + b_hn, once the kernel has r ⊙ h in e.
+  auto candidate = [&] {
+    w.hp.rightCols(N).noalias() = CMapM(e, B, N) * w_hh(P).bottomRows(N).transpose();
+    w.hp.rightCols(N).rowwise() += b_hh(P).tail(N).transpose();
+  };
+  const kernels::StepArgs<S> s{a, h, c, h_next, c_next, e, w.hp, B, N, before};
+  kernels::with_kernel(cfg_.cell, [&](auto k) {
+    if (cfg_.reference_kernel)
+      k.forward_ref(s, candidate);
+    else
+      k.forward_fast(s, candidate);
+  });
 }
 
 template <typename S>
@@ -299,102 +179,25 @@ S RnnModel<S>::loss(const S* x, const int* labels, int T, int B, int* correct) {
 template <typename S>
 void RnnModel<S>::backward_step(S* a, const S* h, const S* cp_all, const S* cn_all, S* e, int B,
                                 Work& w) {
-  const int N = cfg_.hidden, Gi = input_gates(cfg_.cell), Gh = recurrent_gates(cfg_.cell);
-  const bool gru = cfg_.cell == CellType::Gru, lstm = cfg_.cell == CellType::Lstm;
-  const bool before = gru && cfg_.gru == GruVariant::ResetBefore;
+  const CellDesc& d = describe(cfg_.cell);
+  const int N = cfg_.hidden, Gi = d.input_gates, Gh = d.recurrent_gates;
+  const bool before = reset_before();
   S* P = params_.data();
-  Mat &dh = w.dh, &dc = w.dc, &dh_new = w.dh_new, &drh = w.drh;
-  dh_new.resize(B, N);
-  if (lstm) {  // tanh(c_t) of the whole slice at once (vectorized unless the reference kernel)
-    CMapM cn(cn_all, B, N);
-    if (cfg_.reference_kernel)
-      w.tanh_c = cn.unaryExpr([](S v) { return std::tanh(v); });
-    else
-      w.tanh_c = cn.array().tanh().matrix();
-  }
-  // The candidate's recurrent input r ⊙ h needs its gradient before r's.
-  if (before) {
-    drh.resize(B, N);
-    for (int b = 0; b < B; ++b)
-      for (int j = 0; j < N; ++j) {
-        const S* ar = a + size_t(b) * 3 * N;
-        const S z = ar[N + j], n = ar[2 * N + j];
-        drh(b, j) = dh(b, j) * (S(1) - z) * (S(1) - n * n);  // da_n, staged
-      }
-    dh_new.noalias() = drh * w_hh(P).bottomRows(N);  // d(r ⊙ h)
-  }
-  for (int b = 0; b < B; ++b) {
-    S* ar = a + size_t(b) * Gi * N;
-    const S* hb = h + size_t(b) * N;
-    const S* dhb = dh.data() + size_t(b) * N;
-    S* dhn = dh_new.data() + size_t(b) * N;
-    switch (cfg_.cell) {
-      case CellType::Vanilla:
-#pragma omp simd
-        for (int j = 0; j < N; ++j) {
-          ar[j] = dhb[j] * (S(1) - ar[j] * ar[j]);
-          dhn[j] = 0;
-        }
-        break;
-      case CellType::Minimal:
-#pragma omp simd
-        for (int j = 0; j < N; ++j) {
-          const S u = ar[j], z = ar[N + j];
-          ar[j] = dhb[j] * (hb[j] - z) * u * (S(1) - u);
-          ar[N + j] = dhb[j] * (S(1) - u) * (S(1) - z * z);
-          dhn[j] = dhb[j] * u;
-        }
-        break;
-      case CellType::Lstm: {
-        const S* cp = cp_all + size_t(b) * N;  // c_{t-1}
-        const S* tcb = w.tanh_c.data() + size_t(b) * N;
-        S* dcb = dc.data() + size_t(b) * N;
-#pragma omp simd
-        for (int j = 0; j < N; ++j) {
-          const S i = ar[j], f = ar[N + j], g = ar[2 * N + j], o = ar[3 * N + j];
-          const S tc = tcb[j];
-          const S dct = dcb[j] + dhb[j] * o * (S(1) - tc * tc);
-          ar[j] = dct * g * i * (S(1) - i);
-          ar[N + j] = dct * cp[j] * f * (S(1) - f);
-          ar[2 * N + j] = dct * i * (S(1) - g * g);
-          ar[3 * N + j] = dhb[j] * tc * o * (S(1) - o);
-          dcb[j] = dct * f;
-          dhn[j] = 0;
-        }
-        break;
-      }
-      case CellType::Gru: {
-        S* eb = e + size_t(b) * N;
-#pragma omp simd
-        for (int j = 0; j < N; ++j) {
-          const S r = ar[j], z = ar[N + j], n = ar[2 * N + j];
-          const S dan = dhb[j] * (S(1) - z) * (S(1) - n * n);
-          S dr;
-          if (before) {
-            const S drh_j = dhn[j];
-            dr = drh_j * hb[j];
-            dhn[j] = dhb[j] * z + drh_j * r;
-          } else {
-            dr = dan * eb[j];
-            eb[j] = dan * r;  // gradient of W_hn h + b_hn
-            dhn[j] = dhb[j] * z;
-          }
-          ar[j] = dr * r * (S(1) - r);
-          ar[N + j] = dhb[j] * (hb[j] - n) * z * (S(1) - z);
-          ar[2 * N + j] = dan;
-        }
-        break;
-      }
-    }
-  }
+  w.dh_new.resize(B, N);
+  // Reset-before: δ(r ⊙ h) = δa_n W_hn, with δa_n staged in drh by the kernel.
+  auto rh_product = [&] { w.dh_new.noalias() = w.drh * w_hh(P).bottomRows(N); };
+  const kernels::BackwardArgs<S> s{a, h, cp_all, cn_all, e, w.dh, w.dc, w.dh_new, w.drh,
+                                   w.tanh_c, B, N, before, cfg_.reference_kernel};
+  kernels::with_kernel(cfg_.cell, [&](auto k) { k.backward(s, rh_product); });
   CMapM da(a, B, Gi * N);
-  if (!gru) {
-    dh_new.noalias() += da.leftCols(Gh * N) * w_hh(P);
-  } else {
-    dh_new.noalias() += da.leftCols(2 * N) * w_hh(P).topRows(2 * N);
-    if (!before) dh_new.noalias() += CMapM(e, B, N) * w_hh(P).bottomRows(N);
+  if (!d.reset_gate) {
+    w.dh_new.noalias() += da.leftCols(Gh * N) * w_hh(P);
+  } else {  // the blocks before the candidate read h itself
+    const int rz = (Gh - 1) * N;
+    w.dh_new.noalias() += da.leftCols(rz) * w_hh(P).topRows(rz);
+    if (!before) w.dh_new.noalias() += CMapM(e, B, N) * w_hh(P).bottomRows(N);
   }
-  dh.swap(dh_new);
+  w.dh.swap(w.dh_new);
 }
 
 template class RnnModel<float>;

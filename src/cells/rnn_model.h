@@ -19,7 +19,7 @@ template <typename S>
 using AlignedVector = std::vector<S, Eigen::aligned_allocator<S>>;
 
 struct ModelConfig {
-  CellType cell = CellType::Lstm;
+  CellType cell = kDefaultCell;
   GruVariant gru = GruVariant::ResetAfter;
   int input_dim = 1, hidden = 128, classes = 10;
   // The plain scalar kernel (std::exp, std::tanh per element) instead of the vectorized one;
@@ -87,17 +87,20 @@ class RnnModel {
   // Batch slices [begin, end) of the current thread count.
   std::vector<std::pair<int, int>> slices(int B) const;
   // One step of the cell: a holds X_t W_ihᵀ + b_ih on entry (B × Gi·N) and the gate activations
-  // on exit; e is the GRU's extra per-step buffer (W_hn h + b_hn, or r ⊙ h).
+  // on exit; e is the GRU's extra per-step buffer (W_hn h + b_hn, or r ⊙ h). The gate maths is
+  // the cell's kernel (cells/kernels/), vectorized or, with reference_kernel, scalar.
   void step(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B, Work& w);
   // w.hp = h W_hhᵀ + b_hh (for the reset-before GRU only the r and z blocks); returns whether the
   // GRU's candidate product is still to be done (reset-before).
   bool recurrent_preacts(const S* h, int B, Work& w);
-  // The same step with the gate non-linearities applied as vectorized Eigen array operations.
-  void step_fast(S* a, const S* h, const S* c, S* h_next, S* c_next, S* e, int B, Work& w);
   // Backward through one step for a slice of rows (docs/cells.md §Backward): a holds the gate
   // activations on entry and the pre-activation gradients on exit; w.dh (and w.dc) are the
   // incoming gradients, w.dh_new receives the gradient of h_{t−1}.
   void backward_step(S* a, const S* h, const S* c_prev, const S* c_cur, S* e, int B, Work& w);
+  // The candidate reads W_hn (r ⊙ h) + b_hn: a reset-gate cell in its reset-before variant.
+  bool reset_before() const {
+    return describe(cfg_.cell).reset_gate && cfg_.gru == GruVariant::ResetBefore;
+  }
   S head_loss(const S* h_last, const int* labels, int B, Mat* dlogits, int* correct) const;
 
   ModelConfig cfg_;

@@ -18,8 +18,11 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
   flush_denormals();
   const int N = cfg_.hidden, I = cfg_.input_dim, Gi = input_gates(cfg_.cell),
             Gh = recurrent_gates(cfg_.cell);
-  const bool gru = cfg_.cell == CellType::Gru, lstm = cfg_.cell == CellType::Lstm;
-  const bool before = gru && cfg_.gru == GruVariant::ResetBefore;
+  // A cell state c beside h (the LSTM); the candidate's recurrent input through a reset gate,
+  // which keeps an extra buffer per step (the GRU).
+  const CellDesc& d = describe(cfg_.cell);
+  const bool has_c = d.cell_state, reset = d.reset_gate;
+  const bool before = reset_before();
   S* P = params_.data();
   const size_t TB = size_t(T) * B;
   CMapM X(x, TB, I);
@@ -27,11 +30,11 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
   A_.resize(TB, Gi * N);
   H_.resize(TB + B, N);
   H_.topRows(B).setZero();
-  if (lstm) {
+  if (has_c) {
     C_.resize(TB + B, N);
     C_.topRows(B).setZero();
   }
-  if (gru) E_.resize(TB, N);
+  if (reset) E_.resize(TB, N);
   const auto sl = slices(B);
   const int nthreads = int(sl.size());
   work_.resize(std::max(work_.size(), sl.size()));
@@ -45,9 +48,9 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
       MapM a(A_.data() + r0 * Gi * N, b1 - b0, Gi * N);
       a.noalias() = X.middleRows(r0, b1 - b0) * w_ih(P).transpose();
       a.rowwise() += b_ih(P).transpose();
-      step(A_.data() + r0 * Gi * N, H_.data() + r0 * N, lstm ? C_.data() + r0 * N : nullptr,
-           H_.data() + (r0 + B) * N, lstm ? C_.data() + (r0 + B) * N : nullptr,
-           gru ? E_.data() + r0 * N : nullptr, b1 - b0, work_[p]);
+      step(A_.data() + r0 * Gi * N, H_.data() + r0 * N, has_c ? C_.data() + r0 * N : nullptr,
+           H_.data() + (r0 + B) * N, has_c ? C_.data() + (r0 + B) * N : nullptr,
+           reset ? E_.data() + r0 * N : nullptr, b1 - b0, work_[p]);
     }
   }
   Mat dlogits;
@@ -65,24 +68,24 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
     const int nb = b1 - b0;
     Work& w = work_[p];
     w.dh.noalias() = dlogits.middleRows(b0, nb) * w_head(P);
-    w.dc.setZero(nb, lstm ? N : 0);
+    w.dc.setZero(nb, has_c ? N : 0);
     // Bias gradients: column sums of the pre-activation gradients, summed while in cache.
     w.db_ih.setZero(1, Gi * N);
     w.dw_ih.setZero(Gi * N, I);
-    w.db_hn.setZero(1, gru ? N : 0);
+    w.db_hn.setZero(1, reset ? N : 0);
     for (int t = T - 1; t >= 0; --t) {
       const size_t r0 = size_t(t) * B + b0;
       S* a = A_.data() + r0 * Gi * N;
-      S* e = gru ? E_.data() + r0 * N : nullptr;
-      backward_step(a, H_.data() + r0 * N, lstm ? C_.data() + r0 * N : nullptr,
-                    lstm ? C_.data() + (r0 + B) * N : nullptr, e, nb, w);
+      S* e = reset ? E_.data() + r0 * N : nullptr;
+      backward_step(a, H_.data() + r0 * N, has_c ? C_.data() + r0 * N : nullptr,
+                    has_c ? C_.data() + (r0 + B) * N : nullptr, e, nb, w);
       w.db_ih += CMapM(a, nb, Gi * N).colwise().sum();
       if (I == 1)  // a scalar input: a matrix–vector product per step, while da is in cache
         w.dw_ih.col(0).noalias() += CMapM(a, nb, Gi * N).transpose() * X.middleRows(r0, nb).col(0);
-      if (gru) w.db_hn += CMapM(e, nb, N).colwise().sum();
+      if (reset) w.db_hn += CMapM(e, nb, N).colwise().sum();
     }
   }
-  Mat db_ih = Mat::Zero(1, Gi * N), db_hn = Mat::Zero(1, gru ? N : 0);
+  Mat db_ih = Mat::Zero(1, Gi * N), db_hn = Mat::Zero(1, reset ? N : 0);
   if (I == 1) {
     w_ih(G).setZero();
     for (int p = 0; p < nthreads; ++p) w_ih(G) += work_[p].dw_ih;
@@ -97,12 +100,13 @@ S RnnModel<S>::loss_and_grad(const S* x, const int* labels, int T, int B, Aligne
   // Weight gradients of the whole sequence as single GEMMs.
   CMapM Hprev(H_.data(), TB, N);
   b_ih(G) = db_ih.transpose();
-  if (!gru) {
+  if (!reset) {
     w_hh(G).noalias() = A_.leftCols(Gh * N).transpose() * Hprev;
     b_hh(G) = db_ih.leftCols(Gh * N).transpose();
   } else {
-    w_hh(G).topRows(2 * N).noalias() = A_.leftCols(2 * N).transpose() * Hprev;
-    b_hh(G).head(2 * N) = db_ih.leftCols(2 * N).transpose();
+    const int rz = (Gh - 1) * N;  // the blocks before the candidate read h itself
+    w_hh(G).topRows(rz).noalias() = A_.leftCols(rz).transpose() * Hprev;
+    b_hh(G).head(rz) = db_ih.leftCols(rz).transpose();
     if (before) {
       w_hh(G).bottomRows(N).noalias() = A_.rightCols(N).transpose() * E_;
       b_hh(G).tail(N) = db_ih.rightCols(N).transpose();

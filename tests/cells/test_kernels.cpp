@@ -7,8 +7,10 @@
 #include <omp.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "cells/kernels/dispatch.h"
 #include "cells/rnn_model.h"
 #include "spec/draw.h"
 #include "util/fp_env.h"
@@ -114,6 +116,58 @@ TEST(Kernels, BatchSlicesMatchOneThread) {
         for (size_t i = m.layout().w_hh; i < m.layout().b_ih; ++i) s += std::abs(g1[i]);
         EXPECT_GT(s, 0.0);
       }
+}
+
+// The dispatch hands each cell its own kernel, whose named gate views follow the descriptor's gate
+// order: in one row (pointers), over B rows (strided array maps) and over a vector's or a
+// matrix's rows (the Jacobian's blocks).
+TEST(Kernels, GateViewsFollowTheDescriptor) {
+  for (const CellDesc& d : all_cells()) {
+    const auto names = kernels::with_kernel(d.type, [](auto k) {
+      using G = typename decltype(k)::template Gates<kernels::RowBlocks<float>>;
+      EXPECT_EQ(int(G::names.size()), G::count);
+      return std::vector<std::string>(G::names.begin(), G::names.end());
+    });
+    EXPECT_EQ(names, d.gates) << d.name;
+    EXPECT_EQ(int(names.size()), d.input_gates) << d.name;
+  }
+  const int N = 7, B = 3, b = 2;
+  std::vector<float> m(size_t(B) * 4 * N);
+  float* p = m.data();
+  // Where gate `name` of cell c starts in row b of a B × G·N matrix.
+  auto at = [&](CellType c, const char* name) {
+    return p + size_t(b) * input_gates(c) * N + size_t(gate_index(c, name)) * N;
+  };
+  const auto v = kernels::gate_row<kernels::VanillaGates>(p, b, N, N);
+  EXPECT_EQ(v.hidden(), at(CellType::Vanilla, "hidden"));
+  const auto mi = kernels::gate_row<kernels::MinimalGates>(p, b, N, 2 * N);
+  EXPECT_EQ(mi.update(), at(CellType::Minimal, "update"));
+  EXPECT_EQ(mi.embed(), at(CellType::Minimal, "embed"));
+  const auto g = kernels::gate_row<kernels::GruGates>(p, b, N, 3 * N);
+  EXPECT_EQ(g.reset(), at(CellType::Gru, "reset"));
+  EXPECT_EQ(g.update(), at(CellType::Gru, "update"));
+  EXPECT_EQ(g.candidate(), at(CellType::Gru, "candidate"));
+  const auto l = kernels::gate_row<kernels::LstmGates>(p, b, N, 4 * N);
+  EXPECT_EQ(l.input(), at(CellType::Lstm, "input"));
+  EXPECT_EQ(l.forget(), at(CellType::Lstm, "forget"));
+  EXPECT_EQ(l.cell(), at(CellType::Lstm, "cell"));
+  EXPECT_EQ(l.output(), at(CellType::Lstm, "output"));
+  // All rows: element (b, j) of a block is row b's block, j values in.
+  const auto la = kernels::gate_blocks<kernels::LstmGates>(p, B, N, 4 * N);
+  auto f = la.forget();
+  EXPECT_EQ(f.rows(), B);
+  EXPECT_EQ(f.cols(), N);
+  EXPECT_EQ(&f(b, 3), at(CellType::Lstm, "forget") + 3);
+  f.setConstant(2.f);
+  EXPECT_EQ(*at(CellType::Lstm, "forget"), 2.f);
+  EXPECT_EQ(*at(CellType::Lstm, "cell"), 0.f);
+  // A vector's and a matrix's rows.
+  Eigen::VectorXd gates = Eigen::VectorXd::LinSpaced(3 * N, 0, 3 * N - 1);
+  const auto gv = kernels::gate_rows<kernels::GruGates>(gates, N);
+  EXPECT_EQ(gv.candidate().size(), N);
+  EXPECT_EQ(gv.candidate()(0), double(gate_index(CellType::Gru, "candidate") * N));
+  const Eigen::MatrixXd W = Eigen::MatrixXd::Random(3 * N, N);
+  EXPECT_EQ(kernels::gate_rows<kernels::GruGates>(W, N).update(), W.middleRows(N, N));
 }
 
 }  // namespace
