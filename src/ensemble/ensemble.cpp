@@ -51,6 +51,7 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
   if (N_ < 1 || I_ < 1 || C_ < 2)
     fail("model needs hidden ≥ 1, input_dim ≥ 1 and classes ≥ 2 (got {}, {}, {})", N_, I_, C_);
   const bool cell_state = describe(cfg.model.cell).cell_state;  // the LSTM's c
+  rz_ = (Gh_ - 1) * N_;
   const bool rb = reset_before_;
   const size_t K = size_t(K_), B = size_t(B_), N = size_t(N_);
   const size_t per_step = K * B * N * size_t(Gi_ + (hn_split_ || rb ? 1 : 0)) * sizeof(float);
@@ -187,18 +188,18 @@ void Ensemble::recurrent_products(int s, int t, int rows) {
   const int GiN = Gi_ * N_, GhN = Gh_ * N_;
   const int64_t zk = TCBN * Gi_;
   const float* w_hh = params_ + layout_.w_hh;
-  const float* w_hn = w_hh + int64_t(2) * N_ * N_;
+  const float* w_hn = w_hh + int64_t(rz_) * N_;
   const float* h = H_ + t * BN;
   float* z = z_ + s * BN * Gi_;
   if (hn_split_) {
-    be_->gemm(per_model(false, true, rows, 2 * N_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
+    be_->gemm(per_model(false, true, rows, rz_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
     be_->gemm(per_model(false, true, rows, N_, N_, h, N_, HK, w_hn, N_, P_, hn_ + s * BN, N_, TCBN,
                         0.f));
   } else if (reset_before_) {
-    be_->gemm(per_model(false, true, rows, 2 * N_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
+    be_->gemm(per_model(false, true, rows, rz_, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
     be_->step(step_args(Phase::Reset, s, t, rows));
     be_->gemm(per_model(false, true, rows, N_, N_, rh_ + s * BN, N_, TCBN, w_hn, N_, P_,
-                        z + 2 * N_, GiN, zk, 1.f));
+                        z + rz_, GiN, zk, 1.f));
   } else {
     be_->gemm(per_model(false, true, rows, GhN, N_, h, N_, HK, w_hh, N_, P_, z, GiN, zk, 1.f));
   }
@@ -234,7 +235,7 @@ void Ensemble::backward() {
   const int GiN = Gi_ * N_, GhN = Gh_ * N_;
   const int64_t zk = TCBN * Gi_, BC = int64_t(B_) * C_;
   const float* w_hh = params_ + layout_.w_hh;
-  const float* w_hn = w_hh + int64_t(2) * N_ * N_;
+  const float* w_hn = w_hh + int64_t(rz_) * N_;
   float* gw_hh = grad_ + layout_.w_hh;
   be_->zero(grad_, size_t(K_) * P_);
   // The readout: dW_head = dlogitsᵀ h_T, db_head = Σ dlogits, dh_T = dlogits W_head.
@@ -254,15 +255,15 @@ void Ensemble::backward() {
       be_->step(step_args(Phase::BackwardA, s, t, B_));
       // dh_{t−1} = (element-wise part) + dz W_hh
       if (hn_split_) {
-        be_->gemm(per_model(false, false, B_, N_, 2 * N_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
+        be_->gemm(per_model(false, false, B_, N_, rz_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
                             1.f));
         be_->gemm(per_model(false, false, B_, N_, N_, hn_ + s * BN, N_, TCBN, w_hn, N_, P_, dh2_,
                             N_, BN, 1.f));
       } else if (reset_before_) {
-        be_->gemm(per_model(false, false, B_, N_, N_, dz + 2 * N_, GiN, zk, w_hn, N_, P_, drh_, N_,
+        be_->gemm(per_model(false, false, B_, N_, N_, dz + rz_, GiN, zk, w_hn, N_, P_, drh_, N_,
                             BN, 0.f));
         be_->step(step_args(Phase::BackwardB, s, t, B_));
-        be_->gemm(per_model(false, false, B_, N_, 2 * N_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
+        be_->gemm(per_model(false, false, B_, N_, rz_, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
                             1.f));
       } else {
         be_->gemm(per_model(false, false, B_, N_, GhN, dz, GiN, zk, w_hh, N_, P_, dh2_, N_, BN,
@@ -277,16 +278,16 @@ void Ensemble::backward() {
     be_->gemm(per_model(true, false, GiN, I_, rows, z_, GiN, zk, x_ + int64_t(t0) * B_ * I_, I_, XK,
                         grad_ + layout_.w_ih, I_, P_, 1.f));
     if (hn_split_) {
-      be_->gemm(per_model(true, false, 2 * N_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
+      be_->gemm(per_model(true, false, rz_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
                           1.f));
       be_->gemm(per_model(true, false, N_, N_, rows, hn_, N_, TCBN, h, N_, HK,
-                          gw_hh + int64_t(2) * N_ * N_, N_, P_, 1.f));
-      be_->add_colsum(K_, rows, N_, hn_, N_, TCBN, grad_ + layout_.b_hh + 2 * N_, P_);
+                          gw_hh + int64_t(rz_) * N_, N_, P_, 1.f));
+      be_->add_colsum(K_, rows, N_, hn_, N_, TCBN, grad_ + layout_.b_hh + rz_, P_);
     } else if (reset_before_) {
-      be_->gemm(per_model(true, false, 2 * N_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
+      be_->gemm(per_model(true, false, rz_, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_,
                           1.f));
-      be_->gemm(per_model(true, false, N_, N_, rows, z_ + 2 * N_, GiN, zk, rh_, N_, TCBN,
-                          gw_hh + int64_t(2) * N_ * N_, N_, P_, 1.f));
+      be_->gemm(per_model(true, false, N_, N_, rows, z_ + rz_, GiN, zk, rh_, N_, TCBN,
+                          gw_hh + int64_t(rz_) * N_, N_, P_, 1.f));
     } else {
       be_->gemm(per_model(true, false, GhN, N_, rows, z_, GiN, zk, h, N_, HK, gw_hh, N_, P_, 1.f));
     }
@@ -294,7 +295,7 @@ void Ensemble::backward() {
   }
   // b_hh shares b_ih's gradient wherever both biases enter one pre-activation (all blocks but
   // the reset-after GRU's candidate, summed from hn above).
-  const int shared = hn_split_ ? 2 * N_ : GhN;
+  const int shared = hn_split_ ? rz_ : GhN;
   be_->add_colsum(K_, 1, shared, grad_ + layout_.b_ih, shared, P_, grad_ + layout_.b_hh, P_);
   // An even number of swaps, so that a captured sweep finds its buffers where it left them.
   if (swapped) std::swap(dh_, dh2_);

@@ -85,6 +85,9 @@ class Ensemble {
   // The GRU's candidate block: reset-after keeps W_hn h + b_hn apart (hn_); reset-before
   // computes r ⊙ h between its two recurrent products (rh_).
   bool hn_split_, reset_before_;
+  // The GRU's reset and update blocks: the rows of W_hh (and columns of a step's products) before
+  // its candidate block, the last one.
+  int rz_ = 0;
   int K_, T_, B_, I_, N_, C_, Gi_, Gh_, tc_;
   int64_t P_;  // parameters per model
   OptKind opt_;

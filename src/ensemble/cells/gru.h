@@ -10,50 +10,53 @@
 
 namespace rnnmft::ens::gru {
 
+// Gate blocks in W_ih / W_hh order (docs/cells.md).
+enum Gate : int { kReset, kUpdate, kCandidate };
+
 // --- reset-after ---
 RNNMFT_HD void forward_after(const StepRow& r, int j) {
   const int N = r.N;
-  const float rg = sigmoid(pre_both(r, 0, j)), z = sigmoid(pre_both(r, 1, j));
-  const float n = tanhf(pre_input(r, 2, j) + rg * (r.hn[j] + r.bh[2 * N + j]));
+  const float rg = sigmoid(pre_both(r, kReset, j)), z = sigmoid(pre_both(r, kUpdate, j));
+  const float n = tanhf(pre_input(r, kCandidate, j) + rg * (r.hn[j] + r.bh[kCandidate * N + j]));
   r.h_next[j] = (1.f - z) * n + z * r.h_prev[j];
 }
 
 RNNMFT_HD void backward_after(const StepRow& r, int j) {
   const int N = r.N;
-  const float rg = sigmoid(pre_both(r, 0, j)), z = sigmoid(pre_both(r, 1, j));
-  const float e = r.hn[j] + r.bh[2 * N + j];  // W_hn h + b_hn
-  const float n = tanhf(pre_input(r, 2, j) + rg * e), dh = r.dh[j], hp = r.h_prev[j];
+  const float rg = sigmoid(pre_both(r, kReset, j)), z = sigmoid(pre_both(r, kUpdate, j));
+  const float e = r.hn[j] + r.bh[kCandidate * N + j];  // W_hn h + b_hn
+  const float n = tanhf(pre_input(r, kCandidate, j) + rg * e), dh = r.dh[j], hp = r.h_prev[j];
   const float dan = dh * (1.f - z) * (1.f - n * n);
-  set_grad(r, 0, j, dan * e * rg * (1.f - rg));
-  set_grad(r, 1, j, dh * (hp - n) * z * (1.f - z));
-  set_grad(r, 2, j, dan);
+  set_grad(r, kReset, j, dan * e * rg * (1.f - rg));
+  set_grad(r, kUpdate, j, dh * (hp - n) * z * (1.f - z));
+  set_grad(r, kCandidate, j, dan);
   r.hn[j] = dan * rg;  // gradient of W_hn h + b_hn
   r.dh_new[j] = dh * z;
 }
 
 // --- reset-before ---
 RNNMFT_HD void reset_before(const StepRow& r, int j) {
-  r.rh[j] = sigmoid(pre_both(r, 0, j)) * r.h_prev[j];
+  r.rh[j] = sigmoid(pre_both(r, kReset, j)) * r.h_prev[j];
 }
 
 RNNMFT_HD void forward_before(const StepRow& r, int j) {
-  const float z = sigmoid(pre_both(r, 1, j)), n = tanhf(pre_both(r, 2, j));
+  const float z = sigmoid(pre_both(r, kUpdate, j)), n = tanhf(pre_both(r, kCandidate, j));
   r.h_next[j] = (1.f - z) * n + z * r.h_prev[j];
 }
 
 // Phase 1: the update and candidate gradients, and dh·z; the reset pre-activations stay intact.
 RNNMFT_HD void backward_before_zn(const StepRow& r, int j) {
-  const float z = sigmoid(pre_both(r, 1, j)), n = tanhf(pre_both(r, 2, j)), dh = r.dh[j];
+  const float z = sigmoid(pre_both(r, kUpdate, j)), n = tanhf(pre_both(r, kCandidate, j)), dh = r.dh[j];
   const float dan = dh * (1.f - z) * (1.f - n * n);
-  set_grad(r, 1, j, dh * (r.h_prev[j] - n) * z * (1.f - z));
-  set_grad(r, 2, j, dan);
+  set_grad(r, kUpdate, j, dh * (r.h_prev[j] - n) * z * (1.f - z));
+  set_grad(r, kCandidate, j, dan);
   r.dh_new[j] = dh * z;
 }
 
 // Phase 2, after drh = (candidate gradient) · W_hn: the reset gradient and drh ⊙ r.
 RNNMFT_HD void backward_before_r(const StepRow& r, int j) {
-  const float rg = sigmoid(pre_both(r, 0, j)), drh = r.drh[j];
-  set_grad(r, 0, j, drh * r.h_prev[j] * rg * (1.f - rg));
+  const float rg = sigmoid(pre_both(r, kReset, j)), drh = r.drh[j];
+  set_grad(r, kReset, j, drh * r.h_prev[j] * rg * (1.f - rg));
   r.dh_new[j] += drh * rg;
 }
 

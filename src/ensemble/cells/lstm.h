@@ -5,12 +5,15 @@
 
 namespace rnnmft::ens::lstm {
 
+// Gate blocks in W_ih / W_hh order (docs/cells.md).
+enum Gate : int { kInput, kForget, kCell, kOutput };
+
 struct Gates {
   float i, f, g, o;
 };
 RNNMFT_HD Gates gates(const StepRow& r, int j) {
-  return {sigmoid(pre_both(r, 0, j)), sigmoid(pre_both(r, 1, j)), tanhf(pre_both(r, 2, j)),
-          sigmoid(pre_both(r, 3, j))};
+  return {sigmoid(pre_both(r, kInput, j)), sigmoid(pre_both(r, kForget, j)),
+          tanhf(pre_both(r, kCell, j)), sigmoid(pre_both(r, kOutput, j))};
 }
 
 RNNMFT_HD void forward(const StepRow& r, int j) {
@@ -25,10 +28,10 @@ RNNMFT_HD void backward(const StepRow& r, int j) {
   const Gates a = gates(r, j);
   const float cp = r.c_prev[j], c = a.f * cp + a.i * a.g, tc = tanhf(c), dh = r.dh[j];
   const float dct = r.dc[j] + dh * a.o * (1.f - tc * tc);
-  set_grad(r, 0, j, dct * a.g * a.i * (1.f - a.i));
-  set_grad(r, 1, j, dct * cp * a.f * (1.f - a.f));
-  set_grad(r, 2, j, dct * a.i * (1.f - a.g * a.g));
-  set_grad(r, 3, j, dh * tc * a.o * (1.f - a.o));
+  set_grad(r, kInput, j, dct * a.g * a.i * (1.f - a.i));
+  set_grad(r, kForget, j, dct * cp * a.f * (1.f - a.f));
+  set_grad(r, kCell, j, dct * a.i * (1.f - a.g * a.g));
+  set_grad(r, kOutput, j, dh * tc * a.o * (1.f - a.o));
   r.dc[j] = dct * a.f;
   r.dh_new[j] = 0.f;
 }

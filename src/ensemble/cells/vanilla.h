@@ -5,11 +5,14 @@
 
 namespace rnnmft::ens::vanilla {
 
-RNNMFT_HD void forward(const StepRow& r, int j) { r.h_next[j] = tanhf(pre_both(r, 0, j)); }
+// The one gate block.
+enum Gate : int { kHidden };
+
+RNNMFT_HD void forward(const StepRow& r, int j) { r.h_next[j] = tanhf(pre_both(r, kHidden, j)); }
 
 RNNMFT_HD void backward(const StepRow& r, int j) {
-  const float h = tanhf(pre_both(r, 0, j));
-  set_grad(r, 0, j, r.dh[j] * (1.f - h * h));
+  const float h = tanhf(pre_both(r, kHidden, j));
+  set_grad(r, kHidden, j, r.dh[j] * (1.f - h * h));
   r.dh_new[j] = 0.f;
 }
 
