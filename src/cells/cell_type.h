@@ -1,7 +1,8 @@
 // The four recurrent cells and what generic code needs to know of each, in one table
 // (docs/architecture.md §Cells). Gate blocks follow PyTorch's order so that exported weights load
 // into torch.nn.LSTM / GRU / RNN unchanged. Code that needs a cell's mathematics dispatches once
-// per concern (cells/kernels/dispatch.h, theory/cells.cpp); everything else reads CellDesc.
+// per concern (cells/kernels/dispatch.h; theory/cells.cpp; ensemble/step_math.h with kernel_kind
+// in ensemble/ensemble.cpp); everything else reads CellDesc.
 #pragma once
 
 #include <string>
@@ -42,12 +43,14 @@ struct CellDesc {
   int keep_gate;        // the gate that carries the memory (chrono's bias), −1 if none
   int input_gate;       // a gate whose chrono bias is minus the keep gate's, −1 if none
   bool cell_state;      // a second state c beside h (the LSTM): the state Jacobian is 2N × 2N
-  bool reset_gate;      // the candidate's recurrent input passes a reset gate (GRU, both variants)
+  // The candidate's recurrent input passes a reset gate, after or before its product (the two GRU
+  // variants, GruVariant); the candidate is the last recurrent block and keeps one extra buffer.
+  bool reset_gate;
   // The bias mean of every gate under the keras, chrono and orthogonal presets (the LSTM's
   // forget gate: 1), in gate order.
   std::vector<double> preset_bias;
-  // The torch.nn module with these weights (nullptr: none); its weight_ih_l0 has input_gates
-  // blocks.
+  // The torch.nn module with these weights (nullptr: none); weight import tells the cells of
+  // PyTorch's files apart by their weight_ih_l0 blocks (input_gates), distinct among these.
   const char* torch_module;
   CriticalKnobs critical;
 };

@@ -34,8 +34,10 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
       cfg_(cfg),
       layout_(cfg.model),
       kind_(kernel_kind(cfg.model)),
-      hn_split_(describe(cfg.model.cell).reset_gate && cfg.model.gru == GruVariant::ResetAfter),
-      reset_before_(describe(cfg.model.cell).reset_gate && cfg.model.gru == GruVariant::ResetBefore),
+      hn_split_(describe(cfg.model.cell).reset_gate &&
+                cfg.model.gru == GruVariant::ResetAfter),
+      reset_before_(describe(cfg.model.cell).reset_gate &&
+                    cfg.model.gru == GruVariant::ResetBefore),
       K_(cfg.models),
       T_(cfg.seq_len),
       B_(cfg.batch),

@@ -82,8 +82,8 @@ class Ensemble {
   EnsembleConfig cfg_;
   ParamLayout layout_;
   Kind kind_;
-  // The GRU's candidate block: reset-after keeps W_hn h + b_hn apart (hn_); reset-before
-  // computes r ⊙ h between its two recurrent products (rh_).
+  // The GRU's candidate block: reset-after keeps W_hn h apart (hn_; b_hn is added in the step,
+  // ensemble/cells/gru.h); reset-before computes r ⊙ h between its two recurrent products (rh_).
   bool hn_split_, reset_before_;
   // The GRU's reset and update blocks: the rows of W_hh (and columns of a step's products) before
   // its candidate block, the last one.

@@ -122,6 +122,10 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
     fail("--jacobians must be between 0 and t0/2");
   const CellType cell = spec.cell;
   const bool lstm = describe(cell).cell_state, gru = describe(cell).reset_gate;
+  // A cell state c beside h is read out through an output gate (h = o ⊙ tanh c, the LSTM's).
+  const int output_gate = gate_index(cell, "output");
+  if (lstm && output_gate < 0)
+    fail("simulate: {} has a cell state but no output gate", cell_name(cell));
   const int N = opt.width, I = opt.input_dim, T = opt.steps;
   const int D = lstm ? 2 * N : N;
   ModelConfig mc{cell, opt.gru, I, N, 2};
@@ -215,7 +219,7 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
         }
       }
       if (lstm)  // the output gate o_{t−1}: h_{t−1} = o_{t−1} tanh(c_{t−1})
-        o_prev = Eigen::Map<VectorXd>(gates.data() + size_t(gate_index(cell, "output")) * N, N);
+        o_prev = Eigen::Map<VectorXd>(gates.data() + size_t(output_gate) * N, N);
       h.swap(h2);
       c.swap(c2);
       qh_t[t] = 0.5 * h.squaredNorm() / N;

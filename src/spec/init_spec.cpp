@@ -279,7 +279,8 @@ InitSpec preset_moments(const std::string& preset, CellType cell, int N, int I, 
     if (!(tmax > 2)) fail("init '{}': chrono needs T_max > 2 (got {})", preset, tmax);
     auto [m, sd] = log_uniform_moments(1.0, tmax - 1.0);
     // The keep gate's bias ~ log U(1, T_max − 1); the LSTM's input gate gets its negative.
-    if (d.keep_gate < 0) fail("init chrono needs a gated cell (lstm, gru, minimal), not {}", d.name);
+    if (d.keep_gate < 0)
+      fail("init chrono needs a gated cell (lstm, gru, minimal), not {}", d.name);
     GateInit& keep = s.gates[d.gates[size_t(d.keep_gate)]];
     keep.bias_mean = m;
     keep.bias_std = sd;

@@ -77,7 +77,7 @@ const CellTheory& cell_theory(CellType c) {
   static const CellTheory vanilla{maps::analyze_vanilla, maps::vanilla_transient, vanilla_base},
       minimal{maps::analyze_affine, maps::affine_transient, minimal_base},
       gru{maps::analyze_affine, maps::affine_transient, gru_base},
-      lstm{maps::analyze_lstm, lstm_transient, lstm_base};
+      lstm{maps::analyze_lstm, lstm_transient, lstm_base, true};
   switch (c) {
     case CellType::Vanilla:
       return vanilla;

@@ -16,6 +16,9 @@ struct CellTheory {
                          int input_steps);
   // The critical search's starting spec for horizon T and input variance R (§6).
   InitSpec (*critical_base)(int T, double R);
+  // The maps are Monte-Carlo estimates (the LSTM's population sampler, §4.2): the sampler's
+  // options apply and the results carry standard errors.
+  bool sampled = false;
 };
 
 const CellTheory& cell_theory(CellType c);

@@ -92,7 +92,6 @@ nlohmann::json CriticalResult::to_json() const {
 
 namespace {
 
-
 // Root of an increasing f(x) − target on [lo_lim, hi_lim]: bracket from x0 towards the root in
 // small steps (`step` added, or for scales (step < 0) a factor 1 − step = 1.25 per step), so the
 // first sign change met is the crossing nearest x0 (from a base point below it, the lowest: a
@@ -253,7 +252,8 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
   res.spec.design.seq_len = T;
   res.spec.design.input_var = opt.theory.input_var;
   res.spec.design.criterion = criterion_name(res.criterion);
-  if (describe(cell).reset_gate) res.spec.design.gru_variant = gru_variant_name(opt.theory.gru_variant);
+  if (describe(cell).reset_gate)
+    res.spec.design.gru_variant = gru_variant_name(opt.theory.gru_variant);
   if (!tied && res.log_gain_T > std::log(10.0))
     res.notes.push_back(fmt::format(
         "tied networks of this init grow: gradient gain over T ≈ 10^{:.1f} (ln G_T = {:.3g}); "

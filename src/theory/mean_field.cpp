@@ -55,7 +55,7 @@ json TheoryResult::to_json() const {
               {"m2", m.m2},
               {"variance", m.variance()},
               {"normalized_variance", m.normalized()}};
-    if (describe(cell).cell_state) {
+    if (cell_theory(cell).sampled) {
       j["m1_err"] = m.m1_err;
       j["m2_err"] = m.m2_err;
     }
@@ -70,6 +70,8 @@ json TheoryResult::to_json() const {
   if (describe(cell).cell_state) {
     fp["Q_c"] = Q_c;
     fp["M_c"] = M_c;
+  }
+  if (cell_theory(cell).sampled) {
     fp["Q_h_err"] = Q_h_err;
     fp["Q_c_err"] = Q_c_err;
   }
@@ -82,7 +84,7 @@ json TheoryResult::to_json() const {
              {"chi_Q", chi_Q},
              {"xi_Q", num(timescale(chi_Q))},
              {"xi_Q_infinite", std::isinf(timescale(chi_Q))}};
-  if (describe(cell).cell_state) {
+  if (cell_theory(cell).sampled) {
     ts["chi_err"] = chi_err;
     ts.erase("chi_Q");
     ts.erase("xi_Q");
@@ -128,7 +130,7 @@ TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
   if (opt.order < 4 || opt.order > 1000)
     fail("--order must be between 4 and 1000 (got {})", opt.order);
   if (opt.horizon < 1) fail("the horizon T must be ≥ 1 (got {})", opt.horizon);
-  if (describe(spec.cell).cell_state) {
+  if (cell_theory(spec.cell).sampled) {
     if (opt.burn_in < 2) fail("--burn-in must be ≥ 2 (got {})", opt.burn_in);
     if (opt.average < 1) fail("--average must be ≥ 1 (got {})", opt.average);
     // The sampler keeps about six doubles per sample (§4.2, §4.4).

@@ -3,7 +3,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -13,6 +15,24 @@ namespace rnnmft {
 using nlohmann::json;
 
 namespace {
+
+// A list of integers from the header, each representable as T: JSON numbers beyond 2^64 parse as
+// doubles, and converting those (or any fraction) would be undefined.
+template <typename T>
+std::vector<T> integers(const nlohmann::json& v, const std::string& where, const std::string& name,
+                        const char* key) {
+  if (!v.is_array()) fail("{}: tensor '{}' has a {} that is not a list", where, name, key);
+  std::vector<T> out;
+  for (const auto& x : v) {
+    const bool ok = x.is_number_unsigned()
+                        ? x.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                        : x.is_number_integer() && (std::is_signed_v<T> || x.get<int64_t>() >= 0);
+    if (!ok)
+      fail("{}: tensor '{}' has a {} entry that is not an integer in range", where, name, key);
+    out.push_back(x.get<T>());
+  }
+  return out;
+}
 
 size_t dtype_size(const std::string& d) {
   if (d == "F32" || d == "I32") return 4;
@@ -155,8 +175,8 @@ SafeTensors read_safetensors(const std::string& path) {
     try {
       StTensor t;
       t.dtype = v.at("dtype").get<std::string>();
-      t.shape = v.at("shape").get<std::vector<int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      t.shape = integers<int64_t>(v.at("shape"), where, name, "shape");
+      auto off = integers<uint64_t>(v.at("data_offsets"), where, name, "data_offsets");
       const size_t es = dtype_size(t.dtype);
       if (es == 0) fail("{}: tensor '{}' has unknown dtype {}", where, name, t.dtype);
       // Counted without wrapping: [2^32, 2^32] elements must not pass for 0 bytes.

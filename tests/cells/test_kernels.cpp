@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cells/kernels/dispatch.h"
+#include "../cell_cases.h"
 #include "cells/rnn_model.h"
 #include "spec/draw.h"
 #include "util/fp_env.h"
@@ -30,15 +31,7 @@ double rel(const float* a, const float* b, size_t n) {
 
 TEST(Kernels, FastMatchesReference) {
   Rng rng(17);
-  const struct {
-    CellType cell;
-    GruVariant gru;
-  } cases[] = {{CellType::Vanilla, GruVariant::ResetAfter},
-               {CellType::Minimal, GruVariant::ResetAfter},
-               {CellType::Gru, GruVariant::ResetAfter},
-               {CellType::Gru, GruVariant::ResetBefore},
-               {CellType::Lstm, GruVariant::ResetAfter}};
-  for (const auto& cs : cases)
+  for (const auto& cs : test::cell_cases())
     for (int trial = 0; trial < 4; ++trial) {
       const int N = 1 + int(rng.below(70)), I = 1 + int(rng.below(9)), T = 5 + int(rng.below(40)),
                 B = 1 + int(rng.below(13));
@@ -85,37 +78,36 @@ TEST(Kernels, FastMatchesReference) {
 // path).
 TEST(Kernels, BatchSlicesMatchOneThread) {
   Rng rng(23);
-  const CellType cells[] = {CellType::Vanilla, CellType::Minimal, CellType::Gru, CellType::Lstm};
-  for (const CellType cell : cells)
-    for (const GruVariant gru : {GruVariant::ResetAfter, GruVariant::ResetBefore})
-      for (const int I : {1, 3}) {
-        if (cell != CellType::Gru && gru == GruVariant::ResetBefore) continue;
-        const int N = 19 + int(rng.below(30)), T = 7 + int(rng.below(20)),
-                  B = 25 + int(rng.below(30));
-        SCOPED_TRACE(::testing::Message()
-                     << cell_name(cell) << " N=" << N << " I=" << I << " T=" << T << " B=" << B);
-        RnnModel<float> m(ModelConfig{cell, gru, I, N, 4});
-        for (auto& p : m.params()) p = float(rng.normal(0.0, 0.3));
-        std::vector<float> x(size_t(T) * B * I);
-        for (auto& v : x) v = float(rng.normal());
-        std::vector<int> y(B);
-        for (auto& l : y) l = int(rng.below(4));
-        AlignedVector<float> g1, g3;
-        Eigen::setNbThreads(1);
-        const float l1 = m.loss_and_grad(x.data(), y.data(), T, B, g1);
-        const float e1 = m.loss(x.data(), y.data(), T, B);
-        Eigen::setNbThreads(3);
-        const float l3 = m.loss_and_grad(x.data(), y.data(), T, B, g3);
-        const float e3 = m.loss(x.data(), y.data(), T, B);
-        Eigen::setNbThreads(0);
-        EXPECT_NEAR(l3, l1, 1e-6 * std::abs(l1));
-        EXPECT_NEAR(e3, e1, 1e-6 * std::abs(e1));
-        EXPECT_LE(rel(g3.data(), g1.data(), g1.size()), 1e-5);
-        // Not vacuous: the gradient of the recurrent weights is there.
-        double s = 0;
-        for (size_t i = m.layout().w_hh; i < m.layout().b_ih; ++i) s += std::abs(g1[i]);
-        EXPECT_GT(s, 0.0);
-      }
+  for (const auto& cs : test::cell_cases())
+    for (const int I : {1, 3}) {
+      const CellType cell = cs.cell;
+      const GruVariant gru = cs.gru;
+      const int N = 19 + int(rng.below(30)), T = 7 + int(rng.below(20)),
+                B = 25 + int(rng.below(30));
+      SCOPED_TRACE(::testing::Message()
+                   << cell_name(cell) << " N=" << N << " I=" << I << " T=" << T << " B=" << B);
+      RnnModel<float> m(ModelConfig{cell, gru, I, N, 4});
+      for (auto& p : m.params()) p = float(rng.normal(0.0, 0.3));
+      std::vector<float> x(size_t(T) * B * I);
+      for (auto& v : x) v = float(rng.normal());
+      std::vector<int> y(B);
+      for (auto& l : y) l = int(rng.below(4));
+      AlignedVector<float> g1, g3;
+      Eigen::setNbThreads(1);
+      const float l1 = m.loss_and_grad(x.data(), y.data(), T, B, g1);
+      const float e1 = m.loss(x.data(), y.data(), T, B);
+      Eigen::setNbThreads(3);
+      const float l3 = m.loss_and_grad(x.data(), y.data(), T, B, g3);
+      const float e3 = m.loss(x.data(), y.data(), T, B);
+      Eigen::setNbThreads(0);
+      EXPECT_NEAR(l3, l1, 1e-6 * std::abs(l1));
+      EXPECT_NEAR(e3, e1, 1e-6 * std::abs(e1));
+      EXPECT_LE(rel(g3.data(), g1.data(), g1.size()), 1e-5);
+      // Not vacuous: the gradient of the recurrent weights is there.
+      double s = 0;
+      for (size_t i = m.layout().w_hh; i < m.layout().b_ih; ++i) s += std::abs(g1[i]);
+      EXPECT_GT(s, 0.0);
+    }
 }
 
 // The dispatch hands each cell its own kernel, whose named gate views follow the descriptor's gate

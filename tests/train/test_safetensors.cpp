@@ -61,6 +61,15 @@ TEST(SafeTensors, MalformedFiles) {
   // 2^32 × 2^32 elements wrap to 0 in 64 bits: refused, not read as an empty tensor.
   put("wrap", R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0);
   expect_error([&] { read_safetensors(dir.file("wrap")); }, {"tensor 'a'", "2^64 elements or more"});
+  // Integers beyond 2^64 parse as doubles; fractions and negative offsets are not sizes either.
+  put("huge", R"({"a":{"dtype":"F32","shape":[42946972964697496729],"data_offsets":[0,0]}})", 0);
+  expect_error([&] { read_safetensors(dir.file("huge")); }, {"tensor 'a'", "shape entry"});
+  put("frac", R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4);
+  expect_error([&] { read_safetensors(dir.file("frac")); }, {"shape entry", "not an integer"});
+  put("neg", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})", 4);
+  expect_error([&] { read_safetensors(dir.file("neg")); }, {"data_offsets entry"});
+  put("list", R"({"a":{"dtype":"F32","shape":4,"data_offsets":[0,16]}})", 16);
+  expect_error([&] { read_safetensors(dir.file("list")); }, {"shape that is not a list"});
 }
 
 // Adam against its closed form on the first step: p ← p − lr·sign(g) (bias-corrected m/√v).

@@ -46,7 +46,8 @@ RNNMFT_HD void forward_before(const StepRow& r, int j) {
 
 // Phase 1: the update and candidate gradients, and dh·z; the reset pre-activations stay intact.
 RNNMFT_HD void backward_before_zn(const StepRow& r, int j) {
-  const float z = sigmoid(pre_both(r, kUpdate, j)), n = tanhf(pre_both(r, kCandidate, j)), dh = r.dh[j];
+  const float z = sigmoid(pre_both(r, kUpdate, j)), n = tanhf(pre_both(r, kCandidate, j));
+  const float dh = r.dh[j];
   const float dan = dh * (1.f - z) * (1.f - n * n);
   set_grad(r, kUpdate, j, dh * (r.h_prev[j] - n) * z * (1.f - z));
   set_grad(r, kCandidate, j, dan);
