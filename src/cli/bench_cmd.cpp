@@ -29,6 +29,9 @@ void bench_cuda(const Args& a) {
       a.models < 1 || a.chunk < 0)
     fail("--seq-len, --hidden, --batch, --input-dim, --steps and --models must be ≥ 1");
   if (a.pad < 0 || a.pad > a.seq_len) fail("--pad must be between 0 and --seq-len");
+  if (a.fused_cluster != 0 && a.fused_cluster != 1 && a.fused_cluster != 2 &&
+      a.fused_cluster != 4 && a.fused_cluster != 8)
+    fail("--fused-cluster must be 0, 1, 2, 4 or 8 (got {})", a.fused_cluster);
   const gpu::Precision precision = gpu::parse_precision(a.precision);
   ens::EnsembleConfig c;
   c.model = ModelConfig{parse_cell(a.cell), parse_gru_variant(a.gru_variant), a.input_dim,
@@ -38,8 +41,18 @@ void bench_cuda(const Args& a) {
   c.batch = a.batch;
   c.chunk = a.chunk;
   c.record = !a.direct;
+  c.fused = a.fused;
+  c.fused_cluster = a.fused_cluster;
   const std::string gpu_name = gpu::cuda_device_name();
   ens::Ensemble e(gpu::make_cuda_backend(precision), c);
+  const int pf = e.fused_plan(false).P, pb = e.fused_plan(true).P;
+  if (a.fused && (pf == 0 || pb == 0))
+    fmt::print(stderr,
+               "note: the fused sweep {} (it needs --precision tf32, an LSTM, a reset-after GRU or "
+               "a vanilla RNN, N a multiple of 16 per block and a GPU with thread-block clusters); "
+               "the rest runs step by step\n",
+               pf == 0 && pb == 0 ? "does not apply here" : pf == 0 ? "runs backward only"
+                                                                     : "runs forward only");
   const size_t T = a.seq_len, B = a.batch, I = a.input_dim;
   AlignedVector<float> x(T * B * I);
   std::vector<int> labels(B);
@@ -98,6 +111,8 @@ void bench_cuda(const Args& a) {
                                       {"device", "cuda"},
                                       {"precision", a.precision},
                                       {"chunk", e.chunk()},
+                                      {"fused_forward_blocks", pf},
+                                      {"fused_backward_blocks", pb},
                                       {"cell", a.cell},
                                       {"gru_variant", a.gru_variant},
                                       {"seq_len", T},
@@ -124,8 +139,8 @@ void register_bench(CLI::App& app) {
     std::string cell = "lstm", gru_variant = "reset-after";
     std::string device = "cpu", precision = "fp32";
     int seq_len = 784, hidden = 128, batch = 64, input_dim = 1, threads = 1, steps = 5, warmup = 1;
-    int models = 1, chunk = 0, pad = 0;
-    bool direct = false;
+    int models = 1, chunk = 0, pad = 0, fused_cluster = 0;
+    bool direct = false, fused = false;
     std::string init = "pytorch";
     bool json = false;
   };
@@ -159,6 +174,12 @@ void register_bench(CLI::App& app) {
   b->add_flag("--direct", a->direct,
               "Launch every call of a step directly instead of replaying a recorded CUDA graph "
               "(--device cuda)");
+  b->add_flag("--fused", a->fused,
+              "Walk each chunk of time steps in one launch with W_hh on chip (--device cuda "
+              "--precision tf32; docs/gpu.md §Fused sweeps)");
+  b->add_option("--fused-cluster", a->fused_cluster,
+                "Blocks per model of the fused sweep: 1, 2, 4 or 8 (0: the fewest that fit)")
+      ->capture_default_str();
   b->add_flag("--json", a->json, "Print JSON");
   b->callback([a] {
     if (a->device == "cuda") {

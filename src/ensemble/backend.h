@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "ensemble/fused_sweep.h"
 #include "ensemble/step_math.h"
 
 namespace rnnmft::ens {
@@ -146,11 +147,21 @@ class Backend {
   virtual int end_record() { return -1; }
   virtual void abort_record() {}
   virtual void replay(int /*id*/) {}
+  // The fused recurrent sweep (ensemble/fused_sweep.h): how this backend would launch it for a
+  // shape (P = 0: it has none; `want` > 0 asks for a cluster of that many blocks), and one chunk
+  // run that way.
+  virtual FusedPlan fused_plan(Kind /*kind*/, int /*B*/, int /*N*/, bool /*backward*/,
+                               int /*want*/) const {
+    return {};
+  }
+  virtual void fused(const FusedArgs& a);
   // Bytes allocated now and at most so far.
   virtual size_t bytes_in_use() const = 0;
   virtual size_t peak_bytes() const = 0;
 };
 
-std::unique_ptr<Backend> make_cpu_backend();
+// fused: run the fused sweep on the host (ensemble/fused_host.h), planned for the shared memory
+// of an H100 block, instead of having none.
+std::unique_ptr<Backend> make_cpu_backend(bool fused = false);
 
 }  // namespace rnnmft::ens

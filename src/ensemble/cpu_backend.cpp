@@ -8,7 +8,9 @@
 #include <new>
 
 #include "ensemble/backend.h"
+#include "ensemble/fused_host.h"
 #include "ensemble/update_math.h"
+#include "util/error.h"
 
 namespace rnnmft::ens {
 namespace {
@@ -17,8 +19,12 @@ using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor
 using CMap = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
 using MMap = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
 
+// The largest shared memory a block of an H100 or H200 may ask for (227 KiB).
+constexpr size_t kGpuBlockSmem = 232448;
+
 class CpuBackend final : public Backend {
  public:
+  explicit CpuBackend(bool fused) : fused_(fused) {}
   ~CpuBackend() override {
     for (auto& [p, n] : mem_.all()) std::free(p);
   }
@@ -93,6 +99,14 @@ class CpuBackend final : public Backend {
       for (int64_t i = 0; i < a.n; ++i) update_element(a, k, k * a.n + i);
   }
 
+  FusedPlan fused_plan(Kind kind, int B, int N, bool backward, int want) const override {
+    return fused_ ? plan_fused(kind, B, N, backward, kGpuBlockSmem, want) : FusedPlan{};
+  }
+  void fused(const FusedArgs& a) override {
+    if (!fused_) Backend::fused(a);
+    run_fused_host(a);
+  }
+
   void sync() override {}
   size_t bytes_in_use() const override { return mem_.in_use(); }
   size_t peak_bytes() const override { return mem_.peak(); }
@@ -105,10 +119,17 @@ class CpuBackend final : public Backend {
     return p;
   }
   AllocationRecord mem_;
+  bool fused_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+void Backend::fused(const FusedArgs&) {
+  fail("internal: the {} backend has no fused sweep", name());
+}
+
+std::unique_ptr<Backend> make_cpu_backend(bool fused) {
+  return std::make_unique<CpuBackend>(fused);
+}
 
 }  // namespace rnnmft::ens

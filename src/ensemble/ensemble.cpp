@@ -90,6 +90,9 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
   steps_.assign(K, 0.f);
   frozen_.assign(K, false);
   written_.assign(K, {0, 0});  // x_ starts zero-filled
+  if (cfg.fused)
+    for (int d = 0; d < 2; ++d)
+      fplan_[d] = be_->fused_plan(kind_, B_, N_, d == 1, cfg.fused_cluster);
 }
 
 Ensemble::~Ensemble() {
@@ -182,6 +185,36 @@ StepArgs Ensemble::step_args(Phase phase, int s, int t, int rows) const {
   return a;
 }
 
+FusedArgs Ensemble::fused_args(bool backward, int t0, int n) const {
+  const int64_t BN = int64_t(B_) * N_;
+  FusedArgs a;
+  a.kind = kind_;
+  a.backward = backward;
+  a.models = K_;
+  a.B = B_;
+  a.N = N_;
+  a.Gi = Gi_;
+  a.steps = n;
+  a.P = fplan_[backward ? 1 : 0].P;
+  a.warps = fplan_[backward ? 1 : 0].warps;
+  a.params = params_;
+  a.params_k = P_;
+  a.off_w_hh = int64_t(layout_.w_hh);
+  a.off_bi = int64_t(layout_.b_ih);
+  a.off_bh = int64_t(layout_.b_hh);
+  a.z = z_;
+  a.z_k = int64_t(tc_) * BN * Gi_;
+  a.hn = hn_;
+  a.hn_k = int64_t(tc_) * BN;
+  a.H = H_ + t0 * BN;
+  a.C = C_buf_ ? C_buf_ + t0 * BN : nullptr;
+  a.h_k = int64_t(T_ + 1) * BN;
+  a.dh = dh_;
+  a.dc = dc_;
+  a.d_k = BN;
+  return a;
+}
+
 // The recurrent products of rows [0, rows) from step s of the chunk, added onto the input
 // products (docs/gpu.md §Design): z += h W_hhᵀ, except the reset-after GRU's candidate block,
 // which goes to hn; the reset-before GRU computes r ⊙ h between its two products.
@@ -222,6 +255,10 @@ void Ensemble::forward() {
   for (int t0 = 0; t0 < T_; t0 += tc_) {
     const int n = std::min(tc_, T_ - t0);
     chunk_products(t0, n, false);
+    if (fplan_[0].P > 0) {
+      be_->fused(fused_args(false, t0, n));
+      continue;
+    }
     for (int s = 0; s < n; ++s) {
       recurrent_products(s, t0 + s, B_);
       be_->step(step_args(Phase::Forward, s, t0 + s, B_));
@@ -251,7 +288,8 @@ void Ensemble::backward() {
   for (int t0 = ((T_ - 1) / tc_) * tc_; t0 >= 0; t0 -= tc_) {
     const int n = std::min(tc_, T_ - t0);
     chunk_products(t0, n, true);
-    for (int s = n - 1; s >= 0; --s) {
+    if (fplan_[1].P > 0) be_->fused(fused_args(true, t0, n));  // dh_ and dc_ carried in place
+    for (int s = fplan_[1].P > 0 ? -1 : n - 1; s >= 0; --s) {
       const int t = t0 + s;
       const float* dz = z_ + s * BN * Gi_;
       be_->step(step_args(Phase::BackwardA, s, t, B_));

@@ -23,6 +23,10 @@ struct EnsembleConfig {
   size_t chunk_bytes = size_t(2) << 30;
   // Record the forward and backward sweep once and replay it (where the backend can).
   bool record = true;
+  // Walk each chunk in one fused launch where the backend has one for this cell and shape
+  // (docs/gpu.md §Fused sweeps); fused_cluster > 0 asks for that many blocks per model.
+  bool fused = false;
+  int fused_cluster = 0;
 };
 
 class Ensemble {
@@ -36,6 +40,8 @@ class Ensemble {
   const ParamLayout& layout() const { return layout_; }
   Backend& backend() { return *be_; }
   int chunk() const { return tc_; }
+  // The fused launches in use (P = 0: the step-by-step sweep).
+  const FusedPlan& fused_plan(bool backward) const { return fplan_[backward ? 1 : 0]; }
 
   // Model k's parameters and gradient in RnnModel's flat layout.
   void set_params(int k, const float* p);
@@ -74,6 +80,7 @@ class Ensemble {
   // The recurrent products of `rows` rows starting at step s of the chunk (h_t at step t).
   void recurrent_products(int s, int t, int rows);
   StepArgs step_args(Phase phase, int s, int t, int rows) const;
+  FusedArgs fused_args(bool backward, int t0, int n) const;
   Gemm per_model(bool ta, bool tb, int m, int n, int k, const float* a, int lda, int64_t sa,
                  const float* b, int ldb, int64_t sb, float* c, int ldc, int64_t sc,
                  float beta) const;
@@ -107,6 +114,7 @@ class Ensemble {
   std::vector<bool> frozen_;
   std::vector<std::pair<int, int>> written_;  // per model: the steps of x_ that may be non-zero
   int recorded_[2] = {-1, -1};  // replay ids of the full and the forward-only sweep
+  FusedPlan fplan_[2];          // forward, backward
 };
 
 OptKind parse_opt_kind(const std::string& name);

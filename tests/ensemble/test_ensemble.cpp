@@ -25,6 +25,20 @@ ens::Ensemble make(const Problem& p, int K, int chunk, const std::string& opt = 
   return ens::Ensemble(ens::make_cpu_backend(), c);
 }
 
+// The engine with the fused sweep run on the host (the GPU's code: one thread per warp, the
+// cluster's blocks as arrays, fp32 tiles); cluster 0: the fewest blocks that fit.
+ens::Ensemble make_fused(const Problem& p, int K, int chunk, int cluster) {
+  ens::EnsembleConfig c;
+  c.model = p.mc;
+  c.models = K;
+  c.seq_len = p.T;
+  c.batch = p.B;
+  c.chunk = chunk;
+  c.fused = true;
+  c.fused_cluster = cluster;
+  return ens::Ensemble(ens::make_cpu_backend(true), c);
+}
+
 class EnsembleCells : public ::testing::TestWithParam<CellCase> {};
 
 // Chunks of 4 steps over T = 11: a partial chunk at the end, products across chunk boundaries.
@@ -58,6 +72,35 @@ TEST_P(EnsembleCells, WindowedBatchesAndIgnoredRows) {
   const Problem p = make_problem(GetParam(), 2, 9, 6, 5, 2);
   auto e = make(p, 2, 4);
   check_window_and_ignored_rows(e, p, 2, 6, 2, 1e-5, 1e-4, GetParam().name);
+}
+
+// The fused sweep against the CPU engine: clusters of 1, 2 and 4 blocks, batches of 5 and 18
+// rows (16-row tiles, one partial), chunks of 4 over T = 11 (a partial last chunk, the carried
+// dh and dc) and of all T. Cells without a fused sweep plan none and run step by step.
+TEST_P(EnsembleCells, FusedSweepMatchesTheCpuEngine) {
+  const CellCase& c = GetParam();
+  const Problem p = make_problem(c, 2, 11, 5, 32, 3);
+  const bool fusable = ens::fused_gates(ens::kernel_kind(p.mc)) > 0;
+  for (int cluster : {1, 2}) {
+    auto e = make_fused(p, 2, 4, cluster);
+    EXPECT_EQ(e.fused_plan(false).P, fusable ? cluster : 0);
+    EXPECT_EQ(e.fused_plan(true).P, fusable ? cluster : 0);
+    check_against_cpu_engine(e, p, 1e-5, 1e-4, c.name + " cluster " + std::to_string(cluster));
+  }
+  const Problem wide = make_problem(c, 1, 7, 18, 64, 2);
+  auto e = make_fused(wide, 1, 7, 4);
+  EXPECT_EQ(e.fused_plan(true).P, fusable ? 4 : 0);
+  check_against_cpu_engine(e, wide, 1e-5, 1e-4, c.name + " N 64, B 18, cluster 4");
+  // The forward-only sweep (evaluation) too.
+  for (int k = 0; k < 1; ++k) {
+    e.set_params(k, wide.params[k].data());
+    e.set_batch(k, wide.x[k].data(), wide.labels[k].data());
+  }
+  e.run(true);
+  RnnModel<float> m(wide.mc);
+  m.set_params(wide.params[0]);
+  EXPECT_NEAR(e.losses()[0], m.loss(wide.x[0].data(), wide.labels[0].data(), wide.T, wide.B),
+              1e-5 * e.losses()[0]);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCells, EnsembleCells, ::testing::ValuesIn(cell_cases()),
@@ -110,6 +153,35 @@ TEST(Ensemble, OptimizersMatchTheCpuOptimizers) {
       EXPECT_EQ(st[name], *v) << name;
     }
   }
+}
+
+// The fused sweep's launch shape from its shared memory (ensemble/fused_sweep.h), worked by hand
+// for the paper's LSTM (B = 64, N = 128) in an H100 block (227 KiB = 232448 bytes).
+TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
+  constexpr size_t kLimit = 232448;
+  // Forward, one block: W_hh 4·128·128 + h 2·64·128 + tiles 8·4·256 floats = 360 KiB, too much;
+  // two blocks: 4·64·128 + 2·64·128 + 8·4·256 = 57344 floats = 229376 bytes.
+  const auto f = ens::plan_fused(ens::Kind::Lstm, 64, 128, false, kLimit);
+  EXPECT_EQ(f.P, 2);
+  EXPECT_EQ(f.smem, size_t(229376));
+  // Backward, two blocks: 32768 + dz 64·256 + shares 2·64·128 + dh, dc 2·64·64 = 73728 floats,
+  // too much; four: 16384 + 8192 + 16384 + 4096 = 45056 floats.
+  const auto b = ens::plan_fused(ens::Kind::Lstm, 64, 128, true, kLimit);
+  EXPECT_EQ(b.P, 4);
+  EXPECT_EQ(b.smem, size_t(45056 * 4));
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, false, kLimit, 1).P, 0);  // asked, no fit
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, false, kLimit, 8).P, 8);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruAfter, 64, 128, false, kLimit).P, 2);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Vanilla, 64, 128, true, kLimit).P, 1);
+  // Units per block must fill 16-wide tiles; the reset-before GRU and the minimalRNN are not
+  // fused.
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 24, false, kLimit).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 32, false, kLimit, 4).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 8, 32, false, kLimit).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Minimal, 8, 32, false, kLimit).P, 0);
+  // Without --fused the engine plans nothing, whatever the backend has.
+  const Problem p = make_problem(cell_case("lstm"), 1, 3, 2, 16, 1);
+  EXPECT_EQ(make(p, 1, 0).fused_plan(false).P, 0);
 }
 
 TEST(Ensemble, ManyModelsEqualOneAtATime) {

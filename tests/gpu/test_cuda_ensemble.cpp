@@ -38,6 +38,20 @@ ens::Ensemble make(const Problem& p, int K, int chunk, gpu::Precision prec = gpu
   return ens::Ensemble(gpu::make_cuda_backend(prec, reference), c);
 }
 
+// The fused sweep (docs/gpu.md §Fused sweeps): tf32 tiles, cluster 0 for the fewest blocks.
+ens::Ensemble make_fused(const Problem& p, int K, int chunk, int cluster, bool record = true) {
+  ens::EnsembleConfig c;
+  c.record = record;
+  c.model = p.mc;
+  c.models = K;
+  c.seq_len = p.T;
+  c.batch = p.B;
+  c.chunk = chunk;
+  c.fused = true;
+  c.fused_cluster = cluster;
+  return ens::Ensemble(gpu::make_cuda_backend(gpu::Precision::Tf32), c);
+}
+
 class CudaCells : public ::testing::TestWithParam<CellCase> {};
 
 // fp32: loss within 1e-5 and every gradient tensor within 1e-4 (relative) of the CPU engine.
@@ -88,6 +102,28 @@ TEST_P(CudaCells, WindowedBatchesAndIgnoredRows) {
   check_window_and_ignored_rows(e, p, 3, 12, 3, 1e-5, 1e-4, GetParam().name);
 }
 
+// The fused sweep against the CPU engine with tf32's tolerances: clusters of 1, 2 and 4 blocks
+// exchanging h and their shares of dz W_hh through distributed shared memory, a batch of 20 rows
+// (one partial 16-row tile), chunks of 8 over T = 30, recorded and launched directly. Cells
+// without a fused sweep plan none and run step by step.
+TEST_P(CudaCells, FusedSweepMatchesTheCpuEngine) {
+  REQUIRE_GPU();
+  const Problem p = make_problem(GetParam(), 3, 30, 20, 64, 3);
+  const bool fusable = ens::fused_gates(ens::kernel_kind(p.mc)) > 0;
+  for (int cluster : {0, 1, 2, 4})
+    for (bool record : {true, false}) {
+      if (!record && cluster != 0) continue;
+      auto e = make_fused(p, 3, 8, cluster, record);
+      const std::string what = GetParam().name + " fused, cluster " + std::to_string(cluster) +
+                               (record ? "" : ", direct");
+      if (fusable && cluster > 0) {
+        EXPECT_EQ(e.fused_plan(false).P, cluster) << what;
+      }
+      EXPECT_EQ(e.fused_plan(true).P > 0, fusable) << what;
+      check_against_cpu_engine(e, p, 1e-2, 5e-2, what);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllCells, CudaCells, ::testing::ValuesIn(cell_cases()),
                          [](const auto& info) { return info.param.name; });
 
@@ -111,6 +147,17 @@ TEST(CudaEnsemble, ManyModelsEqualOneAtATime) {
     one.get_grad(0, g1.data());
     expect_grad_close(all.layout(), g.data(), g1.data(), 1e-5, "model " + std::to_string(k));
   }
+}
+
+// The paper's LSTM (N = 128, B = 64, I = 28): clusters of 2 blocks forward and 4 backward fit
+// an H100 block's 227 KiB; the fused sweep against the CPU engine at tf32's tolerances.
+TEST(CudaEnsemble, FusedSweepAtThePapersShape) {
+  REQUIRE_GPU();
+  const Problem p = make_problem(cell_case("lstm"), 2, 40, 64, 128, 28);
+  auto e = make_fused(p, 2, 16, 0);
+  EXPECT_EQ(e.fused_plan(false).P, 2);
+  EXPECT_EQ(e.fused_plan(true).P, 4);
+  check_against_cpu_engine(e, p, 1e-2, 5e-2, "lstm fused, N 128, B 64");
 }
 
 // The optimizer kernels against train/optimizers on the same gradients.

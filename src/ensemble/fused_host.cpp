@@ -1,0 +1,122 @@
+// The fused sweep on the host: every warp of a cluster is a thread, the block and cluster barriers
+// are barriers, shared memory is one array per block and the tiles are plain fp32 products. It is
+// the same code the GPU runs (ensemble/fused_sweep.h), so the tests check its indexing and its
+// barriers against the step-by-step engine on any machine; the GPU tests check the tensor cores.
+#include "ensemble/fused_host.h"
+
+#include <barrier>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "util/error.h"
+
+namespace rnnmft::ens {
+namespace {
+
+struct Cluster {
+  Cluster(int P, int warps, size_t floats)
+      : smem(size_t(P), std::vector<float>(floats, 0.f)), all(P * warps) {
+    for (int q = 0; q < P; ++q) block.emplace_back(std::make_unique<std::barrier<>>(warps));
+  }
+  std::vector<std::vector<float>> smem;
+  std::vector<std::unique_ptr<std::barrier<>>> block;
+  std::barrier<> all;
+};
+
+class HostCtx {
+ public:
+  struct A {
+    float v[16 * 8];
+  };
+  struct Bc {
+    float v[8 * 16];  // (kk, n) at v[kk·16 + n]
+  };
+  using Br = Bc;
+  struct Acc {
+    float v[16 * 16];
+  };
+
+  HostCtx(Cluster& c, int model, int rank, int warp, int warps)
+      : c_(c), model_(model), rank_(rank), warp_(warp), warps_(warps) {}
+  int model() const { return model_; }
+  int rank() const { return rank_; }
+  // A warp is one thread here: element loops over a block step by warps, over a warp by one.
+  int thread() const { return warp_; }
+  int threads() const { return warps_; }
+  int warp() const { return warp_; }
+  int warps() const { return warps_; }
+  int lane() const { return 0; }
+  int lanes() const { return 1; }
+  float* smem() { return c_.smem[size_t(rank_)].data(); }
+  void sync_block() { c_.block[size_t(rank_)]->arrive_and_wait(); }
+  void sync_warp() {}
+  void sync_cluster() { c_.all.arrive_and_wait(); }
+  float* peer(float* p, int q) {
+    return c_.smem[size_t(q)].data() + (p - c_.smem[size_t(rank_)].data());
+  }
+  float tf32(float v) const { return v; }
+
+  void load_a(A& f, const float* p, int ld) const {
+    for (int r = 0; r < 16; ++r)
+      for (int kk = 0; kk < 8; ++kk) f.v[r * 8 + kk] = p[r * ld + kk];
+  }
+  void load_bc(Bc& f, const float* p, int ld) const {  // column n at p + n·ld
+    for (int kk = 0; kk < 8; ++kk)
+      for (int n = 0; n < 16; ++n) f.v[kk * 16 + n] = p[n * ld + kk];
+  }
+  void load_br(Br& f, const float* p, int ld) const {
+    for (int kk = 0; kk < 8; ++kk)
+      for (int n = 0; n < 16; ++n) f.v[kk * 16 + n] = p[kk * ld + n];
+  }
+  void zero(Acc& f) const {
+    for (float& v : f.v) v = 0.f;
+  }
+  void mma(Acc& c, const A& a, const Bc& b) const {
+    for (int r = 0; r < 16; ++r)
+      for (int n = 0; n < 16; ++n) {
+        float s = c.v[r * 16 + n];
+        for (int kk = 0; kk < 8; ++kk) s += a.v[r * 8 + kk] * b.v[kk * 16 + n];
+        c.v[r * 16 + n] = s;
+      }
+  }
+  void store(float* p, const Acc& f, int ld) const {
+    for (int r = 0; r < 16; ++r)
+      for (int n = 0; n < 16; ++n) p[r * ld + n] = f.v[r * 16 + n];
+  }
+
+ private:
+  Cluster& c_;
+  int model_, rank_, warp_, warps_;
+};
+
+template <Kind K>
+void run_block(HostCtx& x, const FusedArgs& a) {
+  a.backward ? fused_backward<K>(x, a) : fused_forward<K>(x, a);
+}
+
+}  // namespace
+
+void run_fused_host(const FusedArgs& a) {
+  const int G = fused_gates(a.kind);
+  if (G == 0 || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
+    fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind),
+         a.N, a.P);
+  const size_t floats = fused_smem_floats(G, a.B, a.N, a.P, a.warps, a.backward);
+  for (int k = 0; k < a.models; ++k) {
+    Cluster cluster(a.P, a.warps, floats);
+    std::vector<std::thread> threads;  // the body throws nothing (a thread that left would
+                                       // leave the others waiting at a barrier)
+    for (int q = 0; q < a.P; ++q)
+      for (int w = 0; w < a.warps; ++w)
+        threads.emplace_back([&, q, w] {
+          HostCtx x(cluster, k, q, w, a.warps);
+          if (a.kind == Kind::Lstm) run_block<Kind::Lstm>(x, a);
+          else if (a.kind == Kind::GruAfter) run_block<Kind::GruAfter>(x, a);
+          else run_block<Kind::Vanilla>(x, a);
+        });
+    for (auto& t : threads) t.join();
+  }
+}
+
+}  // namespace rnnmft::ens

@@ -1,0 +1,133 @@
+// The fused recurrent sweep on the GPU (ensemble/fused_sweep.h): a model is a thread-block
+// cluster, each block holds its rows of W_hh in shared memory for the whole chunk, the blocks
+// exchange h (forward) and their shares of dz W_hh (backward) through distributed shared memory,
+// and the tiles are WMMA TF32 products with fp32 accumulation.
+#include <cooperative_groups.h>
+#include <mma.h>
+
+#include "gpu/cuda_kernels.h"
+
+namespace rnnmft::gpu {
+namespace {
+
+namespace cg = cooperative_groups;
+namespace wmma = nvcuda::wmma;
+
+struct DeviceCtx {
+  using A = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+  using Bc = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
+  using Br = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+  using Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+
+  cg::cluster_group cluster;
+  float* base;
+  int P;
+
+  __device__ int model() const { return int(blockIdx.x) / P; }
+  __device__ int rank() const { return int(cluster.block_rank()); }
+  __device__ int thread() const { return int(threadIdx.x); }
+  __device__ int threads() const { return int(blockDim.x); }
+  __device__ int warp() const { return int(threadIdx.x) / 32; }
+  __device__ int warps() const { return int(blockDim.x) / 32; }
+  __device__ int lane() const { return int(threadIdx.x) % 32; }
+  __device__ int lanes() const { return 32; }
+  __device__ float* smem() const { return base; }
+  __device__ void sync_block() const { __syncthreads(); }
+  __device__ void sync_warp() const { __syncwarp(); }
+  __device__ void sync_cluster() { cluster.sync(); }
+  __device__ float* peer(float* p, int q) { return cluster.map_shared_rank(p, q); }
+  __device__ float tf32(float v) const { return wmma::__float_to_tf32(v); }
+  // Shared memory holds tf32-rounded values (tf32() on the way in), so the fragments need no
+  // conversion after loading.
+  __device__ void load_a(A& f, const float* p, int ld) const { wmma::load_matrix_sync(f, p, ld); }
+  __device__ void load_bc(Bc& f, const float* p, int ld) const { wmma::load_matrix_sync(f, p, ld); }
+  __device__ void load_br(Br& f, const float* p, int ld) const { wmma::load_matrix_sync(f, p, ld); }
+  __device__ void zero(Acc& f) const { wmma::fill_fragment(f, 0.f); }
+  template <class B>
+  __device__ void mma(Acc& c, const A& a, const B& b) const {
+    wmma::mma_sync(c, a, b, c);
+  }
+  __device__ void store(float* p, const Acc& f, int ld) const {
+    wmma::store_matrix_sync(p, f, unsigned(ld), wmma::mem_row_major);
+  }
+};
+
+template <ens::Kind K, bool Backward>
+__global__ void fused_kernel(ens::FusedArgs a) {
+  extern __shared__ __align__(128) float smem[];
+  DeviceCtx x{cg::this_cluster(), smem, a.P};
+  if constexpr (Backward) ens::fused_backward<K>(x, a);
+  else ens::fused_forward<K>(x, a);
+}
+
+using Kernel = void (*)(ens::FusedArgs);
+Kernel kernel_for(ens::Kind kind, bool backward) {
+  switch (kind) {
+    case ens::Kind::Lstm:
+      return backward ? fused_kernel<ens::Kind::Lstm, true> : fused_kernel<ens::Kind::Lstm, false>;
+    case ens::Kind::GruAfter:
+      return backward ? fused_kernel<ens::Kind::GruAfter, true>
+                      : fused_kernel<ens::Kind::GruAfter, false>;
+    case ens::Kind::Vanilla:
+      return backward ? fused_kernel<ens::Kind::Vanilla, true>
+                      : fused_kernel<ens::Kind::Vanilla, false>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+cudaError_t fused_plan(ens::Kind kind, int B, int N, bool backward, int want,
+                       ens::FusedPlan* plan) {
+  *plan = {};
+  int dev = 0, limit = 0, major = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  if (e == cudaSuccess)
+    e = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+  if (e != cudaSuccess || major < 9) return e;  // clusters need sm_90
+  const ens::FusedPlan p = ens::plan_fused(kind, B, N, backward, size_t(limit), want);
+  if (p.P == 0) return cudaSuccess;
+  const Kernel fn = kernel_for(kind, backward);
+  // The most any plan asks for, so that plans of other shapes keep working.
+  e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, limit);
+  if (e != cudaSuccess) return e;
+  // Whether a cluster of this size with this much shared memory can run at all.
+  cudaLaunchConfig_t cfg{};
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = unsigned(p.P);
+  attr.val.clusterDim.y = 1;
+  attr.val.clusterDim.z = 1;
+  cfg.gridDim = dim3(unsigned(p.P));
+  cfg.blockDim = dim3(unsigned(32 * p.warps));
+  cfg.dynamicSmemBytes = p.smem;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  int clusters = 0;
+  e = cudaOccupancyMaxActiveClusters(&clusters, (void*)fn, &cfg);
+  if (e != cudaSuccess) return e;
+  if (clusters > 0) *plan = p;
+  return cudaSuccess;
+}
+
+cudaError_t launch_fused(const ens::FusedArgs& a, size_t smem, cudaStream_t s) {
+  cudaLaunchConfig_t cfg{};
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = unsigned(a.P);
+  attr.val.clusterDim.y = 1;
+  attr.val.clusterDim.z = 1;
+  cfg.gridDim = dim3(unsigned(a.models * a.P));
+  cfg.blockDim = dim3(unsigned(32 * a.warps));
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  const Kernel fn = kernel_for(a.kind, a.backward);
+  if (!fn) return cudaErrorInvalidValue;
+  return cudaLaunchKernelEx(&cfg, fn, a);
+}
+
+}  // namespace rnnmft::gpu
