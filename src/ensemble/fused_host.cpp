@@ -33,24 +33,22 @@ class HostCtx {
     float v[8 * 16];  // (kk, n) at v[kk·16 + n]
   };
   using Br = Bc;
-  struct Acc {
-    float v[16 * 16];
+  struct Acc {  // one lane holds the whole tile, element i at x[i] = (i / 16, i % 16)
+    static constexpr int num_elements = 256;
+    float x[256];
   };
 
   HostCtx(Cluster& c, int model, int rank, int warp, int warps)
       : c_(c), model_(model), rank_(rank), warp_(warp), warps_(warps) {}
   int model() const { return model_; }
   int rank() const { return rank_; }
-  // A warp is one thread here: element loops over a block step by warps, over a warp by one.
+  // A warp is one thread here, which holds whole tiles: element loops over a block step by warps.
   int thread() const { return warp_; }
   int threads() const { return warps_; }
   int warp() const { return warp_; }
   int warps() const { return warps_; }
-  int lane() const { return 0; }
-  int lanes() const { return 1; }
   float* smem() { return c_.smem[size_t(rank_)].data(); }
   void sync_block() { c_.block[size_t(rank_)]->arrive_and_wait(); }
-  void sync_warp() {}
   void sync_cluster() { c_.all.arrive_and_wait(); }
   float* peer(float* p, int q) {
     return c_.smem[size_t(q)].data() + (p - c_.smem[size_t(rank_)].data());
@@ -70,19 +68,23 @@ class HostCtx {
       for (int n = 0; n < 16; ++n) f.v[kk * 16 + n] = p[kk * ld + n];
   }
   void zero(Acc& f) const {
-    for (float& v : f.v) v = 0.f;
+    for (float& v : f.x) v = 0.f;
+  }
+  void load_acc(Acc& f, const float* p, int ld) const {
+    for (int r = 0; r < 16; ++r)
+      for (int n = 0; n < 16; ++n) f.x[r * 16 + n] = p[r * ld + n];
   }
   void mma(Acc& c, const A& a, const Bc& b) const {
     for (int r = 0; r < 16; ++r)
       for (int n = 0; n < 16; ++n) {
-        float s = c.v[r * 16 + n];
+        float s = c.x[r * 16 + n];
         for (int kk = 0; kk < 8; ++kk) s += a.v[r * 8 + kk] * b.v[kk * 16 + n];
-        c.v[r * 16 + n] = s;
+        c.x[r * 16 + n] = s;
       }
   }
   void store(float* p, const Acc& f, int ld) const {
     for (int r = 0; r < 16; ++r)
-      for (int n = 0; n < 16; ++n) p[r * ld + n] = f.v[r * 16 + n];
+      for (int n = 0; n < 16; ++n) p[r * ld + n] = f.x[r * 16 + n];
   }
 
  private:
@@ -102,7 +104,7 @@ void run_fused_host(const FusedArgs& a) {
   if (G == 0 || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
     fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind),
          a.N, a.P);
-  const size_t floats = fused_smem_floats(G, a.B, a.N, a.P, a.warps, a.backward);
+  const size_t floats = size_t(fused_layout(G, a.B, a.N, a.P, a.backward).floats);
   for (int k = 0; k < a.models; ++k) {
     Cluster cluster(a.P, a.warps, floats);
     std::vector<std::thread> threads;  // the body throws nothing (a thread that left would

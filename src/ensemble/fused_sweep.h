@@ -12,13 +12,14 @@
 // tiles), where the tests hold it against the step-by-step engine. X provides:
 //   model() rank()              the model and this block's rank in its cluster
 //   thread() threads()          element loops over the block
-//   warp() warps() lane() lanes()  tile loops over warps, element loops within a warp
-//   sync_block() sync_warp() sync_cluster()
+//   warp() warps()              tile loops over its warps
+//   sync_block() sync_cluster() barriers (the cluster's also orders shared memory across blocks)
+//   smem()                      this block's shared memory
 //   peer(p, q)                  p, a pointer into this block's shared memory, in block q's
 //   tf32(v)                     v rounded as the tensor cores take it
-//   A, Bc, Br, Acc; load_a(A&, p, ld) (16 × 8 row-major), load_bc(Bc&, p, ld) (8 × 16,
-//   column-major), load_br(Br&, p, ld) (8 × 16 row-major), zero(Acc&), mma(Acc&, A, B),
-//   store(p, Acc, ld) (16 × 16 row-major)
+//   A, Bc, Br, Acc              16 × 8 row-major, 8 × 16 column- and row-major, 16 × 16 fp32
+//   load_a, load_bc, load_br, load_acc (p, ld), zero, mma(Acc&, A, B), store(p, Acc, ld)
+//   Acc::num_elements, acc.x[i] this lane's share of a tile (which elements: see `pos` below)
 #pragma once
 
 #include <cstddef>
@@ -70,13 +71,39 @@ RNNMFT_HD constexpr int fused_gates(Kind k) {
 }
 RNNMFT_HD int pad16(int n) { return (n + 15) / 16 * 16; }
 
-// Shared memory of one block, in floats: W_hh rows [G][U][N], then forward: h (two copies,
-// [2][Bp][N]) and each warp's tile of gate sums [G][16][16]; backward: the gate gradients
-// [Bp][G·U], the incoming shares of dh (two sets, [2][P][Bp][U]), dh and dc of its units.
-inline size_t fused_smem_floats(int G, int B, int N, int P, int warps, bool backward) {
-  const size_t U = size_t(N / P), Bp = size_t(pad16(B)), W = size_t(G) * U * size_t(N);
-  if (!backward) return W + 2 * Bp * size_t(N) + size_t(warps) * G * 256;
-  return W + Bp * G * U + 2 * Bp * size_t(N) + 2 * Bp * U;
+// Where everything lies in a block's shared memory (offsets and leading dimensions in floats).
+// W_hh's rows of this block [G·U][N], then forward: h in two copies [2][Bp][N] and a 16 × 16
+// tile of indices (which element of a tile each accumulator register holds); backward: the gate
+// gradients [Bp][G·U], the incoming shares of dh in two sets [2][P][Bp][U] (by sender), and dh
+// and dc of its units [Bp][U]. Each leading dimension is its width plus 4, so that the rows of
+// a tile fall in different banks; every tile then starts 32-byte aligned.
+struct FusedLayout {
+  int U = 0, Bp = 0, ldw = 0, ldh = 0, ldd = 0, ldr = 0;
+  int h = 0, idx = 0;          // forward
+  int d = 0, r = 0, dh = 0, dc = 0;  // backward
+  int floats = 0;
+};
+RNNMFT_HD FusedLayout fused_layout(int G, int B, int N, int P, bool backward) {
+  FusedLayout l;
+  l.U = N / P;
+  l.Bp = pad16(B);
+  l.ldw = N + 4;
+  const int W = G * l.U * l.ldw;
+  if (!backward) {
+    l.ldh = N + 4;
+    l.h = W;
+    l.idx = l.h + 2 * l.Bp * l.ldh;
+    l.floats = l.idx + 256;
+  } else {
+    l.ldd = G * l.U + 4;
+    l.ldr = l.U + 4;
+    l.d = W;
+    l.r = l.d + l.Bp * l.ldd;
+    l.dh = l.r + 2 * P * l.Bp * l.ldr;
+    l.dc = l.dh + l.Bp * l.U;
+    l.floats = l.dc + l.Bp * l.U;
+  }
+  return l;
 }
 
 // The smallest cluster (1, 2, 4 or 8 blocks; `want` > 0 asks for one) whose blocks fit in
@@ -85,11 +112,11 @@ inline FusedPlan plan_fused(Kind kind, int B, int N, bool backward, size_t smem_
                             int want = 0, int warps = 8) {
   FusedPlan p;
   const int G = fused_gates(kind);
-  if (G == 0 || B < 1 || N < 16) return p;
+  if (G == 0 || B < 1 || N < 16 || B > 4096 || N > 4096) return p;
   for (int P = 1; P <= 8; P *= 2) {
     if (want > 0 && P != want) continue;
     if (N % (16 * P) != 0) continue;
-    const size_t bytes = fused_smem_floats(G, B, N, P, warps, backward) * sizeof(float);
+    const size_t bytes = size_t(fused_layout(G, B, N, P, backward).floats) * sizeof(float);
     if (bytes > smem_limit) continue;
     p.P = P;
     p.warps = warps;
@@ -99,58 +126,69 @@ inline FusedPlan plan_fused(Kind kind, int B, int N, bool backward, size_t smem_
   return p;
 }
 
+// This block's rows of W_hh, rounded for the tensor cores: row g·N + u0 + u of W_hh is row
+// g·U + u here.
+template <class X>
+RNNMFT_FUSED void load_w_rows(X& x, float* Ws, const float* w, int G, int N, int U, int u0,
+                              int ldw) {
+  for (int i = x.thread(); i < G * U * N; i += x.threads()) {
+    const int row = i / N, col = i % N;
+    Ws[row * ldw + col] = x.tf32(w[int64_t(row / U * N + u0 + row % U) * N + col]);
+  }
+}
+
 // One block's forward sweep over the chunk (a.kind == K; the gate count is a constant so that the
 // tiles of all gates stay in registers).
 template <Kind K, class X>
 RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
   constexpr int G = fused_gates(K);
-  const int N = a.N, P = a.P, U = N / P, B = a.B, Bp = pad16(B);
-  const int k = x.model(), u0 = x.rank() * U, GiN = a.Gi * N;
+  const int N = a.N, U = N / a.P, B = a.B, P = a.P;
+  const FusedLayout l = fused_layout(G, B, N, P, false);
+  const int k = x.model(), u0 = x.rank() * U, GiN = a.Gi * N, ldh = l.ldh, ldw = l.ldw;
   const int64_t BN = int64_t(B) * N;
-  float* Ws = x.smem();            // [G][U][N]
-  float* Hs = Ws + G * U * N;      // [2][Bp][N]
-  float* S = Hs + 2 * Bp * N + x.warp() * G * 256;  // this warp's gate sums [G][16][16]
+  float* Ws = x.smem();
+  float* Hs = Ws + l.h;
+  float* idx = Ws + l.idx;
   const float* prm = a.params + k * a.params_k;
-  const float* w = prm + a.off_w_hh;
   const float* bi = prm + a.off_bi;
   const float* bh = prm + a.off_bh;
   const float* z = a.z + k * a.z_k;
   float* H = a.H + k * a.h_k;
   float* C = a.C ? a.C + k * a.h_k : nullptr;
 
-  // Row g·N + u0 + u of W_hh is row (g, u) here.
-  for (int i = x.thread(); i < G * U * N; i += x.threads())
-    Ws[i] = x.tf32(w[int64_t(i / (U * N) * N + u0) * N + i % (U * N)]);
-  for (int i = x.thread(); i < 2 * Bp * N; i += x.threads()) {
-    const int r = i / N;
-    Hs[i] = r < B ? x.tf32(H[i]) : 0.f;  // h_{t0}; rows past B (tile padding) and copy 1 zero
+  load_w_rows(x, Ws, prm + a.off_w_hh, G, N, U, u0, ldw);
+  for (int i = x.thread(); i < 2 * l.Bp * N; i += x.threads()) {
+    const int r = i / N, c = i % N;  // h_{t0} in copy 0; padding rows and copy 1 zero
+    Hs[r * ldh + c] = r < B ? x.tf32(H[int64_t(r) * N + c]) : 0.f;
   }
+  for (int i = x.thread(); i < 256; i += x.threads()) idx[i] = float(i);
   x.sync_cluster();  // every block's h ready before any block writes into it
+  // pos.x[i]: the element of a 16 × 16 tile that accumulator register i of this lane holds (the
+  // same for every accumulator).
+  typename X::Acc pos;
+  x.load_acc(pos, idx, 16);
 
-  const int RT = Bp / 16, UT = U / 16;
+  const int RT = l.Bp / 16, UT = U / 16;
   for (int s = 0; s < a.steps; ++s) {
-    const float* hs = Hs + (s & 1) * Bp * N;
-    float* hd = Hs + ((s + 1) & 1) * Bp * N;
+    const float* hs = Hs + (s & 1) * l.Bp * ldh;
+    float* hd = Hs + ((s + 1) & 1) * l.Bp * ldh;
     for (int tile = x.warp(); tile < RT * UT; tile += x.warps()) {
       const int r0 = tile / UT * 16, ul = tile % UT * 16;
       typename X::Acc acc[G];
-RNNMFT_UNROLL
+      RNNMFT_UNROLL
       for (int g = 0; g < G; ++g) x.zero(acc[g]);
       for (int kk = 0; kk < N; kk += 8) {
         typename X::A fa;
-        x.load_a(fa, hs + r0 * N + kk, N);
-RNNMFT_UNROLL
+        x.load_a(fa, hs + r0 * ldh + kk, ldh);
+        RNNMFT_UNROLL
         for (int g = 0; g < G; ++g) {
           typename X::Bc fb;
-          x.load_bc(fb, Ws + (g * U + ul) * N + kk, N);
+          x.load_bc(fb, Ws + (g * U + ul) * ldw + kk, ldw);
           x.mma(acc[g], fa, fb);
         }
       }
-RNNMFT_UNROLL
-      for (int g = 0; g < G; ++g) x.store(S + g * 256, acc[g], 16);
-      x.sync_warp();
-      for (int e = x.lane(); e < 256; e += x.lanes()) {
-        const int r = r0 + e / 16;
+      for (int i = 0; i < X::Acc::num_elements; ++i) {
+        const int e = int(pos.x[i]), r = r0 + e / 16;
         if (r >= B) continue;
         const int j = u0 + ul + e % 16;
         const float* zr = z + (int64_t(s) * B + r) * GiN;
@@ -158,27 +196,27 @@ RNNMFT_UNROLL
         float h;
         // The gate math of ensemble/cells/*.h (docs/theory.md §1, §3, §4).
         if constexpr (K == Kind::Lstm) {
-          const float pi = zr[j] + S[e] + bi[j] + bh[j];
-          const float pf = zr[N + j] + S[256 + e] + bi[N + j] + bh[N + j];
-          const float pg = zr[2 * N + j] + S[512 + e] + bi[2 * N + j] + bh[2 * N + j];
-          const float po = zr[3 * N + j] + S[768 + e] + bi[3 * N + j] + bh[3 * N + j];
+          const float pi = zr[j] + acc[0].x[i] + bi[j] + bh[j];
+          const float pf = zr[N + j] + acc[1].x[i] + bi[N + j] + bh[N + j];
+          const float pg = zr[2 * N + j] + acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j];
+          const float po = zr[3 * N + j] + acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j];
           const float ig = sigmoid(pi), fg = sigmoid(pf), gg = tanhf(pg), og = sigmoid(po);
           const float c = fg * C[o] + ig * gg;
           C[o + BN] = c;
           h = og * tanhf(c);
         } else if constexpr (K == Kind::GruAfter) {
-          const float rg = sigmoid(zr[j] + S[e] + bi[j] + bh[j]);
-          const float ug = sigmoid(zr[N + j] + S[256 + e] + bi[N + j] + bh[N + j]);
-          const float n = tanhf(zr[2 * N + j] + bi[2 * N + j] + rg * (S[512 + e] + bh[2 * N + j]));
+          const float rg = sigmoid(zr[j] + acc[0].x[i] + bi[j] + bh[j]);
+          const float ug = sigmoid(zr[N + j] + acc[1].x[i] + bi[N + j] + bh[N + j]);
+          const float n =
+              tanhf(zr[2 * N + j] + bi[2 * N + j] + rg * (acc[2].x[i] + bh[2 * N + j]));
           h = (1.f - ug) * n + ug * H[o];
         } else {
-          h = tanhf(zr[j] + S[e] + bi[j] + bh[j]);
+          h = tanhf(zr[j] + acc[0].x[i] + bi[j] + bh[j]);
         }
         H[o + BN] = h;
         const float v = x.tf32(h);
-        for (int p = 0; p < P; ++p) x.peer(hd, p)[r * N + j] = v;
+        for (int p = 0; p < P; ++p) x.peer(hd, p)[r * ldh + j] = v;
       }
-      x.sync_warp();  // S is read before the warp's next tile overwrites it
     }
     x.sync_cluster();  // h_{t0+s+1} complete in every block
   }
@@ -189,16 +227,17 @@ RNNMFT_UNROLL
 template <Kind K, class X>
 RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
   constexpr int G = fused_gates(K);
-  const int N = a.N, P = a.P, U = N / P, B = a.B, Bp = pad16(B);
+  const int N = a.N, P = a.P, U = N / P, B = a.B;
+  const FusedLayout l = fused_layout(G, B, N, P, true);
   const int k = x.model(), q = x.rank(), u0 = q * U, GiN = a.Gi * N, GU = G * U;
+  const int ldw = l.ldw, ldd = l.ldd, ldr = l.ldr;
   const int64_t BN = int64_t(B) * N;
-  float* Ws = x.smem();         // [G][U][N]
-  float* Ds = Ws + GU * N;      // [Bp][G·U]: this block's gate gradients, tf32
-  float* R = Ds + Bp * GU;      // [2][P][Bp][U]: the shares of dh for its units, by sender
-  float* Dh = R + 2 * Bp * N;   // [Bp][U]
-  float* Dc = Dh + Bp * U;      // [Bp][U]
+  float* Ws = x.smem();
+  float* Ds = Ws + l.d;   // this block's gate gradients, rounded for the tensor cores
+  float* R = Ws + l.r;    // the shares of dh for its units, by sender
+  float* Dh = Ws + l.dh;
+  float* Dc = Ws + l.dc;
   const float* prm = a.params + k * a.params_k;
-  const float* w = prm + a.off_w_hh;
   const float* bi = prm + a.off_bi;
   const float* bh = prm + a.off_bh;
   float* z = a.z + k * a.z_k;
@@ -208,9 +247,8 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
   float* dh = a.dh + k * a.d_k;
   float* dc = a.dc ? a.dc + k * a.d_k : nullptr;
 
-  for (int i = x.thread(); i < GU * N; i += x.threads())
-    Ws[i] = x.tf32(w[int64_t(i / (U * N) * N + u0) * N + i % (U * N)]);
-  for (int i = x.thread(); i < Bp * GU; i += x.threads()) Ds[i] = 0.f;  // padding rows stay 0
+  load_w_rows(x, Ws, prm + a.off_w_hh, G, N, U, u0, ldw);
+  for (int i = x.thread(); i < l.Bp * ldd; i += x.threads()) Ds[i] = 0.f;  // padding rows stay 0
   for (int i = x.thread(); i < B * U; i += x.threads()) {
     const int r = i / U, j = u0 + i % U;
     Dh[i] = dh[r * N + j];
@@ -218,14 +256,15 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
   }
   x.sync_cluster();
 
-  const int RT = Bp / 16, NT = N / 16;
+  const int RT = l.Bp / 16, NT = N / 16;
   for (int s = a.steps - 1; s >= 0; --s) {
     // The gate gradients of this block's units; Dh keeps the element-wise part of dh_{t−1}.
+    // (Element i is thread i's here and in the sum below, so neither needs a barrier.)
     for (int i = x.thread(); i < B * U; i += x.threads()) {
       const int r = i / U, u = i % U, j = u0 + u;
       float* zr = z + (int64_t(s) * B + r) * GiN;
       const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;  // h_{t0+s}, the step's input
-      float* d = Ds + r * GU + u;
+      float* d = Ds + r * ldd + u;
       const float g_h = Dh[i];
       if constexpr (K == Kind::Lstm) {
         const float ig = sigmoid(zr[j] + bi[j] + bh[j]);
@@ -271,7 +310,7 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
     }
     x.sync_block();
     // This block's share of dz W_hh for every unit, into the owner's R.
-    float* Rs = R + (s & 1) * Bp * N;
+    const int set = (s & 1) * P * l.Bp * ldr;
     for (int tile = x.warp(); tile < RT * NT; tile += x.warps()) {
       const int r0 = tile / NT * 16, n0 = tile % NT * 16, owner = n0 / U;
       typename X::Acc acc;
@@ -279,17 +318,19 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
       for (int kk = 0; kk < GU; kk += 8) {
         typename X::A fa;
         typename X::Br fb;
-        x.load_a(fa, Ds + r0 * GU + kk, GU);
-        x.load_br(fb, Ws + kk * N + n0, N);
+        x.load_a(fa, Ds + r0 * ldd + kk, ldd);
+        x.load_br(fb, Ws + kk * ldw + n0, ldw);
         x.mma(acc, fa, fb);
       }
-      x.store(x.peer(Rs, owner) + (q * Bp + r0) * U + (n0 - owner * U), acc, U);
+      x.store(x.peer(R, owner) + set + (q * l.Bp + r0) * ldr + (n0 - owner * U), acc, ldr);
     }
-    x.sync_cluster();  // every share delivered; R's other set is free again (see the header)
+    // Every share delivered. A sender writes this set again two steps on, after the barrier of
+    // the step between, which this block reaches only once it has summed this set.
+    x.sync_cluster();
     for (int i = x.thread(); i < B * U; i += x.threads()) {
       const int r = i / U, u = i % U;
       float acc = Dh[i];
-      for (int p = 0; p < P; ++p) acc += Rs[(p * Bp + r) * U + u];
+      for (int p = 0; p < P; ++p) acc += R[set + (p * l.Bp + r) * ldr + u];
       Dh[i] = acc;
     }
   }

@@ -29,11 +29,8 @@ struct DeviceCtx {
   __device__ int threads() const { return int(blockDim.x); }
   __device__ int warp() const { return int(threadIdx.x) / 32; }
   __device__ int warps() const { return int(blockDim.x) / 32; }
-  __device__ int lane() const { return int(threadIdx.x) % 32; }
-  __device__ int lanes() const { return 32; }
   __device__ float* smem() const { return base; }
   __device__ void sync_block() const { __syncthreads(); }
-  __device__ void sync_warp() const { __syncwarp(); }
   __device__ void sync_cluster() { cluster.sync(); }
   __device__ float* peer(float* p, int q) { return cluster.map_shared_rank(p, q); }
   __device__ float tf32(float v) const { return wmma::__float_to_tf32(v); }
@@ -43,6 +40,9 @@ struct DeviceCtx {
   __device__ void load_bc(Bc& f, const float* p, int ld) const { wmma::load_matrix_sync(f, p, ld); }
   __device__ void load_br(Br& f, const float* p, int ld) const { wmma::load_matrix_sync(f, p, ld); }
   __device__ void zero(Acc& f) const { wmma::fill_fragment(f, 0.f); }
+  __device__ void load_acc(Acc& f, const float* p, int ld) const {
+    wmma::load_matrix_sync(f, p, unsigned(ld), wmma::mem_row_major);
+  }
   template <class B>
   __device__ void mma(Acc& c, const A& a, const B& b) const {
     wmma::mma_sync(c, a, b, c);

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The fused sweep on a GPU machine in one go (docs/gpu.md §Fused sweeps): its GPU tests, then one
+# ensemble step timed step by step and fused side by side at the issue's shapes, a call-by-call
+# profile of the fused step, and cuDNN (one model) and JAX (vmap) in the same run.
+# Usage: bench/gpu_fused.sh BUNDLE OUT [nopeers]
+set -uo pipefail
+OUT=$2; MODE=${3:-all}
+mkdir -p "$OUT"
+source "$(dirname "$0")/gpu_env.sh" "$1"
+trap 'tar czf "${OUT%/}.tgz" -C "$(dirname "$OUT")" "$(basename "$OUT")"' EXIT
+{ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv
+  echo "cublas: ${CUBLAS_DIR:-not found}"; "$BUNDLE/rnnmft" --version; } > "$OUT/machine.txt" 2>&1
+cat "$OUT/machine.txt"
+
+echo "== GPU tests"
+timeout 240 "$BUNDLE/test_gpu" > "$OUT/test_gpu.txt" 2>&1
+echo "test_gpu exit $?" | tee -a "$OUT/test_gpu.txt"
+grep -E "^\[  (PASSED|FAILED|SKIPPED)|tests? ran|Expected|actual|what|Failure" "$OUT/test_gpu.txt" | head -60
+
+ours() {  # cell T I K [extra]
+  timeout 120 "$BUNDLE/rnnmft" bench --device cuda --cell "$1" --seq-len "$2" --hidden 128 \
+    --batch 64 --input-dim "$3" --models "$4" --precision tf32 --steps 3 --warmup 1 --json "${@:5}" \
+    >> "$OUT/ours.jsonl" 2>> "$OUT/ours.err" || echo "{\"error\": \"rnnmft bench $*\"}" >> "$OUT/ours.jsonl"
+  tail -1 "$OUT/ours.jsonl" | cut -c1-260
+}
+echo "== step by step and fused, side by side (tf32)"
+for K in 256 64; do
+  ours lstm 1000 28 $K
+  ours lstm 1000 28 $K --fused
+done
+ours gru 1000 28 256
+ours gru 1000 28 256 --fused
+ours lstm 784 1 1
+ours lstm 784 1 1 --fused
+ours lstm 1000 28 256 --fused --fused-cluster 4
+ours lstm 1000 28 256 --fused --chunk 200
+ours lstm 1000 28 512 --fused
+echo "== the fused step call by call (K = 256, LSTM; every call waited for)"
+RNNMFT_CUDA_PROFILE=1 timeout 120 "$BUNDLE/rnnmft" bench --device cuda --cell lstm --seq-len 1000 \
+  --hidden 128 --batch 64 --input-dim 28 --models 256 --precision tf32 --steps 1 --warmup 0 \
+  --fused --direct > "$OUT/profile.txt" 2>&1
+grep -E "fused|product|step|total|all" "$OUT/profile.txt" | head -20
+[ "$MODE" = nopeers ] && exit 0
+echo "== peers"
+peer() {
+  timeout 150 python3 "$(dirname "$0")/gpu_peers.py" "$@" >> "$OUT/peers.jsonl" 2>> "$OUT/peers.err"
+  tail -1 "$OUT/peers.jsonl" | cut -c1-200
+}
+peer torch lstm 1000 128 64 28 10 tf32
+peer torch gru 1000 128 64 28 10 tf32
+peer torch lstm 784 128 64 1 10 tf32
+peer jax lstm 1000 128 64 28 3 64
