@@ -35,6 +35,27 @@ ours lstm 784 1 1 --fused
 ours lstm 1000 28 256 --fused --fused-cluster 4
 ours lstm 1000 28 256 --fused --chunk 200
 ours lstm 1000 28 512 --fused
+echo "== train --device cuda --precision tf32 on row MNIST, step by step and fused (RNNMFT_FUSED=1)"
+W=$(mktemp -d)
+for cell in lstm gru; do
+  for fused in 0 1; do
+    RNNMFT_FUSED=$fused timeout 120 "$BUNDLE/rnnmft" train --task mnist-row --cell "$cell" --hidden 64 \
+      --batch 64 --steps 300 --lr 0.002 --log-every 10 --eval-every 300 --eval-limit 1000 \
+      --test-limit 2000 --device cuda --precision tf32 --out "$W/$cell-$fused" > "$OUT/train_$cell-$fused.txt" 2>&1
+    echo "train $cell fused=$fused exit $?"
+    cp "$W/$cell-$fused/log.jsonl" "$OUT/train_$cell-$fused.log.jsonl" 2>/dev/null
+  done
+  python3 - "$W/$cell-0/log.jsonl" "$W/$cell-1/log.jsonl" <<'PY' | tee -a "$OUT/train_compare.txt"
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+la, lb = ([l for l in x if "loss" in l] for x in (a, b))
+d = [abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(la, lb)]
+ta, tb = ([l for l in x if "test_accuracy" in l][-1]["test_accuracy"] for x in (a, b))
+print(f"{sys.argv[1].split('/')[-2]}: {len(la)} log points; relative loss difference at step 10 "
+      f"{d[0]:.1e}, largest {max(d):.1e}; test accuracy step by step {ta:.4f}, fused {tb:.4f}")
+PY
+done
+rm -rf "$W"
 echo "== the fused step call by call (K = 256, LSTM; every call waited for)"
 RNNMFT_CUDA_PROFILE=1 timeout 120 "$BUNDLE/rnnmft" bench --device cuda --cell lstm --seq-len 1000 \
   --hidden 128 --batch 64 --input-dim 28 --models 256 --precision tf32 --steps 1 --warmup 0 \

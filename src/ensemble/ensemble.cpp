@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "util/error.h"
 #include "util/fp_env.h"
@@ -13,6 +15,11 @@ OptKind parse_opt_kind(const std::string& name) {
   if (name == "sgd") return OptKind::Sgd;
   if (name == "rmsprop") return OptKind::RmsProp;
   fail("unknown optimizer '{}' (expected adam, sgd or rmsprop)", name);
+}
+
+bool fused_from_env() {
+  const char* env = std::getenv("RNNMFT_FUSED");
+  return env && std::string(env) == "1";
 }
 
 Kind kernel_kind(const ModelConfig& m) {
@@ -90,7 +97,7 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
   steps_.assign(K, 0.f);
   frozen_.assign(K, false);
   written_.assign(K, {0, 0});  // x_ starts zero-filled
-  if (cfg.fused)
+  if (cfg.fused || fused_from_env())
     for (int d = 0; d < 2; ++d)
       fplan_[d] = be_->fused_plan(kind_, B_, N_, d == 1, cfg.fused_cluster);
 }

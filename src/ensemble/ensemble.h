@@ -24,7 +24,8 @@ struct EnsembleConfig {
   // Record the forward and backward sweep once and replay it (where the backend can).
   bool record = true;
   // Walk each chunk in one fused launch where the backend has one for this cell and shape
-  // (docs/gpu.md §Fused sweeps); fused_cluster > 0 asks for that many blocks per model.
+  // (docs/gpu.md §Fused sweeps); fused_cluster > 0 asks for that many blocks per model. The
+  // environment variable RNNMFT_FUSED=1 sets it for every ensemble.
   bool fused = false;
   int fused_cluster = 0;
 };
@@ -118,6 +119,9 @@ class Ensemble {
 };
 
 OptKind parse_opt_kind(const std::string& name);
+// RNNMFT_FUSED=1: every ensemble (train, sweeps) asks for the fused sweep, and the CPU twin
+// (--device cpu-ensemble) runs it on the host.
+bool fused_from_env();
 Kind kernel_kind(const ModelConfig& m);
 
 }  // namespace rnnmft::ens

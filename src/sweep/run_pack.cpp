@@ -56,7 +56,7 @@ void train_together(const std::vector<RunUnit>& units, PackOutcome& out, size_t 
   try {
     auto be = device_of(units[0].config) == "cuda"
                   ? gpu::make_cuda_backend(gpu::parse_precision(cfg.precision))
-                  : ens::make_cpu_backend();
+                  : ens::make_cpu_backend(ens::fused_from_env());
     hub = std::make_unique<EnsembleHub>(std::move(be), ec);
   } catch (const Error& e) {
     if (K < 2 || !out_of_memory(e)) throw;

@@ -108,7 +108,7 @@ std::unique_ptr<StepEngine> make_step_engine(const std::string& device,
   validate_device(device, precision);
   if (device == "cpu") return std::make_unique<CpuStep>(model, opt);
   auto be = device == "cuda" ? gpu::make_cuda_backend(gpu::parse_precision(precision))
-                             : ens::make_cpu_backend();
+                             : ens::make_cpu_backend(ens::fused_from_env());
   return std::make_unique<EnsembleStep>(std::move(be), model, opt, optimizer, seq_len, batch);
 }
 

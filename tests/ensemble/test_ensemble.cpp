@@ -182,9 +182,18 @@ TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 32, false, kLimit, 4).P, 0);
   EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 8, 32, false, kLimit).P, 0);
   EXPECT_EQ(ens::plan_fused(ens::Kind::Minimal, 8, 32, false, kLimit).P, 0);
-  // Without --fused the engine plans nothing, whatever the backend has.
+  // Without --fused the engine plans nothing, whatever the backend has; RNNMFT_FUSED=1 asks for
+  // the fused sweep where the backend has one.
   const Problem p = make_problem(cell_case("lstm"), 1, 3, 2, 16, 1);
-  EXPECT_EQ(make(p, 1, 0).fused_plan(false).P, 0);
+  ens::EnsembleConfig c;
+  c.model = p.mc;
+  c.seq_len = p.T;
+  c.batch = p.B;
+  EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true), c).fused_plan(false).P, 0);
+  setenv("RNNMFT_FUSED", "1", 1);
+  EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true), c).fused_plan(false).P, 1);
+  EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(), c).fused_plan(false).P, 0);
+  unsetenv("RNNMFT_FUSED");
 }
 
 TEST(Ensemble, ManyModelsEqualOneAtATime) {
