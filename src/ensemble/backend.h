@@ -150,7 +150,7 @@ class Backend {
   // The fused recurrent sweep (ensemble/fused_sweep.h): how this backend would launch it for a
   // shape (P = 0: it has none; `want` > 0 asks for a cluster of that many blocks), and one chunk
   // run that way.
-  virtual FusedPlan fused_plan(Kind /*kind*/, int /*B*/, int /*N*/, bool /*backward*/,
+  virtual FusedPlan fused_plan(Kind /*kind*/, int /*B*/, int /*N*/, int /*I*/, bool /*backward*/,
                                int /*want*/) const {
     return {};
   }

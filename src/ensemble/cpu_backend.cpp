@@ -99,8 +99,8 @@ class CpuBackend final : public Backend {
       for (int64_t i = 0; i < a.n; ++i) update_element(a, k, k * a.n + i);
   }
 
-  FusedPlan fused_plan(Kind kind, int B, int N, bool backward, int want) const override {
-    return fused_ ? plan_fused(kind, B, N, backward, kGpuBlockSmem, want) : FusedPlan{};
+  FusedPlan fused_plan(Kind kind, int B, int N, int I, bool backward, int want) const override {
+    return fused_ ? plan_fused(kind, B, N, I, backward, kGpuBlockSmem, want) : FusedPlan{};
   }
   void fused(const FusedArgs& a) override {
     if (!fused_) Backend::fused(a);

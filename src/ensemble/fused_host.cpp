@@ -104,7 +104,7 @@ void run_fused_host(const FusedArgs& a) {
   if (G == 0 || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
     fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind),
          a.N, a.P);
-  const size_t floats = size_t(fused_layout(G, a.B, a.N, a.P, a.backward).floats);
+  const size_t floats = size_t(fused_layout(G, a.B, a.N, a.I, a.P, a.backward).floats);
   for (int k = 0; k < a.models; ++k) {
     Cluster cluster(a.P, a.warps, floats);
     std::vector<std::thread> threads;  // the body throws nothing (a thread that left would

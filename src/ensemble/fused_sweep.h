@@ -40,12 +40,14 @@ namespace rnnmft::ens {
 struct FusedArgs {
   Kind kind{};
   bool backward = false;
-  int models = 1, B = 1, N = 1, Gi = 1, steps = 1;
+  int models = 1, B = 1, N = 1, I = 1, Gi = 1, steps = 1;
   int P = 1;      // blocks per model (a cluster)
   int warps = 8;  // per block
   const float* params = nullptr;
-  int64_t params_k = 0, off_w_hh = 0, off_bi = 0, off_bh = 0;
-  float* z = nullptr;  // the chunk's products, step s row r at z + (s·B + r)·Gi·N
+  int64_t params_k = 0, off_w_ih = 0, off_w_hh = 0, off_bi = 0, off_bh = 0;
+  const float* x = nullptr;  // forward: the input of step t0 + s at x + s·B·I
+  int64_t x_k = 0;
+  float* z = nullptr;  // backward: the chunk's products, step s row r at z + (s·B + r)·Gi·N
   int64_t z_k = 0;
   float* hn = nullptr;  // GRU reset-after, backward: W_hn h in, its gradient out ([steps][B][N])
   int64_t hn_k = 0;
@@ -72,18 +74,19 @@ RNNMFT_HD constexpr int fused_gates(Kind k) {
 RNNMFT_HD int pad16(int n) { return (n + 15) / 16 * 16; }
 
 // Where everything lies in a block's shared memory (offsets and leading dimensions in floats).
-// W_hh's rows of this block [G·U][N], then forward: h in two copies [2][Bp][N] and a 16 × 16
-// tile of indices (which element of a tile each accumulator register holds); backward: the gate
+// W_hh's rows of this block [G·U][N], then forward: h in two copies [2][Bp][N], a 16 × 16 tile
+// of indices (which element of a tile each accumulator register holds), W_ih's rows [G·U][Ip] and
+// x in two copies [2][Bp][Ip] (Ip: I rounded up to 8, the padding zero); backward: the gate
 // gradients [Bp][G·U], the incoming shares of dh in two sets [2][P][Bp][U] (by sender), and dh
 // and dc of its units [Bp][U]. Each leading dimension is its width plus 4, so that the rows of
 // a tile fall in different banks; every tile then starts 32-byte aligned.
 struct FusedLayout {
-  int U = 0, Bp = 0, ldw = 0, ldh = 0, ldd = 0, ldr = 0;
-  int h = 0, idx = 0;          // forward
+  int U = 0, Bp = 0, Ip = 0, ldw = 0, ldh = 0, ldi = 0, ldd = 0, ldr = 0;
+  int h = 0, idx = 0, wi = 0, x = 0;  // forward
   int d = 0, r = 0, dh = 0, dc = 0;  // backward
   int floats = 0;
 };
-RNNMFT_HD FusedLayout fused_layout(int G, int B, int N, int P, bool backward) {
+RNNMFT_HD FusedLayout fused_layout(int G, int B, int N, int I, int P, bool backward) {
   FusedLayout l;
   l.U = N / P;
   l.Bp = pad16(B);
@@ -93,7 +96,11 @@ RNNMFT_HD FusedLayout fused_layout(int G, int B, int N, int P, bool backward) {
     l.ldh = N + 4;
     l.h = W;
     l.idx = l.h + 2 * l.Bp * l.ldh;
-    l.floats = l.idx + 256;
+    l.Ip = (I + 7) / 8 * 8;
+    l.ldi = l.Ip + 4;
+    l.wi = l.idx + 256;
+    l.x = l.wi + G * l.U * l.ldi;
+    l.floats = l.x + 2 * l.Bp * l.ldi;
   } else {
     l.ldd = G * l.U + 4;
     l.ldr = l.U + 4;
@@ -108,15 +115,15 @@ RNNMFT_HD FusedLayout fused_layout(int G, int B, int N, int P, bool backward) {
 
 // The smallest cluster (1, 2, 4 or 8 blocks; `want` > 0 asks for one) whose blocks fit in
 // `smem_limit` bytes, with U a multiple of 16.
-inline FusedPlan plan_fused(Kind kind, int B, int N, bool backward, size_t smem_limit,
+inline FusedPlan plan_fused(Kind kind, int B, int N, int I, bool backward, size_t smem_limit,
                             int want = 0, int warps = 8) {
   FusedPlan p;
   const int G = fused_gates(kind);
-  if (G == 0 || B < 1 || N < 16 || B > 4096 || N > 4096) return p;
+  if (G == 0 || B < 1 || N < 16 || I < 1 || B > 4096 || N > 4096 || I > 4096) return p;
   for (int P = 1; P <= 8; P *= 2) {
     if (want > 0 && P != want) continue;
     if (N % (16 * P) != 0) continue;
-    const size_t bytes = size_t(fused_layout(G, B, N, P, backward).floats) * sizeof(float);
+    const size_t bytes = size_t(fused_layout(G, B, N, I, P, backward).floats) * sizeof(float);
     if (bytes > smem_limit) continue;
     p.P = P;
     p.warps = warps;
@@ -126,42 +133,58 @@ inline FusedPlan plan_fused(Kind kind, int B, int N, bool backward, size_t smem_
   return p;
 }
 
-// This block's rows of W_hh, rounded for the tensor cores: row g·N + u0 + u of W_hh is row
-// g·U + u here.
+// This block's rows of W_hh (cols = width = N) or W_ih (width I, cols = Ip, the rest zero),
+// rounded for the tensor cores: row g·N + u0 + u of the matrix is row g·U + u here.
 template <class X>
 RNNMFT_FUSED void load_w_rows(X& x, float* Ws, const float* w, int G, int N, int U, int u0,
-                              int ldw) {
-  for (int i = x.thread(); i < G * U * N; i += x.threads()) {
-    const int row = i / N, col = i % N;
-    Ws[row * ldw + col] = x.tf32(w[int64_t(row / U * N + u0 + row % U) * N + col]);
+                              int width, int cols, int ld) {
+  for (int i = x.thread(); i < G * U * cols; i += x.threads()) {
+    const int row = i / cols, col = i % cols;
+    Ws[row * ld + col] =
+        col < width ? x.tf32(w[int64_t(row / U * N + u0 + row % U) * width + col]) : 0.f;
   }
 }
 
+// x of one step into a copy in shared memory (rows < B; the padding stays zero).
+template <class X>
+RNNMFT_FUSED void load_x(X& x, float* Xs, const float* xt, int B, int I, int ldi) {
+  for (int i = x.thread(); i < B * I; i += x.threads()) Xs[i / I * ldi + i % I] = x.tf32(xt[i]);
+}
+
 // One block's forward sweep over the chunk (a.kind == K; the gate count is a constant so that the
-// tiles of all gates stay in registers).
+// tiles of all gates stay in registers): z = x W_ihᵀ + h W_hhᵀ for its units, then the gates.
 template <Kind K, class X>
 RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
   constexpr int G = fused_gates(K);
-  const int N = a.N, U = N / a.P, B = a.B, P = a.P;
-  const FusedLayout l = fused_layout(G, B, N, P, false);
-  const int k = x.model(), u0 = x.rank() * U, GiN = a.Gi * N, ldh = l.ldh, ldw = l.ldw;
-  const int64_t BN = int64_t(B) * N;
+  // The reset-after GRU keeps its candidate's input product apart (r multiplies only W_hn h):
+  // its tiles are acc[3].
+  constexpr int GA = K == Kind::GruAfter ? 4 : G;
+  const int N = a.N, U = N / a.P, B = a.B, P = a.P, I = a.I;
+  const FusedLayout l = fused_layout(G, B, N, I, P, false);
+  const int k = x.model(), u0 = x.rank() * U, ldh = l.ldh, ldw = l.ldw, ldi = l.ldi;
+  const int64_t BN = int64_t(B) * N, BI = int64_t(B) * I;
   float* Ws = x.smem();
   float* Hs = Ws + l.h;
   float* idx = Ws + l.idx;
+  float* Wi = Ws + l.wi;
+  float* Xs = Ws + l.x;
   const float* prm = a.params + k * a.params_k;
   const float* bi = prm + a.off_bi;
   const float* bh = prm + a.off_bh;
-  const float* z = a.z + k * a.z_k;
+  const float* xin = a.x + k * a.x_k;
   float* H = a.H + k * a.h_k;
   float* C = a.C ? a.C + k * a.h_k : nullptr;
 
-  load_w_rows(x, Ws, prm + a.off_w_hh, G, N, U, u0, ldw);
+  load_w_rows(x, Ws, prm + a.off_w_hh, G, N, U, u0, N, N, ldw);
+  load_w_rows(x, Wi, prm + a.off_w_ih, G, N, U, u0, I, l.Ip, ldi);
   for (int i = x.thread(); i < 2 * l.Bp * N; i += x.threads()) {
     const int r = i / N, c = i % N;  // h_{t0} in copy 0; padding rows and copy 1 zero
     Hs[r * ldh + c] = r < B ? x.tf32(H[int64_t(r) * N + c]) : 0.f;
   }
+  for (int i = x.thread(); i < 2 * l.Bp * ldi; i += x.threads()) Xs[i] = 0.f;
   for (int i = x.thread(); i < 256; i += x.threads()) idx[i] = float(i);
+  x.sync_block();  // Xs zero before x_{t0} goes in
+  load_x(x, Xs, xin, B, I, ldi);
   x.sync_cluster();  // every block's h ready before any block writes into it
   // pos.x[i]: the element of a 16 × 16 tile that accumulator register i of this lane holds (the
   // same for every accumulator).
@@ -172,11 +195,22 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
   for (int s = 0; s < a.steps; ++s) {
     const float* hs = Hs + (s & 1) * l.Bp * ldh;
     float* hd = Hs + ((s + 1) & 1) * l.Bp * ldh;
+    const float* xs = Xs + (s & 1) * l.Bp * ldi;
     for (int tile = x.warp(); tile < RT * UT; tile += x.warps()) {
       const int r0 = tile / UT * 16, ul = tile % UT * 16;
-      typename X::Acc acc[G];
+      typename X::Acc acc[GA];
       RNNMFT_UNROLL
-      for (int g = 0; g < G; ++g) x.zero(acc[g]);
+      for (int g = 0; g < GA; ++g) x.zero(acc[g]);
+      for (int kk = 0; kk < l.Ip; kk += 8) {
+        typename X::A fa;
+        x.load_a(fa, xs + r0 * ldi + kk, ldi);
+        RNNMFT_UNROLL
+        for (int g = 0; g < G; ++g) {
+          typename X::Bc fb;
+          x.load_bc(fb, Wi + (g * U + ul) * ldi + kk, ldi);
+          x.mma(acc[K == Kind::GruAfter && g == 2 ? 3 : g], fa, fb);
+        }
+      }
       for (int kk = 0; kk < N; kk += 8) {
         typename X::A fa;
         x.load_a(fa, hs + r0 * ldh + kk, ldh);
@@ -191,34 +225,34 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
         const int e = int(pos.x[i]), r = r0 + e / 16;
         if (r >= B) continue;
         const int j = u0 + ul + e % 16;
-        const float* zr = z + (int64_t(s) * B + r) * GiN;
         const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;  // h_{t0+s}; h_{t0+s+1} at o + BN
         float h;
         // The gate math of ensemble/cells/*.h (docs/theory.md §1, §3, §4).
         if constexpr (K == Kind::Lstm) {
-          const float pi = zr[j] + acc[0].x[i] + bi[j] + bh[j];
-          const float pf = zr[N + j] + acc[1].x[i] + bi[N + j] + bh[N + j];
-          const float pg = zr[2 * N + j] + acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j];
-          const float po = zr[3 * N + j] + acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j];
+          const float pi = acc[0].x[i] + bi[j] + bh[j];
+          const float pf = acc[1].x[i] + bi[N + j] + bh[N + j];
+          const float pg = acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j];
+          const float po = acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j];
           const float ig = sigmoid(pi), fg = sigmoid(pf), gg = tanhf(pg), og = sigmoid(po);
           const float c = fg * C[o] + ig * gg;
           C[o + BN] = c;
           h = og * tanhf(c);
         } else if constexpr (K == Kind::GruAfter) {
-          const float rg = sigmoid(zr[j] + acc[0].x[i] + bi[j] + bh[j]);
-          const float ug = sigmoid(zr[N + j] + acc[1].x[i] + bi[N + j] + bh[N + j]);
-          const float n =
-              tanhf(zr[2 * N + j] + bi[2 * N + j] + rg * (acc[2].x[i] + bh[2 * N + j]));
+          const float rg = sigmoid(acc[0].x[i] + bi[j] + bh[j]);
+          const float ug = sigmoid(acc[1].x[i] + bi[N + j] + bh[N + j]);
+          const float n = tanhf(acc[3].x[i] + bi[2 * N + j] + rg * (acc[2].x[i] + bh[2 * N + j]));
           h = (1.f - ug) * n + ug * H[o];
         } else {
-          h = tanhf(zr[j] + acc[0].x[i] + bi[j] + bh[j]);
+          h = tanhf(acc[0].x[i] + bi[j] + bh[j]);
         }
         H[o + BN] = h;
         const float v = x.tf32(h);
         for (int p = 0; p < P; ++p) x.peer(hd, p)[r * ldh + j] = v;
       }
     }
-    x.sync_cluster();  // h_{t0+s+1} complete in every block
+    // x of the next step into the other copy (read by nobody during this step).
+    if (s + 1 < a.steps) load_x(x, Xs + ((s + 1) & 1) * l.Bp * ldi, xin + (s + 1) * BI, B, I, ldi);
+    x.sync_cluster();  // h_{t0+s+1} complete in every block, x_{t0+s+1} in this one
   }
 }
 
@@ -228,7 +262,7 @@ template <Kind K, class X>
 RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
   constexpr int G = fused_gates(K);
   const int N = a.N, P = a.P, U = N / P, B = a.B;
-  const FusedLayout l = fused_layout(G, B, N, P, true);
+  const FusedLayout l = fused_layout(G, B, N, a.I, P, true);
   const int k = x.model(), q = x.rank(), u0 = q * U, GiN = a.Gi * N, GU = G * U;
   const int ldw = l.ldw, ldd = l.ldd, ldr = l.ldr;
   const int64_t BN = int64_t(B) * N;
@@ -247,7 +281,7 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
   float* dh = a.dh + k * a.d_k;
   float* dc = a.dc ? a.dc + k * a.d_k : nullptr;
 
-  load_w_rows(x, Ws, prm + a.off_w_hh, G, N, U, u0, ldw);
+  load_w_rows(x, Ws, prm + a.off_w_hh, G, N, U, u0, N, N, ldw);
   for (int i = x.thread(); i < l.Bp * ldd; i += x.threads()) Ds[i] = 0.f;  // padding rows stay 0
   for (int i = x.thread(); i < B * U; i += x.threads()) {
     const int r = i / U, j = u0 + i % U;

@@ -117,10 +117,11 @@ class CudaBackend final : public ens::Backend {
   }
   // The fused sweep multiplies on the tensor cores (WMMA TF32), so it is there for --precision
   // tf32 only; fp32 and the reference products keep the step-by-step sweep.
-  ens::FusedPlan fused_plan(ens::Kind kind, int B, int N, bool backward, int want) const override {
+  ens::FusedPlan fused_plan(ens::Kind kind, int B, int N, int I, bool backward,
+                            int want) const override {
     ens::FusedPlan p;
     if (precision_ != Precision::Tf32 || reference_) return p;
-    check(gpu::fused_plan(kind, B, N, backward, want, &p), "planning the fused sweep");
+    check(gpu::fused_plan(kind, B, N, I, backward, want, &p), "planning the fused sweep");
     return p;
   }
   void fused(const ens::FusedArgs& a) override {
@@ -128,7 +129,7 @@ class CudaBackend final : public ens::Backend {
       fail("the fused sweep takes at most {} models at once (got {})", 65535 / a.P, a.models);
     // No CUDA calls but the launch: this may run while a sweep is being recorded.
     const size_t smem =
-        size_t(ens::fused_layout(ens::fused_gates(a.kind), a.B, a.N, a.P, a.backward).floats) *
+        size_t(ens::fused_layout(ens::fused_gates(a.kind), a.B, a.N, a.I, a.P, a.backward).floats) *
         sizeof(float);
     Timer t(this, [&] { return std::string(a.backward ? "fused backward" : "fused forward"); });
     check(launch_fused(a, smem, stream_), "fused sweep");

@@ -78,7 +78,7 @@ Kernel kernel_for(ens::Kind kind, bool backward) {
 
 }  // namespace
 
-cudaError_t fused_plan(ens::Kind kind, int B, int N, bool backward, int want,
+cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int want,
                        ens::FusedPlan* plan) {
   *plan = {};
   int dev = 0, limit = 0, major = 0;
@@ -87,7 +87,7 @@ cudaError_t fused_plan(ens::Kind kind, int B, int N, bool backward, int want,
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
   if (e != cudaSuccess || major < 9) return e;  // clusters need sm_90
-  const ens::FusedPlan p = ens::plan_fused(kind, B, N, backward, size_t(limit), want);
+  const ens::FusedPlan p = ens::plan_fused(kind, B, N, I, backward, size_t(limit), want);
   if (p.P == 0) return cudaSuccess;
   const Kernel fn = kernel_for(kind, backward);
   // The most any plan asks for, so that plans of other shapes keep working.

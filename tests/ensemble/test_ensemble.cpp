@@ -156,32 +156,35 @@ TEST(Ensemble, OptimizersMatchTheCpuOptimizers) {
 }
 
 // The fused sweep's launch shape from its shared memory (ensemble/fused_sweep.h), worked by hand
-// for the paper's LSTM (B = 64, N = 128) in an H100 block (227 KiB = 232448 bytes); every
-// leading dimension is padded by 4 floats.
+// for the paper's LSTM (B = 64, N = 128, I = 28) in an H100 block (227 KiB = 232448 bytes);
+// every leading dimension is padded by 4 floats, I rounded up to 32.
 TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   constexpr size_t kLimit = 232448;
-  // Forward, one block: W_hh rows 4·128·132 floats = 270 KB alone, too much; two blocks:
-  // 4·64·132 + h 2·64·132 + an index tile of 256 = 50944 floats = 203776 bytes.
-  const auto f = ens::plan_fused(ens::Kind::Lstm, 64, 128, false, kLimit);
-  EXPECT_EQ(f.P, 2);
-  EXPECT_EQ(f.smem, size_t(203776));
+  // Forward, two blocks: W_hh rows 4·64·132 + h 2·64·132 + an index tile of 256 + W_ih rows
+  // 4·64·36 + x 2·64·36 = 64768 floats = 259072 bytes, too much; four: 16896 + 16896 + 256 +
+  // 4608 + 4608 = 43264 floats = 173056 bytes.
+  const auto f = ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit);
+  EXPECT_EQ(f.P, 4);
+  EXPECT_EQ(f.smem, size_t(173056));
   // Backward, two blocks: 33792 + dz 64·260 + shares 2·2·64·68 + dh, dc 2·64·64 = 76032 floats,
   // too much; four: 4·32·132 + 64·132 + 2·4·64·36 + 2·64·32 = 47872 floats.
-  const auto b = ens::plan_fused(ens::Kind::Lstm, 64, 128, true, kLimit);
+  const auto b = ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, true, kLimit);
   EXPECT_EQ(b.P, 4);
   EXPECT_EQ(b.smem, size_t(47872 * 4));
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, false, kLimit, 1).P, 0);  // asked, no fit
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, false, kLimit, 8).P, 8);
-  EXPECT_EQ(ens::plan_fused(ens::Kind::GruAfter, 64, 128, false, kLimit).P, 2);
-  // Vanilla backward, one block: 128·132 + 64·132 + 2·64·132 + 2·64·128 = 58624 floats, 2 KiB over.
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Vanilla, 64, 128, true, kLimit).P, 2);
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Vanilla, 64, 128, false, kLimit).P, 1);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit, 2).P, 0);  // no fit
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit, 8).P, 8);
+  // The GRU: 3·64·132 + 16896 + 256 + 3·64·36 + 4608 = 54016 floats fit in two blocks.
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruAfter, 64, 128, 28, false, kLimit).P, 2);
+  // Vanilla backward, one block: 128·132 + 64·132 + 2·64·132 + 2·64·128 = 58624 floats, 2 KiB
+  // over.
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Vanilla, 64, 128, 28, true, kLimit).P, 2);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Vanilla, 64, 128, 28, false, kLimit).P, 1);
   // Units per block must fill 16-wide tiles; the reset-before GRU and the minimalRNN are not
   // fused.
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 24, false, kLimit).P, 0);
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 32, false, kLimit, 4).P, 0);
-  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 8, 32, false, kLimit).P, 0);
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Minimal, 8, 32, false, kLimit).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 24, 3, false, kLimit).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 32, 3, false, kLimit, 4).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 8, 32, 3, false, kLimit).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Minimal, 8, 32, 3, false, kLimit).P, 0);
   // Without --fused the engine plans nothing, whatever the backend has; RNNMFT_FUSED=1 asks for
   // the fused sweep where the backend has one.
   const Problem p = make_problem(cell_case("lstm"), 1, 3, 2, 16, 1);
