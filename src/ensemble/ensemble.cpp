@@ -298,8 +298,9 @@ void Ensemble::backward() {
   bool swapped = false;
   for (int t0 = ((T_ - 1) / tc_) * tc_; t0 >= 0; t0 -= tc_) {
     const int n = std::min(tc_, T_ - t0);
-    chunk_products(t0, n, true);
-    if (fplan_[1].P > 0) be_->fused(fused_args(true, t0, n));  // dh_ and dc_ carried in place
+    // The fused launch recomputes its pre-activations itself; dh_ and dc_ are carried in place.
+    if (fplan_[1].P > 0) be_->fused(fused_args(true, t0, n));
+    else chunk_products(t0, n, true);
     for (int s = fplan_[1].P > 0 ? -1 : n - 1; s >= 0; --s) {
       const int t = t0 + s;
       const float* dz = z_ + s * BN * Gi_;

@@ -73,16 +73,17 @@ RNNMFT_HD constexpr int fused_gates(Kind k) {
 }
 RNNMFT_HD int pad16(int n) { return (n + 15) / 16 * 16; }
 
-// Where everything lies in a block's shared memory (offsets and leading dimensions in floats).
-// W_hh's rows of this block [G·U][N], then forward: h in two copies [2][Bp][N], a 16 × 16 tile
-// of indices (which element of a tile each accumulator register holds), W_ih's rows [G·U][Ip] and
-// x in two copies [2][Bp][Ip] (Ip: I rounded up to 8, the padding zero); backward: the gate
-// gradients [Bp][G·U], the incoming shares of dh in two sets [2][P][Bp][U] (by sender), and dh
-// and dc of its units [Bp][U]. Each leading dimension is its width plus 4, so that the rows of
-// a tile fall in different banks; every tile then starts 32-byte aligned.
+// Where everything lies in a block's shared memory (offsets and leading dimensions in floats):
+// W_hh's rows of this block [G·U][N]; h [Bp][N]; a 16 × 16 tile of indices (which element of a
+// tile each accumulator register holds); W_ih's rows [G·U][Ip]; x [Bp][Ip] (Ip: I rounded up to
+// 8, the padding zero). The forward keeps two copies of h and of x (this step's and the next's).
+// The backward adds the gate gradients [Bp][G·U], the incoming shares of dh in two sets
+// [2][P][Bp][U] (by sender), and dh and dc of its units [Bp][U]. Each leading dimension is its
+// width plus 4, so that the rows of a tile fall in different banks; every tile then starts
+// 32-byte aligned.
 struct FusedLayout {
   int U = 0, Bp = 0, Ip = 0, ldw = 0, ldh = 0, ldi = 0, ldd = 0, ldr = 0;
-  int h = 0, idx = 0, wi = 0, x = 0;  // forward
+  int h = 0, idx = 0, wi = 0, x = 0;
   int d = 0, r = 0, dh = 0, dc = 0;  // backward
   int floats = 0;
 };
@@ -90,21 +91,20 @@ RNNMFT_HD FusedLayout fused_layout(int G, int B, int N, int I, int P, bool backw
   FusedLayout l;
   l.U = N / P;
   l.Bp = pad16(B);
+  l.Ip = (I + 7) / 8 * 8;
   l.ldw = N + 4;
-  const int W = G * l.U * l.ldw;
-  if (!backward) {
-    l.ldh = N + 4;
-    l.h = W;
-    l.idx = l.h + 2 * l.Bp * l.ldh;
-    l.Ip = (I + 7) / 8 * 8;
-    l.ldi = l.Ip + 4;
-    l.wi = l.idx + 256;
-    l.x = l.wi + G * l.U * l.ldi;
-    l.floats = l.x + 2 * l.Bp * l.ldi;
-  } else {
+  l.ldh = N + 4;
+  l.ldi = l.Ip + 4;
+  const int copies = backward ? 1 : 2;
+  l.h = G * l.U * l.ldw;
+  l.idx = l.h + copies * l.Bp * l.ldh;
+  l.wi = l.idx + 256;
+  l.x = l.wi + G * l.U * l.ldi;
+  l.floats = l.x + copies * l.Bp * l.ldi;
+  if (backward) {
     l.ldd = G * l.U + 4;
     l.ldr = l.U + 4;
-    l.d = W;
+    l.d = l.floats;
     l.r = l.d + l.Bp * l.ldd;
     l.dh = l.r + 2 * P * l.Bp * l.ldr;
     l.dc = l.dh + l.Bp * l.U;
@@ -149,6 +149,39 @@ RNNMFT_FUSED void load_w_rows(X& x, float* Ws, const float* w, int G, int N, int
 template <class X>
 RNNMFT_FUSED void load_x(X& x, float* Xs, const float* xt, int B, int I, int ldi) {
   for (int i = x.thread(); i < B * I; i += x.threads()) Xs[i / I * ldi + i % I] = x.tf32(xt[i]);
+}
+
+// The pre-activation tiles of rows [r0, r0 + 16) and this block's units [ul, ul + 16) of every
+// gate: acc[g] = x W_ihᵀ + h W_hhᵀ, except the reset-after GRU's candidate, whose h W_hnᵀ is acc[2]
+// and x W_inᵀ acc[3] (r multiplies only the first).
+template <Kind K, class X>
+RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const float* xs, const float* hs,
+                             const float* Wi, const float* Ws, const FusedLayout& l, int N,
+                             int r0, int ul) {
+  constexpr int G = fused_gates(K);
+  constexpr int GA = K == Kind::GruAfter ? 4 : G;
+  RNNMFT_UNROLL
+  for (int g = 0; g < GA; ++g) x.zero(acc[g]);
+  for (int kk = 0; kk < l.Ip; kk += 8) {
+    typename X::A fa;
+    x.load_a(fa, xs + r0 * l.ldi + kk, l.ldi);
+    RNNMFT_UNROLL
+    for (int g = 0; g < G; ++g) {
+      typename X::Bc fb;
+      x.load_bc(fb, Wi + (g * l.U + ul) * l.ldi + kk, l.ldi);
+      x.mma(acc[K == Kind::GruAfter && g == 2 ? 3 : g], fa, fb);
+    }
+  }
+  for (int kk = 0; kk < N; kk += 8) {
+    typename X::A fa;
+    x.load_a(fa, hs + r0 * l.ldh + kk, l.ldh);
+    RNNMFT_UNROLL
+    for (int g = 0; g < G; ++g) {
+      typename X::Bc fb;
+      x.load_bc(fb, Ws + (g * l.U + ul) * l.ldw + kk, l.ldw);
+      x.mma(acc[g], fa, fb);
+    }
+  }
 }
 
 // One block's forward sweep over the chunk (a.kind == K; the gate count is a constant so that the
@@ -199,28 +232,7 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
     for (int tile = x.warp(); tile < RT * UT; tile += x.warps()) {
       const int r0 = tile / UT * 16, ul = tile % UT * 16;
       typename X::Acc acc[GA];
-      RNNMFT_UNROLL
-      for (int g = 0; g < GA; ++g) x.zero(acc[g]);
-      for (int kk = 0; kk < l.Ip; kk += 8) {
-        typename X::A fa;
-        x.load_a(fa, xs + r0 * ldi + kk, ldi);
-        RNNMFT_UNROLL
-        for (int g = 0; g < G; ++g) {
-          typename X::Bc fb;
-          x.load_bc(fb, Wi + (g * U + ul) * ldi + kk, ldi);
-          x.mma(acc[K == Kind::GruAfter && g == 2 ? 3 : g], fa, fb);
-        }
-      }
-      for (int kk = 0; kk < N; kk += 8) {
-        typename X::A fa;
-        x.load_a(fa, hs + r0 * ldh + kk, ldh);
-        RNNMFT_UNROLL
-        for (int g = 0; g < G; ++g) {
-          typename X::Bc fb;
-          x.load_bc(fb, Ws + (g * U + ul) * ldw + kk, ldw);
-          x.mma(acc[g], fa, fb);
-        }
-      }
+      gate_tiles<K>(x, acc, xs, hs, Wi, Ws, l, N, r0, ul);
       for (int i = 0; i < X::Acc::num_elements; ++i) {
         const int e = int(pos.x[i]), r = r0 + e / 16;
         if (r >= B) continue;
@@ -256,24 +268,32 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
   }
 }
 
-// One block's backward sweep over the chunk, s = steps − 1 … 0: the gate gradients overwrite the
-// chunk's products (and the reset-after GRU's W_hn h), as the step-by-step sweep leaves them.
+// One block's backward sweep over the chunk, s = steps − 1 … 0. Each step recomputes its
+// pre-activations from h and x (the forward kept only the states), then writes the gate gradients
+// where the step-by-step sweep leaves them for the weight-gradient products: the chunk's product
+// buffer z, and for the reset-after GRU the gradient of W_hn h + b_hn in hn.
 template <Kind K, class X>
 RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
   constexpr int G = fused_gates(K);
-  const int N = a.N, P = a.P, U = N / P, B = a.B;
-  const FusedLayout l = fused_layout(G, B, N, a.I, P, true);
+  constexpr int GA = K == Kind::GruAfter ? 4 : G;
+  const int N = a.N, P = a.P, U = N / P, B = a.B, I = a.I;
+  const FusedLayout l = fused_layout(G, B, N, I, P, true);
   const int k = x.model(), q = x.rank(), u0 = q * U, GiN = a.Gi * N, GU = G * U;
-  const int ldw = l.ldw, ldd = l.ldd, ldr = l.ldr;
-  const int64_t BN = int64_t(B) * N;
+  const int ldh = l.ldh, ldi = l.ldi, ldw = l.ldw, ldd = l.ldd, ldr = l.ldr;
+  const int64_t BN = int64_t(B) * N, BI = int64_t(B) * I;
   float* Ws = x.smem();
-  float* Ds = Ws + l.d;   // this block's gate gradients, rounded for the tensor cores
-  float* R = Ws + l.r;    // the shares of dh for its units, by sender
+  float* Hs = Ws + l.h;
+  float* idx = Ws + l.idx;
+  float* Wi = Ws + l.wi;
+  float* Xs = Ws + l.x;
+  float* Ds = Ws + l.d;  // this block's gate gradients, rounded for the tensor cores
+  float* R = Ws + l.r;   // the shares of dh for its units, by sender
   float* Dh = Ws + l.dh;
   float* Dc = Ws + l.dc;
   const float* prm = a.params + k * a.params_k;
   const float* bi = prm + a.off_bi;
   const float* bh = prm + a.off_bh;
+  const float* xin = a.x + k * a.x_k;
   float* z = a.z + k * a.z_k;
   float* hn = a.hn ? a.hn + k * a.hn_k : nullptr;
   const float* H = a.H + k * a.h_k;
@@ -282,64 +302,83 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
   float* dc = a.dc ? a.dc + k * a.d_k : nullptr;
 
   load_w_rows(x, Ws, prm + a.off_w_hh, G, N, U, u0, N, N, ldw);
-  for (int i = x.thread(); i < l.Bp * ldd; i += x.threads()) Ds[i] = 0.f;  // padding rows stay 0
+  load_w_rows(x, Wi, prm + a.off_w_ih, G, N, U, u0, I, l.Ip, ldi);
+  // Padding rows (and x's padding columns) stay zero.
+  for (int i = x.thread(); i < l.Bp * ldh; i += x.threads()) Hs[i] = 0.f;
+  for (int i = x.thread(); i < l.Bp * ldi; i += x.threads()) Xs[i] = 0.f;
+  for (int i = x.thread(); i < l.Bp * ldd; i += x.threads()) Ds[i] = 0.f;
+  for (int i = x.thread(); i < 256; i += x.threads()) idx[i] = float(i);
   for (int i = x.thread(); i < B * U; i += x.threads()) {
     const int r = i / U, j = u0 + i % U;
     Dh[i] = dh[r * N + j];
     Dc[i] = dc ? dc[r * N + j] : 0.f;
   }
   x.sync_cluster();
+  typename X::Acc pos;  // as in the forward sweep
+  x.load_acc(pos, idx, 16);
 
-  const int RT = l.Bp / 16, NT = N / 16;
+  const int RT = l.Bp / 16, UT = U / 16, NT = N / 16;
   for (int s = a.steps - 1; s >= 0; --s) {
-    // The gate gradients of this block's units; Dh keeps the element-wise part of dh_{t−1}.
-    // (Element i is thread i's here and in the sum below, so neither needs a barrier.)
-    for (int i = x.thread(); i < B * U; i += x.threads()) {
-      const int r = i / U, u = i % U, j = u0 + u;
-      float* zr = z + (int64_t(s) * B + r) * GiN;
-      const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;  // h_{t0+s}, the step's input
-      float* d = Ds + r * ldd + u;
-      const float g_h = Dh[i];
-      if constexpr (K == Kind::Lstm) {
-        const float ig = sigmoid(zr[j] + bi[j] + bh[j]);
-        const float fg = sigmoid(zr[N + j] + bi[N + j] + bh[N + j]);
-        const float gg = tanhf(zr[2 * N + j] + bi[2 * N + j] + bh[2 * N + j]);
-        const float og = sigmoid(zr[3 * N + j] + bi[3 * N + j] + bh[3 * N + j]);
-        const float cp = C[o], c = fg * cp + ig * gg, tc = tanhf(c);
-        const float dct = Dc[i] + g_h * og * (1.f - tc * tc);
-        const float di = dct * gg * ig * (1.f - ig), df = dct * cp * fg * (1.f - fg);
-        const float dg = dct * ig * (1.f - gg * gg), d_o = g_h * tc * og * (1.f - og);
-        zr[j] = di;
-        zr[N + j] = df;
-        zr[2 * N + j] = dg;
-        zr[3 * N + j] = d_o;
-        d[0] = x.tf32(di);
-        d[U] = x.tf32(df);
-        d[2 * U] = x.tf32(dg);
-        d[3 * U] = x.tf32(d_o);
-        Dc[i] = dct * fg;
-        Dh[i] = 0.f;
-      } else if constexpr (K == Kind::GruAfter) {
-        float* hnr = hn + (int64_t(s) * B + r) * N;
-        const float rg = sigmoid(zr[j] + bi[j] + bh[j]);
-        const float ug = sigmoid(zr[N + j] + bi[N + j] + bh[N + j]);
-        const float e = hnr[j] + bh[2 * N + j];  // W_hn h + b_hn
-        const float n = tanhf(zr[2 * N + j] + bi[2 * N + j] + rg * e), hp = H[o];
-        const float dan = g_h * (1.f - ug) * (1.f - n * n);
-        const float dr = dan * e * rg * (1.f - rg), du = g_h * (hp - n) * ug * (1.f - ug);
-        zr[j] = dr;
-        zr[N + j] = du;
-        zr[2 * N + j] = dan;
-        hnr[j] = dan * rg;
-        d[0] = x.tf32(dr);
-        d[U] = x.tf32(du);
-        d[2 * U] = x.tf32(dan * rg);
-        Dh[i] = g_h * ug;
-      } else {
-        const float h = tanhf(zr[j] + bi[j] + bh[j]), dz = g_h * (1.f - h * h);
-        zr[j] = dz;
-        d[0] = x.tf32(dz);
-        Dh[i] = 0.f;
+    // The step's input: h_{t0+s} (all units) and x_{t0+s}.
+    for (int i = x.thread(); i < B * N; i += x.threads())
+      Hs[i / N * ldh + i % N] = x.tf32(H[s * BN + i]);
+    load_x(x, Xs, xin + s * BI, B, I, ldi);
+    x.sync_block();
+    // The pre-activations of this block's units, and from them the gate gradients; Dh keeps the
+    // element-wise part of dh_{t−1}.
+    for (int tile = x.warp(); tile < RT * UT; tile += x.warps()) {
+      const int r0 = tile / UT * 16, ul = tile % UT * 16;
+      typename X::Acc acc[GA];
+      gate_tiles<K>(x, acc, Xs, Hs, Wi, Ws, l, N, r0, ul);
+      for (int i = 0; i < X::Acc::num_elements; ++i) {
+        const int e = int(pos.x[i]), r = r0 + e / 16;
+        if (r >= B) continue;
+        const int u = ul + e % 16, j = u0 + u, c = r * U + u;
+        float* zr = z + (int64_t(s) * B + r) * GiN;
+        const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;  // h_{t0+s}, the step's input
+        float* d = Ds + r * ldd + u;
+        const float g_h = Dh[c];
+        // The derivatives of ensemble/cells/*.h (docs/theory.md §1, §3, §4).
+        if constexpr (K == Kind::Lstm) {
+          const float ig = sigmoid(acc[0].x[i] + bi[j] + bh[j]);
+          const float fg = sigmoid(acc[1].x[i] + bi[N + j] + bh[N + j]);
+          const float gg = tanhf(acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j]);
+          const float og = sigmoid(acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j]);
+          const float cp = C[o], cn = fg * cp + ig * gg, tc = tanhf(cn);
+          const float dct = Dc[c] + g_h * og * (1.f - tc * tc);
+          const float di = dct * gg * ig * (1.f - ig), df = dct * cp * fg * (1.f - fg);
+          const float dg = dct * ig * (1.f - gg * gg), d_o = g_h * tc * og * (1.f - og);
+          zr[j] = di;
+          zr[N + j] = df;
+          zr[2 * N + j] = dg;
+          zr[3 * N + j] = d_o;
+          d[0] = x.tf32(di);
+          d[U] = x.tf32(df);
+          d[2 * U] = x.tf32(dg);
+          d[3 * U] = x.tf32(d_o);
+          Dc[c] = dct * fg;
+          Dh[c] = 0.f;
+        } else if constexpr (K == Kind::GruAfter) {
+          const float rg = sigmoid(acc[0].x[i] + bi[j] + bh[j]);
+          const float ug = sigmoid(acc[1].x[i] + bi[N + j] + bh[N + j]);
+          const float ev = acc[2].x[i] + bh[2 * N + j];  // W_hn h + b_hn
+          const float n = tanhf(acc[3].x[i] + bi[2 * N + j] + rg * ev), hp = H[o];
+          const float dan = g_h * (1.f - ug) * (1.f - n * n);
+          const float dr = dan * ev * rg * (1.f - rg), du = g_h * (hp - n) * ug * (1.f - ug);
+          zr[j] = dr;
+          zr[N + j] = du;
+          zr[2 * N + j] = dan;
+          hn[(int64_t(s) * B + r) * N + j] = dan * rg;
+          d[0] = x.tf32(dr);
+          d[U] = x.tf32(du);
+          d[2 * U] = x.tf32(dan * rg);
+          Dh[c] = g_h * ug;
+        } else {
+          const float h = tanhf(acc[0].x[i] + bi[j] + bh[j]), dz = g_h * (1.f - h * h);
+          zr[j] = dz;
+          d[0] = x.tf32(dz);
+          Dh[c] = 0.f;
+        }
       }
     }
     x.sync_block();
@@ -367,6 +406,8 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
       for (int p = 0; p < P; ++p) acc += R[set + (p * l.Bp + r) * ldr + u];
       Dh[i] = acc;
     }
+    // (The next step's loads touch only Hs and Xs, read before the barrier above; its
+    // gradients read Dh after the barrier that follows them.)
   }
   for (int i = x.thread(); i < B * U; i += x.threads()) {
     const int r = i / U, j = u0 + i % U;

@@ -149,14 +149,14 @@ TEST(CudaEnsemble, ManyModelsEqualOneAtATime) {
   }
 }
 
-// The paper's LSTM (N = 128, B = 64, I = 28): clusters of 4 blocks fit an H100 block's 227 KiB
-// both ways; the fused sweep against the CPU engine at tf32's tolerances.
+// The paper's LSTM (N = 128, B = 64, I = 28): clusters of 4 blocks forward and 8 backward fit an
+// H100 block's 227 KiB; the fused sweep against the CPU engine at tf32's tolerances.
 TEST(CudaEnsemble, FusedSweepAtThePapersShape) {
   REQUIRE_GPU();
   const Problem p = make_problem(cell_case("lstm"), 2, 40, 64, 128, 28);
   auto e = make_fused(p, 2, 16, 0);
   EXPECT_EQ(e.fused_plan(false).P, 4);
-  EXPECT_EQ(e.fused_plan(true).P, 4);
+  EXPECT_EQ(e.fused_plan(true).P, 8);
   check_against_cpu_engine(e, p, 1e-2, 5e-2, "lstm fused, N 128, B 64");
 }
 
