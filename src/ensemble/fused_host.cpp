@@ -102,8 +102,8 @@ void run_block(HostCtx& x, const FusedArgs& a) {
 void run_fused_host(const FusedArgs& a) {
   const int G = fused_gates(a.kind);
   if (G == 0 || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
-    fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind),
-         a.N, a.P);
+    fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind), a.N,
+         a.P);
   const size_t floats = size_t(fused_layout(G, a.B, a.N, a.I, a.P, a.backward).floats);
   for (int k = 0; k < a.models; ++k) {
     Cluster cluster(a.P, a.warps, floats);
@@ -113,9 +113,12 @@ void run_fused_host(const FusedArgs& a) {
       for (int w = 0; w < a.warps; ++w)
         threads.emplace_back([&, q, w] {
           HostCtx x(cluster, k, q, w, a.warps);
-          if (a.kind == Kind::Lstm) run_block<Kind::Lstm>(x, a);
-          else if (a.kind == Kind::GruAfter) run_block<Kind::GruAfter>(x, a);
-          else run_block<Kind::Vanilla>(x, a);
+          if (a.kind == Kind::Lstm)
+            run_block<Kind::Lstm>(x, a);
+          else if (a.kind == Kind::GruAfter)
+            run_block<Kind::GruAfter>(x, a);
+          else
+            run_block<Kind::Vanilla>(x, a);
         });
     for (auto& t : threads) t.join();
   }

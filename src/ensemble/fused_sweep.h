@@ -71,7 +71,9 @@ struct FusedPlan {
 RNNMFT_HD constexpr int fused_gates(Kind k) {
   return k == Kind::Lstm ? 4 : k == Kind::GruAfter ? 3 : k == Kind::Vanilla ? 1 : 0;
 }
-RNNMFT_HD int pad16(int n) { return (n + 15) / 16 * 16; }
+RNNMFT_HD int pad16(int n) {
+  return (n + 15) / 16 * 16;
+}
 
 // Where everything lies in a block's shared memory (offsets and leading dimensions in floats):
 // W_hh's rows of this block [G·U][N]; h [Bp][N]; a 16 × 16 tile of indices (which element of a
@@ -156,8 +158,8 @@ RNNMFT_FUSED void load_x(X& x, float* Xs, const float* xt, int B, int I, int ldi
 // and x W_inᵀ acc[3] (r multiplies only the first).
 template <Kind K, class X>
 RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const float* xs, const float* hs,
-                             const float* Wi, const float* Ws, const FusedLayout& l, int N,
-                             int r0, int ul) {
+                             const float* Wi, const float* Ws, const FusedLayout& l, int N, int r0,
+                             int ul) {
   constexpr int G = fused_gates(K);
   constexpr int GA = K == Kind::GruAfter ? 4 : G;
   RNNMFT_UNROLL
@@ -239,23 +241,22 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
         const int j = u0 + ul + e % 16;
         const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;  // h_{t0+s}; h_{t0+s+1} at o + BN
         float h;
-        // The gate math of ensemble/cells/*.h (docs/theory.md §1, §3, §4).
+        // The cells' math on values (ensemble/cells/*.h; docs/theory.md §1, §3, §4).
         if constexpr (K == Kind::Lstm) {
-          const float pi = acc[0].x[i] + bi[j] + bh[j];
-          const float pf = acc[1].x[i] + bi[N + j] + bh[N + j];
-          const float pg = acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j];
-          const float po = acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j];
-          const float ig = sigmoid(pi), fg = sigmoid(pf), gg = tanhf(pg), og = sigmoid(po);
-          const float c = fg * C[o] + ig * gg;
+          const lstm::Gates ga =
+              lstm::gates_of(acc[0].x[i] + bi[j] + bh[j], acc[1].x[i] + bi[N + j] + bh[N + j],
+                             acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j],
+                             acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j]);
+          const float c = lstm::cell_of(ga, C[o]);
           C[o + BN] = c;
-          h = og * tanhf(c);
+          h = lstm::hidden_of(ga, c);
         } else if constexpr (K == Kind::GruAfter) {
-          const float rg = sigmoid(acc[0].x[i] + bi[j] + bh[j]);
-          const float ug = sigmoid(acc[1].x[i] + bi[N + j] + bh[N + j]);
-          const float n = tanhf(acc[3].x[i] + bi[2 * N + j] + rg * (acc[2].x[i] + bh[2 * N + j]));
-          h = (1.f - ug) * n + ug * H[o];
+          const gru::AfterGates ga =
+              gru::after_gates_of(acc[0].x[i] + bi[j] + bh[j], acc[1].x[i] + bi[N + j] + bh[N + j],
+                                  acc[3].x[i] + bi[2 * N + j], acc[2].x[i] + bh[2 * N + j]);
+          h = gru::after_hidden_of(ga, H[o]);
         } else {
-          h = tanhf(acc[0].x[i] + bi[j] + bh[j]);
+          h = vanilla::hidden_of(acc[0].x[i] + bi[j] + bh[j]);
         }
         H[o + BN] = h;
         const float v = x.tf32(h);
@@ -338,43 +339,38 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
         const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;  // h_{t0+s}, the step's input
         float* d = Ds + r * ldd + u;
         const float g_h = Dh[c];
-        // The derivatives of ensemble/cells/*.h (docs/theory.md §1, §3, §4).
+        // The cells' derivatives on values (ensemble/cells/*.h; docs/theory.md §1, §3, §4).
         if constexpr (K == Kind::Lstm) {
-          const float ig = sigmoid(acc[0].x[i] + bi[j] + bh[j]);
-          const float fg = sigmoid(acc[1].x[i] + bi[N + j] + bh[N + j]);
-          const float gg = tanhf(acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j]);
-          const float og = sigmoid(acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j]);
-          const float cp = C[o], cn = fg * cp + ig * gg, tc = tanhf(cn);
-          const float dct = Dc[c] + g_h * og * (1.f - tc * tc);
-          const float di = dct * gg * ig * (1.f - ig), df = dct * cp * fg * (1.f - fg);
-          const float dg = dct * ig * (1.f - gg * gg), d_o = g_h * tc * og * (1.f - og);
-          zr[j] = di;
-          zr[N + j] = df;
-          zr[2 * N + j] = dg;
-          zr[3 * N + j] = d_o;
-          d[0] = x.tf32(di);
-          d[U] = x.tf32(df);
-          d[2 * U] = x.tf32(dg);
-          d[3 * U] = x.tf32(d_o);
-          Dc[c] = dct * fg;
+          const lstm::Gates ga =
+              lstm::gates_of(acc[0].x[i] + bi[j] + bh[j], acc[1].x[i] + bi[N + j] + bh[N + j],
+                             acc[2].x[i] + bi[2 * N + j] + bh[2 * N + j],
+                             acc[3].x[i] + bi[3 * N + j] + bh[3 * N + j]);
+          const lstm::Grad gr = lstm::grad_of(ga, C[o], g_h, Dc[c]);
+          zr[j] = gr.i;
+          zr[N + j] = gr.f;
+          zr[2 * N + j] = gr.g;
+          zr[3 * N + j] = gr.o;
+          d[0] = x.tf32(gr.i);
+          d[U] = x.tf32(gr.f);
+          d[2 * U] = x.tf32(gr.g);
+          d[3 * U] = x.tf32(gr.o);
+          Dc[c] = gr.c_prev;
           Dh[c] = 0.f;
         } else if constexpr (K == Kind::GruAfter) {
-          const float rg = sigmoid(acc[0].x[i] + bi[j] + bh[j]);
-          const float ug = sigmoid(acc[1].x[i] + bi[N + j] + bh[N + j]);
-          const float ev = acc[2].x[i] + bh[2 * N + j];  // W_hn h + b_hn
-          const float n = tanhf(acc[3].x[i] + bi[2 * N + j] + rg * ev), hp = H[o];
-          const float dan = g_h * (1.f - ug) * (1.f - n * n);
-          const float dr = dan * ev * rg * (1.f - rg), du = g_h * (hp - n) * ug * (1.f - ug);
-          zr[j] = dr;
-          zr[N + j] = du;
-          zr[2 * N + j] = dan;
-          hn[(int64_t(s) * B + r) * N + j] = dan * rg;
-          d[0] = x.tf32(dr);
-          d[U] = x.tf32(du);
-          d[2 * U] = x.tf32(dan * rg);
-          Dh[c] = g_h * ug;
+          const gru::AfterGates ga =
+              gru::after_gates_of(acc[0].x[i] + bi[j] + bh[j], acc[1].x[i] + bi[N + j] + bh[N + j],
+                                  acc[3].x[i] + bi[2 * N + j], acc[2].x[i] + bh[2 * N + j]);
+          const gru::AfterGrad gr = gru::after_grad_of(ga, H[o], g_h);
+          zr[j] = gr.r;
+          zr[N + j] = gr.z;
+          zr[2 * N + j] = gr.n;
+          hn[(int64_t(s) * B + r) * N + j] = gr.e;
+          d[0] = x.tf32(gr.r);
+          d[U] = x.tf32(gr.z);
+          d[2 * U] = x.tf32(gr.e);
+          Dh[c] = gr.h_prev;
         } else {
-          const float h = tanhf(acc[0].x[i] + bi[j] + bh[j]), dz = g_h * (1.f - h * h);
+          const float dz = vanilla::grad_of(vanilla::hidden_of(acc[0].x[i] + bi[j] + bh[j]), g_h);
           zr[j] = dz;
           d[0] = x.tf32(dz);
           Dh[c] = 0.f;

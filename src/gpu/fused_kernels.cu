@@ -56,8 +56,10 @@ template <ens::Kind K, bool Backward>
 __global__ void fused_kernel(ens::FusedArgs a) {
   extern __shared__ __align__(128) float smem[];
   DeviceCtx x{cg::this_cluster(), smem, a.P};
-  if constexpr (Backward) ens::fused_backward<K>(x, a);
-  else ens::fused_forward<K>(x, a);
+  if constexpr (Backward)
+    ens::fused_backward<K>(x, a);
+  else
+    ens::fused_forward<K>(x, a);
 }
 
 using Kernel = void (*)(ens::FusedArgs);

@@ -14,24 +14,46 @@ namespace rnnmft::ens::gru {
 enum Gate : int { kReset, kUpdate, kCandidate };
 
 // --- reset-after ---
+// The math on values, shared by the steps below and the fused sweep (ensemble/fused_sweep.h):
+// pr, pz the reset and update pre-activations (both biases), pn the candidate's input side
+// (W_in x + b_in), e its recurrent side W_hn h + b_hn.
+struct AfterGates {
+  float r, z, n, e;
+};
+RNNMFT_HD AfterGates after_gates_of(float pr, float pz, float pn, float e) {
+  const float rg = sigmoid(pr), z = sigmoid(pz);
+  return {rg, z, tanhf(pn + rg * e), e};
+}
+RNNMFT_HD float after_hidden_of(const AfterGates& a, float hp) {
+  return (1.f - a.z) * a.n + a.z * hp;
+}
+// The gradients of the reset, update and candidate pre-activations, of W_hn h + b_hn, and the
+// element-wise part of dh_{t−1}.
+struct AfterGrad {
+  float r, z, n, e, h_prev;
+};
+RNNMFT_HD AfterGrad after_grad_of(const AfterGates& a, float hp, float dh) {
+  const float dan = dh * (1.f - a.z) * (1.f - a.n * a.n);
+  return {dan * a.e * a.r * (1.f - a.r), dh * (hp - a.n) * a.z * (1.f - a.z), dan, dan * a.r,
+          dh * a.z};
+}
+
+RNNMFT_HD AfterGates after_gates(const StepRow& r, int j) {
+  return after_gates_of(pre_both(r, kReset, j), pre_both(r, kUpdate, j),
+                        pre_input(r, kCandidate, j), r.hn[j] + r.bh[kCandidate * r.N + j]);
+}
+
 RNNMFT_HD void forward_after(const StepRow& r, int j) {
-  const int N = r.N;
-  const float rg = sigmoid(pre_both(r, kReset, j)), z = sigmoid(pre_both(r, kUpdate, j));
-  const float n = tanhf(pre_input(r, kCandidate, j) + rg * (r.hn[j] + r.bh[kCandidate * N + j]));
-  r.h_next[j] = (1.f - z) * n + z * r.h_prev[j];
+  r.h_next[j] = after_hidden_of(after_gates(r, j), r.h_prev[j]);
 }
 
 RNNMFT_HD void backward_after(const StepRow& r, int j) {
-  const int N = r.N;
-  const float rg = sigmoid(pre_both(r, kReset, j)), z = sigmoid(pre_both(r, kUpdate, j));
-  const float e = r.hn[j] + r.bh[kCandidate * N + j];  // W_hn h + b_hn
-  const float n = tanhf(pre_input(r, kCandidate, j) + rg * e), dh = r.dh[j], hp = r.h_prev[j];
-  const float dan = dh * (1.f - z) * (1.f - n * n);
-  set_grad(r, kReset, j, dan * e * rg * (1.f - rg));
-  set_grad(r, kUpdate, j, dh * (hp - n) * z * (1.f - z));
-  set_grad(r, kCandidate, j, dan);
-  r.hn[j] = dan * rg;  // gradient of W_hn h + b_hn
-  r.dh_new[j] = dh * z;
+  const AfterGrad d = after_grad_of(after_gates(r, j), r.h_prev[j], r.dh[j]);
+  set_grad(r, kReset, j, d.r);
+  set_grad(r, kUpdate, j, d.z);
+  set_grad(r, kCandidate, j, d.n);
+  r.hn[j] = d.e;  // gradient of W_hn h + b_hn
+  r.dh_new[j] = d.h_prev;
 }
 
 // --- reset-before ---
