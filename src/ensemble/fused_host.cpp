@@ -92,11 +92,6 @@ class HostCtx {
   int model_, rank_, warp_, warps_;
 };
 
-template <Kind K>
-void run_block(HostCtx& x, const FusedArgs& a) {
-  a.backward ? fused_backward<K>(x, a) : fused_forward<K>(x, a);
-}
-
 }  // namespace
 
 void run_fused_host(const FusedArgs& a) {
@@ -113,12 +108,10 @@ void run_fused_host(const FusedArgs& a) {
       for (int w = 0; w < a.warps; ++w)
         threads.emplace_back([&, q, w] {
           HostCtx x(cluster, k, q, w, a.warps);
-          if (a.kind == Kind::Lstm)
-            run_block<Kind::Lstm>(x, a);
-          else if (a.kind == Kind::GruAfter)
-            run_block<Kind::GruAfter>(x, a);
-          else
-            run_block<Kind::Vanilla>(x, a);
+          with_fused_kind(a.kind, [&](auto kind) {
+            constexpr Kind K = decltype(kind)::value;
+            a.backward ? fused_backward<K>(x, a) : fused_forward<K>(x, a);
+          });
         });
     for (auto& t : threads) t.join();
   }

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "ensemble/step_math.h"
 
@@ -70,6 +71,29 @@ struct FusedPlan {
 // so they keep the step-by-step sweep.
 RNNMFT_HD constexpr int fused_gates(Kind k) {
   return k == Kind::Lstm ? 4 : k == Kind::GruAfter ? 3 : k == Kind::Vanilla ? 1 : 0;
+}
+// The reset-after GRU keeps its candidate's input side apart from W_hn h (r multiplies only the
+// second): one more tile of accumulators, the input side's.
+RNNMFT_HD constexpr bool split_candidate(Kind k) {
+  return k == Kind::GruAfter;
+}
+RNNMFT_HD constexpr int fused_tiles(Kind k) {
+  return fused_gates(k) + (split_candidate(k) ? 1 : 0);
+}
+// The accumulator tile that gate block g's input product goes to.
+RNNMFT_HD constexpr int input_tile(Kind k, int g) {
+  return split_candidate(k) && g == 2 ? 3 : g;
+}
+
+// f(std::integral_constant<Kind, K>{}) for the kind's fused sweep: the one place a runtime kind
+// becomes the template argument of fused_forward and fused_backward (host and CUDA launches).
+template <Kind... Ks, class F>
+void with_kind_among(Kind k, F&& f) {
+  ((k == Ks ? (f(std::integral_constant<Kind, Ks>{}), true) : false) || ...);
+}
+template <class F>
+void with_fused_kind(Kind k, F&& f) {  // f is not called for a kind that is not fused
+  with_kind_among<Kind::Lstm, Kind::GruAfter, Kind::Vanilla>(k, f);
 }
 RNNMFT_HD int pad16(int n) {
   return (n + 15) / 16 * 16;
@@ -160,8 +184,7 @@ template <Kind K, class X>
 RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const float* xs, const float* hs,
                              const float* Wi, const float* Ws, const FusedLayout& l, int N, int r0,
                              int ul) {
-  constexpr int G = fused_gates(K);
-  constexpr int GA = K == Kind::GruAfter ? 4 : G;
+  constexpr int G = fused_gates(K), GA = fused_tiles(K);
   RNNMFT_UNROLL
   for (int g = 0; g < GA; ++g) x.zero(acc[g]);
   for (int kk = 0; kk < l.Ip; kk += 8) {
@@ -171,7 +194,7 @@ RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const float* xs, const 
     for (int g = 0; g < G; ++g) {
       typename X::Bc fb;
       x.load_bc(fb, Wi + (g * l.U + ul) * l.ldi + kk, l.ldi);
-      x.mma(acc[K == Kind::GruAfter && g == 2 ? 3 : g], fa, fb);
+      x.mma(acc[input_tile(K, g)], fa, fb);
     }
   }
   for (int kk = 0; kk < N; kk += 8) {
@@ -190,10 +213,7 @@ RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const float* xs, const 
 // tiles of all gates stay in registers): z = x W_ihᵀ + h W_hhᵀ for its units, then the gates.
 template <Kind K, class X>
 RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
-  constexpr int G = fused_gates(K);
-  // The reset-after GRU keeps its candidate's input product apart (r multiplies only W_hn h):
-  // its tiles are acc[3].
-  constexpr int GA = K == Kind::GruAfter ? 4 : G;
+  constexpr int G = fused_gates(K), GA = fused_tiles(K);
   const int N = a.N, U = N / a.P, B = a.B, P = a.P, I = a.I;
   const FusedLayout l = fused_layout(G, B, N, I, P, false);
   const int k = x.model(), u0 = x.rank() * U, ldh = l.ldh, ldw = l.ldw, ldi = l.ldi;
@@ -275,8 +295,7 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
 // buffer z, and for the reset-after GRU the gradient of W_hn h + b_hn in hn.
 template <Kind K, class X>
 RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
-  constexpr int G = fused_gates(K);
-  constexpr int GA = K == Kind::GruAfter ? 4 : G;
+  constexpr int G = fused_gates(K), GA = fused_tiles(K);
   const int N = a.N, P = a.P, U = N / P, B = a.B, I = a.I;
   const FusedLayout l = fused_layout(G, B, N, I, P, true);
   const int k = x.model(), q = x.rank(), u0 = q * U, GiN = a.Gi * N, GU = G * U;

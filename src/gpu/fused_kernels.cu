@@ -64,18 +64,12 @@ __global__ void fused_kernel(ens::FusedArgs a) {
 
 using Kernel = void (*)(ens::FusedArgs);
 Kernel kernel_for(ens::Kind kind, bool backward) {
-  switch (kind) {
-    case ens::Kind::Lstm:
-      return backward ? fused_kernel<ens::Kind::Lstm, true> : fused_kernel<ens::Kind::Lstm, false>;
-    case ens::Kind::GruAfter:
-      return backward ? fused_kernel<ens::Kind::GruAfter, true>
-                      : fused_kernel<ens::Kind::GruAfter, false>;
-    case ens::Kind::Vanilla:
-      return backward ? fused_kernel<ens::Kind::Vanilla, true>
-                      : fused_kernel<ens::Kind::Vanilla, false>;
-    default:
-      return nullptr;
-  }
+  Kernel fn = nullptr;
+  ens::with_fused_kind(kind, [&](auto k) {
+    constexpr ens::Kind K = decltype(k)::value;
+    fn = backward ? fused_kernel<K, true> : fused_kernel<K, false>;
+  });
+  return fn;
 }
 
 }  // namespace
@@ -92,6 +86,7 @@ cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int w
   const ens::FusedPlan p = ens::plan_fused(kind, B, N, I, backward, size_t(limit), want);
   if (p.P == 0) return cudaSuccess;
   const Kernel fn = kernel_for(kind, backward);
+  if (!fn) return cudaErrorInvalidValue;
   // The most any plan asks for, so that plans of other shapes keep working.
   e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, limit);
   if (e != cudaSuccess) return e;
