@@ -82,10 +82,6 @@ class HostCtx {
         c.x[r * 16 + n] = s;
       }
   }
-  void store(float* p, const Acc& f, int ld) const {
-    for (int r = 0; r < 16; ++r)
-      for (int n = 0; n < 16; ++n) p[r * ld + n] = f.x[r * 16 + n];
-  }
 
  private:
   Cluster& c_;

@@ -18,7 +18,7 @@
 //   peer(p, q)                  p, a pointer into this block's shared memory, in block q's
 //   tf32(v)                     v rounded as the tensor cores take it
 //   A, Bc, Br, Acc              16 × 8 row-major, 8 × 16 column- and row-major, 16 × 16 fp32
-//   load_a, load_bc, load_br, load_acc (p, ld), zero, mma(Acc&, A, B), store(p, Acc, ld)
+//   load_a, load_bc, load_br, load_acc (p, ld), zero, mma(Acc&, A, B)
 //   Acc::num_elements, acc.x[i] this lane's share of a tile (which elements: see `pos` below)
 #pragma once
 
@@ -241,8 +241,9 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
   x.sync_block();  // Xs zero before x_{t0} goes in
   load_x(x, Xs, xin, B, I, ldi);
   x.sync_cluster();  // every block's h ready before any block writes into it
-  // pos.x[i]: the element of a 16 × 16 tile that accumulator register i of this lane holds (the
-  // same for every accumulator).
+  // pos.x[i]: the element of a 16 × 16 tile that accumulator register i of this lane holds. WMMA
+  // leaves the layout unspecified, but it is one layout for every accumulator of this type in a
+  // kernel, and mma works register by register, so what a load shows holds for every tile.
   typename X::Acc pos;
   x.load_acc(pos, idx, 16);
 
@@ -410,7 +411,12 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
         x.load_br(fb, Ws + kk * ldw + n0, ldw);
         x.mma(acc, fa, fb);
       }
-      x.store(x.peer(R, owner) + set + (q * l.Bp + r0) * ldr + (n0 - owner * U), acc, ldr);
+      // Plain stores: WMMA's own store is specified for this block's shared memory only.
+      float* dst = x.peer(R, owner) + set + (q * l.Bp + r0) * ldr + (n0 - owner * U);
+      for (int i = 0; i < X::Acc::num_elements; ++i) {
+        const int e = int(pos.x[i]);
+        dst[e / 16 * ldr + e % 16] = acc.x[i];
+      }
     }
     // Every share delivered. A sender writes this set again two steps on, after the barrier of
     // the step between, which this block reaches only once it has summed this set.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -121,12 +122,19 @@ class CudaBackend final : public ens::Backend {
                             int want) const override {
     ens::FusedPlan p;
     if (precision_ != Precision::Tf32 || reference_) return p;
-    check(gpu::fused_plan(kind, B, N, I, backward, want, &p), "planning the fused sweep");
+    // A GPU that cannot plan it keeps the step-by-step sweep, and says why.
+    const cudaError_t e = gpu::fused_plan(kind, B, N, I, backward, want, &p);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      std::fprintf(stderr, "note: no fused sweep on this GPU (%s); stepping instead\n",
+                   cudaGetErrorString(e));
+      return {};
+    }
     return p;
   }
   void fused(const ens::FusedArgs& a) override {
-    if (a.models > 65535 / a.P)
-      fail("the fused sweep takes at most {} models at once (got {})", 65535 / a.P, a.models);
+    if (int64_t(a.models) * a.P > int64_t(INT32_MAX))
+      fail("the fused sweep takes at most {} models at once (got {})", INT32_MAX / a.P, a.models);
     // No CUDA calls but the launch: this may run while a sweep is being recorded.
     const size_t smem =
         size_t(ens::fused_layout(ens::fused_gates(a.kind), a.B, a.N, a.I, a.P, a.backward).floats) *

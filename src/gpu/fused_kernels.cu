@@ -47,9 +47,6 @@ struct DeviceCtx {
   __device__ void mma(Acc& c, const A& a, const B& b) const {
     wmma::mma_sync(c, a, b, c);
   }
-  __device__ void store(float* p, const Acc& f, int ld) const {
-    wmma::store_matrix_sync(p, f, unsigned(ld), wmma::mem_row_major);
-  }
 };
 
 template <ens::Kind K, bool Backward>
@@ -83,29 +80,36 @@ cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int w
   if (e == cudaSuccess)
     e = cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
   if (e != cudaSuccess || major < 9) return e;  // clusters need sm_90
-  const ens::FusedPlan p = ens::plan_fused(kind, B, N, I, backward, size_t(limit), want);
-  if (p.P == 0) return cudaSuccess;
   const Kernel fn = kernel_for(kind, backward);
-  if (!fn) return cudaErrorInvalidValue;
+  if (!fn) return cudaSuccess;  // not a fused kind
   // The most any plan asks for, so that plans of other shapes keep working.
   e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, limit);
   if (e != cudaSuccess) return e;
-  // Whether a cluster of this size with this much shared memory can run at all.
-  cudaLaunchConfig_t cfg{};
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeClusterDimension;
-  attr.val.clusterDim.x = unsigned(p.P);
-  attr.val.clusterDim.y = 1;
-  attr.val.clusterDim.z = 1;
-  cfg.gridDim = dim3(unsigned(p.P));
-  cfg.blockDim = dim3(unsigned(32 * p.warps));
-  cfg.dynamicSmemBytes = p.smem;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
-  int clusters = 0;
-  e = cudaOccupancyMaxActiveClusters(&clusters, (void*)fn, &cfg);
-  if (e != cudaSuccess) return e;
-  if (clusters > 0) *plan = p;
+  // The smallest cluster that fits and that the GPU can also schedule (a cluster's blocks must
+  // find room on SMs of one GPC at once).
+  for (int P = 1; P <= 8; P *= 2) {
+    if (want > 0 && P != want) continue;
+    const ens::FusedPlan p = ens::plan_fused(kind, B, N, I, backward, size_t(limit), P);
+    if (p.P == 0) continue;
+    cudaLaunchConfig_t cfg{};
+    cudaLaunchAttribute attr{};
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = unsigned(p.P);
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.gridDim = dim3(unsigned(p.P));
+    cfg.blockDim = dim3(unsigned(32 * p.warps));
+    cfg.dynamicSmemBytes = p.smem;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    int clusters = 0;
+    e = cudaOccupancyMaxActiveClusters(&clusters, (void*)fn, &cfg);
+    if (e != cudaSuccess) return e;
+    if (clusters > 0) {
+      *plan = p;
+      return cudaSuccess;
+    }
+  }
   return cudaSuccess;
 }
 
