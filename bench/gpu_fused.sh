@@ -30,6 +30,8 @@ for K in 256 64; do
 done
 ours gru 1000 28 256
 ours gru 1000 28 256 --fused
+ours gru 1000 28 256 --gru-variant reset-before
+ours gru 1000 28 256 --gru-variant reset-before --fused
 ours lstm 784 1 1
 ours lstm 784 1 1 --fused
 ours lstm 1000 28 256 --fused --fused-cluster 4

@@ -48,9 +48,9 @@ void bench_cuda(const Args& a) {
   const int pf = e.fused_plan(false).P, pb = e.fused_plan(true).P;
   if (a.fused && (pf == 0 || pb == 0))
     fmt::print(stderr,
-               "note: the fused sweep {} (it needs --precision tf32, an LSTM, a reset-after GRU or "
-               "a vanilla RNN, N a multiple of 16 per block and a GPU with thread-block clusters); "
-               "the rest runs step by step\n",
+               "note: the fused sweep {} (it needs --precision tf32, N a multiple of 16 per block, "
+               "a block's share of the weights in shared memory and a GPU with thread-block "
+               "clusters); the rest runs step by step\n",
                pf == 0 && pb == 0 ? "does not apply here" : pf == 0 ? "runs backward only"
                                                                      : "runs forward only");
   const size_t T = a.seq_len, B = a.batch, I = a.input_dim;

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "ensemble/fused_sweep.h"
+#include "ensemble/fused_plan.h"
 #include "ensemble/step_math.h"
 
 namespace rnnmft::ens {

@@ -217,6 +217,8 @@ FusedArgs Ensemble::fused_args(bool backward, int t0, int n) const {
   a.z_k = int64_t(tc_) * BN * Gi_;
   a.hn = hn_;
   a.hn_k = int64_t(tc_) * BN;
+  a.rh = rh_;
+  a.rh_k = int64_t(tc_) * BN;
   a.H = H_ + t0 * BN;
   a.C = C_buf_ ? C_buf_ + t0 * BN : nullptr;
   a.h_k = int64_t(T_ + 1) * BN;

@@ -91,11 +91,10 @@ class HostCtx {
 }  // namespace
 
 void run_fused_host(const FusedArgs& a) {
-  const int G = fused_gates(a.kind);
-  if (G == 0 || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
+  if (!fused_kind(a.kind) || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
     fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind), a.N,
          a.P);
-  const size_t floats = size_t(fused_layout(G, a.B, a.N, a.I, a.P, a.backward).floats);
+  const size_t floats = size_t(fused_layout(a.kind, a.B, a.N, a.I, a.P, a.backward).floats);
   for (int k = 0; k < a.models; ++k) {
     Cluster cluster(a.P, a.warps, floats);
     std::vector<std::thread> threads;  // the body throws nothing (a thread that left would
@@ -106,7 +105,7 @@ void run_fused_host(const FusedArgs& a) {
           HostCtx x(cluster, k, q, w, a.warps);
           with_fused_kind(a.kind, [&](auto kind) {
             constexpr Kind K = decltype(kind)::value;
-            a.backward ? fused_backward<K>(x, a) : fused_forward<K>(x, a);
+            a.backward ? fused_sweep<K, true>(x, a) : fused_sweep<K, false>(x, a);
           });
         });
     for (auto& t : threads) t.join();

@@ -137,7 +137,7 @@ class CudaBackend final : public ens::Backend {
       fail("the fused sweep takes at most {} models at once (got {})", INT32_MAX / a.P, a.models);
     // No CUDA calls but the launch: this may run while a sweep is being recorded.
     const size_t smem =
-        size_t(ens::fused_layout(ens::fused_gates(a.kind), a.B, a.N, a.I, a.P, a.backward).floats) *
+        size_t(ens::fused_layout(a.kind, a.B, a.N, a.I, a.P, a.backward).floats) *
         sizeof(float);
     Timer t(this, [&] { return std::string(a.backward ? "fused backward" : "fused forward"); });
     check(launch_fused(a, smem, stream_), "fused sweep");

@@ -5,6 +5,7 @@
 #include <cooperative_groups.h>
 #include <mma.h>
 
+#include "ensemble/fused_sweep.h"
 #include "gpu/cuda_kernels.h"
 
 namespace rnnmft::gpu {
@@ -53,10 +54,7 @@ template <ens::Kind K, bool Backward>
 __global__ void fused_kernel(ens::FusedArgs a) {
   extern __shared__ __align__(128) float smem[];
   DeviceCtx x{cg::this_cluster(), smem, a.P};
-  if constexpr (Backward)
-    ens::fused_backward<K>(x, a);
-  else
-    ens::fused_forward<K>(x, a);
+  ens::fused_sweep<K, Backward>(x, a);
 }
 
 using Kernel = void (*)(ens::FusedArgs);
@@ -68,6 +66,26 @@ Kernel kernel_for(ens::Kind kind, bool backward) {
   });
   return fn;
 }
+
+// The launch of `models` clusters of P blocks of 32·warps threads.
+struct ClusterLaunch {
+  cudaLaunchConfig_t cfg{};
+  cudaLaunchAttribute attr{};
+  ClusterLaunch(int P, int warps, int models, size_t smem, cudaStream_t s) {
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = unsigned(P);
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.gridDim = dim3(unsigned(models * P));
+    cfg.blockDim = dim3(unsigned(32 * warps));
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = s;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+  }
+  ClusterLaunch(const ClusterLaunch&) = delete;  // cfg points at attr
+  ClusterLaunch& operator=(const ClusterLaunch&) = delete;
+};
 
 }  // namespace
 
@@ -91,19 +109,9 @@ cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int w
     if (want > 0 && P != want) continue;
     const ens::FusedPlan p = ens::plan_fused(kind, B, N, I, backward, size_t(limit), P);
     if (p.P == 0) continue;
-    cudaLaunchConfig_t cfg{};
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeClusterDimension;
-    attr.val.clusterDim.x = unsigned(p.P);
-    attr.val.clusterDim.y = 1;
-    attr.val.clusterDim.z = 1;
-    cfg.gridDim = dim3(unsigned(p.P));
-    cfg.blockDim = dim3(unsigned(32 * p.warps));
-    cfg.dynamicSmemBytes = p.smem;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
+    const ClusterLaunch l(p.P, p.warps, 1, p.smem, nullptr);
     int clusters = 0;
-    e = cudaOccupancyMaxActiveClusters(&clusters, (void*)fn, &cfg);
+    e = cudaOccupancyMaxActiveClusters(&clusters, (void*)fn, &l.cfg);
     if (e != cudaSuccess) return e;
     if (clusters > 0) {
       *plan = p;
@@ -114,21 +122,10 @@ cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int w
 }
 
 cudaError_t launch_fused(const ens::FusedArgs& a, size_t smem, cudaStream_t s) {
-  cudaLaunchConfig_t cfg{};
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeClusterDimension;
-  attr.val.clusterDim.x = unsigned(a.P);
-  attr.val.clusterDim.y = 1;
-  attr.val.clusterDim.z = 1;
-  cfg.gridDim = dim3(unsigned(a.models * a.P));
-  cfg.blockDim = dim3(unsigned(32 * a.warps));
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
   const Kernel fn = kernel_for(a.kind, a.backward);
   if (!fn) return cudaErrorInvalidValue;
-  return cudaLaunchKernelEx(&cfg, fn, a);
+  const ClusterLaunch l(a.P, a.warps, a.models, smem, s);
+  return cudaLaunchKernelEx(&l.cfg, fn, a);
 }
 
 }  // namespace rnnmft::gpu

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <ostream>
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -44,6 +44,17 @@ inline Problem make_problem(const CellCase& c, int K, int T, int B, int N, int I
   return p;
 }
 
+// The engine's configuration for problem p: K models, chunks of `chunk` steps (0: by memory).
+inline ens::EnsembleConfig config_for(const Problem& p, int K, int chunk = 0) {
+  ens::EnsembleConfig c;
+  c.model = p.mc;
+  c.models = K;
+  c.seq_len = p.T;
+  c.batch = p.B;
+  c.chunk = chunk;
+  return c;
+}
+
 // max |a − b| / max |b| over one tensor [off, off + n).
 inline double rel_err(const float* a, const float* b, size_t off, size_t n) {
   double d = 0, m = 1e-30;
@@ -58,8 +69,8 @@ inline double rel_err(const float* a, const float* b, size_t off, size_t n) {
 inline void expect_grad_close(const ParamLayout& L, const float* g, const float* ref, double tol,
                               const std::string& what) {
   const std::pair<const char*, std::pair<size_t, size_t>> t[] = {
-      {"W_ih", {L.w_ih, L.w_hh - L.w_ih}},     {"W_hh", {L.w_hh, L.b_ih - L.w_hh}},
-      {"b_ih", {L.b_ih, L.b_hh - L.b_ih}},     {"b_hh", {L.b_hh, L.w_head - L.b_hh}},
+      {"W_ih", {L.w_ih, L.w_hh - L.w_ih}},         {"W_hh", {L.w_hh, L.b_ih - L.w_hh}},
+      {"b_ih", {L.b_ih, L.b_hh - L.b_ih}},         {"b_hh", {L.b_hh, L.w_head - L.b_hh}},
       {"W_head", {L.w_head, L.b_head - L.w_head}}, {"b_head", {L.b_head, L.total - L.b_head}}};
   for (const auto& [name, r] : t)
     EXPECT_LE(rel_err(g, ref, r.first, r.second), tol) << what << " " << name;
@@ -157,8 +168,10 @@ inline void synthetic_batch(Rng& rng, int T, int B, int I, AlignedVector<float>&
 
 // `steps` Adam steps (clip 1) of the CPU engine as train/trainer runs them and of the ensemble
 // (model 0) on the same batches: the two loss curves.
-inline std::pair<std::vector<float>, std::vector<float>> training_curves(
-    ens::Ensemble& e, const ModelConfig& mc, int T, int B, int steps, float lr) {
+inline std::pair<std::vector<float>, std::vector<float>> training_curves(ens::Ensemble& e,
+                                                                         const ModelConfig& mc,
+                                                                         int T, int B, int steps,
+                                                                         float lr) {
   RnnModel<float> m(mc);
   Rng init(7);
   draw_preset(m, "pytorch", T, init);

@@ -15,12 +15,7 @@ namespace rnnmft::test {
 namespace {
 
 ens::Ensemble make(const Problem& p, int K, int chunk, const std::string& opt = "adam") {
-  ens::EnsembleConfig c;
-  c.model = p.mc;
-  c.models = K;
-  c.seq_len = p.T;
-  c.batch = p.B;
-  c.chunk = chunk;
+  ens::EnsembleConfig c = config_for(p, K, chunk);
   c.optimizer = opt;
   return ens::Ensemble(ens::make_cpu_backend(), c);
 }
@@ -28,12 +23,7 @@ ens::Ensemble make(const Problem& p, int K, int chunk, const std::string& opt = 
 // The engine with the fused sweep run on the host (the GPU's code: one thread per warp, the
 // cluster's blocks as arrays, fp32 tiles); cluster 0: the fewest blocks that fit.
 ens::Ensemble make_fused(const Problem& p, int K, int chunk, int cluster) {
-  ens::EnsembleConfig c;
-  c.model = p.mc;
-  c.models = K;
-  c.seq_len = p.T;
-  c.batch = p.B;
-  c.chunk = chunk;
+  ens::EnsembleConfig c = config_for(p, K, chunk);
   c.fused = true;
   c.fused_cluster = cluster;
   return ens::Ensemble(ens::make_cpu_backend(true), c);
@@ -80,7 +70,7 @@ TEST_P(EnsembleCells, WindowedBatchesAndIgnoredRows) {
 TEST_P(EnsembleCells, FusedSweepMatchesTheCpuEngine) {
   const CellCase& c = GetParam();
   const Problem p = make_problem(c, 2, 11, 5, 32, 3);
-  const bool fusable = ens::fused_gates(ens::kernel_kind(p.mc)) > 0;
+  const bool fusable = ens::fused_kind(ens::kernel_kind(p.mc));
   for (int cluster : {1, 2}) {
     auto e = make_fused(p, 2, 4, cluster);
     EXPECT_EQ(e.fused_plan(false).P, fusable ? cluster : 0);
@@ -175,25 +165,38 @@ TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   EXPECT_EQ(b.smem, size_t(48640 * 4));
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit, 2).P, 0);  // no fit
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit, 8).P, 8);
-  // The GRU: 3·64·132 + 16896 + 256 + 3·64·36 + 4608 = 54016 floats fit in two blocks.
+  // The GRU: 3·64·132 + 16896 + 256 + 3·64·36 + 4608 = 54016 floats fit in two blocks; backward
+  // in two, 25344 + 8448 + 256 + 6912 + 2304 + 64·196 + 2·2·64·68 + 64·64 = 77312 do not; in
+  // four, 12672 + 8448 + 256 + 3456 + 2304 + 64·100 + 2·4·64·36 + 64·32 = 54016 do.
   EXPECT_EQ(ens::plan_fused(ens::Kind::GruAfter, 64, 128, 28, false, kLimit).P, 2);
-  // Vanilla backward, one block: 16896 + 8448 + 256 + 4608 + 2304 + 8448 + 16896 + 16384 =
-  // 74240 floats, too much.
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruAfter, 64, 128, 28, true, kLimit).smem, size_t(54016 * 4));
+  // Vanilla backward, one block (no dc): 16896 + 8448 + 256 + 4608 + 2304 + 8448 + 16896 + 8192 =
+  // 66048 floats, too much.
   EXPECT_EQ(ens::plan_fused(ens::Kind::Vanilla, 64, 128, 28, true, kLimit).P, 2);
   EXPECT_EQ(ens::plan_fused(ens::Kind::Vanilla, 64, 128, 28, false, kLimit).P, 1);
-  // Units per block must fill 16-wide tiles; the reset-before GRU and the minimalRNN are not
-  // fused.
+  // The reset-before GRU: one copy of h and one of r ⊙ h, and the kept [Bp][U + 4] buffers (z and
+  // the candidate's input side; backward also r). Forward, two blocks: 3·64·132 + 2·64·132 + 256
+  // + 3·64·36 + 2·64·36 + 2·64·68 = 62720 floats, too much; four: 12672 + 16896 + 256 + 3456 +
+  // 4608 + 4608 = 42496.
+  const auto gf = ens::plan_fused(ens::Kind::GruBefore, 64, 128, 28, false, kLimit);
+  EXPECT_EQ(gf.P, 4);
+  EXPECT_EQ(gf.smem, size_t(42496 * 4));
+  // Backward, eight blocks: 3·16·132 + 2·64·132 + 256 + 3·16·36 + 64·36 + 3·64·20 + 64·52 +
+  // 2·8·64·20 + 64·16 = 56192 floats (224768 bytes).
+  const auto gb = ens::plan_fused(ens::Kind::GruBefore, 64, 128, 28, true, kLimit);
+  EXPECT_EQ(gb.P, 8);
+  EXPECT_EQ(gb.smem, size_t(56192 * 4));
+  // The minimalRNN holds two blocks of W_ih's rows and one of W_hh's: 16896 + 16896 + 256 +
+  // 2·128·36 + 4608 = 47872 floats in one block.
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Minimal, 64, 128, 28, false, kLimit).smem, size_t(47872 * 4));
+  // Units per block must fill 16-wide tiles.
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 24, 3, false, kLimit).P, 0);
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 32, 3, false, kLimit, 4).P, 0);
-  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 8, 32, 3, false, kLimit).P, 0);
-  EXPECT_EQ(ens::plan_fused(ens::Kind::Minimal, 8, 32, 3, false, kLimit).P, 0);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 8, 40, 3, false, kLimit).P, 0);
   // Without --fused the engine plans nothing, whatever the backend has; RNNMFT_FUSED=1 asks for
   // the fused sweep where the backend has one.
   const Problem p = make_problem(cell_case("lstm"), 1, 3, 2, 16, 1);
-  ens::EnsembleConfig c;
-  c.model = p.mc;
-  c.seq_len = p.T;
-  c.batch = p.B;
+  const ens::EnsembleConfig c = config_for(p, 1);
   EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true), c).fused_plan(false).P, 0);
   setenv("RNNMFT_FUSED", "1", 1);
   EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true), c).fused_plan(false).P, 1);

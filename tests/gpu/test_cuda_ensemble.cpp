@@ -28,25 +28,15 @@ std::string no_gpu_reason() {
 
 ens::Ensemble make(const Problem& p, int K, int chunk, gpu::Precision prec = gpu::Precision::Fp32,
                    bool reference = false, bool record = true) {
-  ens::EnsembleConfig c;
+  ens::EnsembleConfig c = config_for(p, K, chunk);
   c.record = record;
-  c.model = p.mc;
-  c.models = K;
-  c.seq_len = p.T;
-  c.batch = p.B;
-  c.chunk = chunk;
   return ens::Ensemble(gpu::make_cuda_backend(prec, reference), c);
 }
 
 // The fused sweep (docs/gpu.md §Fused sweeps): tf32 tiles, cluster 0 for the fewest blocks.
 ens::Ensemble make_fused(const Problem& p, int K, int chunk, int cluster, bool record = true) {
-  ens::EnsembleConfig c;
+  ens::EnsembleConfig c = config_for(p, K, chunk);
   c.record = record;
-  c.model = p.mc;
-  c.models = K;
-  c.seq_len = p.T;
-  c.batch = p.B;
-  c.chunk = chunk;
   c.fused = true;
   c.fused_cluster = cluster;
   return ens::Ensemble(gpu::make_cuda_backend(gpu::Precision::Tf32), c);
@@ -109,7 +99,7 @@ TEST_P(CudaCells, WindowedBatchesAndIgnoredRows) {
 TEST_P(CudaCells, FusedSweepMatchesTheCpuEngine) {
   REQUIRE_GPU();
   const Problem p = make_problem(GetParam(), 3, 30, 20, 64, 3);
-  const bool fusable = ens::fused_gates(ens::kernel_kind(p.mc)) > 0;
+  const bool fusable = ens::fused_kind(ens::kernel_kind(p.mc));
   for (int cluster : {0, 1, 2, 4})
     for (bool record : {true, false}) {
       if (!record && cluster != 0) continue;
@@ -149,15 +139,23 @@ TEST(CudaEnsemble, ManyModelsEqualOneAtATime) {
   }
 }
 
-// The paper's LSTM (N = 128, B = 64, I = 28): clusters of 4 blocks forward and 8 backward fit an
-// H100 block's 227 KiB; the fused sweep against the CPU engine at tf32's tolerances.
+// The paper's shape (N = 128, B = 64, I = 28) in an H100 block's 227 KiB: the LSTM and the
+// reset-before GRU take clusters of 4 blocks forward and 8 backward (the GRU's backward 219.5 KiB
+// a block), the reset-after GRU 2 and 4; the fused sweep against the CPU engine at tf32's
+// tolerances.
 TEST(CudaEnsemble, FusedSweepAtThePapersShape) {
   REQUIRE_GPU();
-  const Problem p = make_problem(cell_case("lstm"), 2, 40, 64, 128, 28);
-  auto e = make_fused(p, 2, 16, 0);
-  EXPECT_EQ(e.fused_plan(false).P, 4);
-  EXPECT_EQ(e.fused_plan(true).P, 8);
-  check_against_cpu_engine(e, p, 1e-2, 5e-2, "lstm fused, N 128, B 64");
+  const struct {
+    const char* cell;
+    int forward, backward;
+  } cases[] = {{"lstm", 4, 8}, {"gru_reset_before", 4, 8}, {"gru_reset_after", 2, 4}};
+  for (const auto& c : cases) {
+    const Problem p = make_problem(cell_case(c.cell), 2, 40, 64, 128, 28);
+    auto e = make_fused(p, 2, 16, 0);
+    EXPECT_EQ(e.fused_plan(false).P, c.forward) << c.cell;
+    EXPECT_EQ(e.fused_plan(true).P, c.backward) << c.cell;
+    check_against_cpu_engine(e, p, 1e-2, 5e-2, std::string(c.cell) + " fused, N 128, B 64");
+  }
 }
 
 // The optimizer kernels against train/optimizers on the same gradients.
@@ -165,11 +163,7 @@ TEST(CudaEnsemble, OptimizersMatchTheCpuOptimizers) {
   REQUIRE_GPU();
   for (const std::string opt : {"adam", "sgd", "rmsprop"}) {
     const Problem p = make_problem(cell_case("gru_reset_after"), 2, 6, 4, 8, 2);
-    ens::EnsembleConfig c;
-    c.model = p.mc;
-    c.models = 2;
-    c.seq_len = p.T;
-    c.batch = p.B;
+    ens::EnsembleConfig c = config_for(p, 2);
     c.optimizer = opt;
     ens::Ensemble e(gpu::make_cuda_backend(gpu::Precision::Fp32), c);
     std::vector<AlignedVector<float>> params = p.params;

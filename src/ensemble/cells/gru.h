@@ -57,30 +57,49 @@ RNNMFT_HD void backward_after(const StepRow& r, int j) {
 }
 
 // --- reset-before ---
+// The math on values, shared by the steps below and the fused sweep (ensemble/fused_gru_before.h):
+// z the update gate, n the candidate, r the reset gate.
+RNNMFT_HD float before_hidden_of(float z, float n, float hp) {
+  return (1.f - z) * n + z * hp;
+}
+// Phase 1: the update and candidate gradients, and dh·z, the first part of dh_{t−1}.
+struct BeforeGradZn {
+  float z, n, h_prev;
+};
+RNNMFT_HD BeforeGradZn before_grad_zn_of(float z, float n, float hp, float dh) {
+  return {dh * (hp - n) * z * (1.f - z), dh * (1.f - z) * (1.f - n * n), dh * z};
+}
+// Phase 2, from drh = (candidate gradient) · W_hn: the reset gradient and drh ⊙ r, the second part.
+struct BeforeGradR {
+  float r, h_prev;
+};
+RNNMFT_HD BeforeGradR before_grad_r_of(float r, float hp, float drh) {
+  return {drh * hp * r * (1.f - r), drh * r};
+}
+
 RNNMFT_HD void reset_before(const StepRow& r, int j) {
   r.rh[j] = sigmoid(pre_both(r, kReset, j)) * r.h_prev[j];
 }
 
 RNNMFT_HD void forward_before(const StepRow& r, int j) {
-  const float z = sigmoid(pre_both(r, kUpdate, j)), n = tanhf(pre_both(r, kCandidate, j));
-  r.h_next[j] = (1.f - z) * n + z * r.h_prev[j];
+  r.h_next[j] = before_hidden_of(sigmoid(pre_both(r, kUpdate, j)),
+                                 tanhf(pre_both(r, kCandidate, j)), r.h_prev[j]);
 }
 
-// Phase 1: the update and candidate gradients, and dh·z; the reset pre-activations stay intact.
+// Phase 1; the reset pre-activations stay intact.
 RNNMFT_HD void backward_before_zn(const StepRow& r, int j) {
-  const float z = sigmoid(pre_both(r, kUpdate, j)), n = tanhf(pre_both(r, kCandidate, j));
-  const float dh = r.dh[j];
-  const float dan = dh * (1.f - z) * (1.f - n * n);
-  set_grad(r, kUpdate, j, dh * (r.h_prev[j] - n) * z * (1.f - z));
-  set_grad(r, kCandidate, j, dan);
-  r.dh_new[j] = dh * z;
+  const BeforeGradZn d = before_grad_zn_of(sigmoid(pre_both(r, kUpdate, j)),
+                                           tanhf(pre_both(r, kCandidate, j)), r.h_prev[j], r.dh[j]);
+  set_grad(r, kUpdate, j, d.z);
+  set_grad(r, kCandidate, j, d.n);
+  r.dh_new[j] = d.h_prev;
 }
 
-// Phase 2, after drh = (candidate gradient) · W_hn: the reset gradient and drh ⊙ r.
+// Phase 2, after drh = (candidate gradient) · W_hn.
 RNNMFT_HD void backward_before_r(const StepRow& r, int j) {
-  const float rg = sigmoid(pre_both(r, kReset, j)), drh = r.drh[j];
-  set_grad(r, kReset, j, drh * r.h_prev[j] * rg * (1.f - rg));
-  r.dh_new[j] += drh * rg;
+  const BeforeGradR d = before_grad_r_of(sigmoid(pre_both(r, kReset, j)), r.h_prev[j], r.drh[j]);
+  set_grad(r, kReset, j, d.r);
+  r.dh_new[j] += d.h_prev;
 }
 
 }  // namespace rnnmft::ens::gru

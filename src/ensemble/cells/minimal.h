@@ -9,17 +9,38 @@ namespace rnnmft::ens::minimal {
 // Gate blocks in W_ih order; kEmbed has no recurrent block (docs/cells.md).
 enum Gate : int { kUpdate, kEmbed };
 
+// The math on values, shared by the steps below and the fused sweep (ensemble/fused_sweep.h):
+// pu the update pre-activation (both biases), pe the embedding's (W_ih,e x + b_e).
+struct Gates {
+  float u, e;
+};
+RNNMFT_HD Gates gates_of(float pu, float pe) {
+  return {sigmoid(pu), tanhf(pe)};
+}
+RNNMFT_HD float hidden_of(const Gates& g, float hp) {
+  return g.u * hp + (1.f - g.u) * g.e;
+}
+// The gradients of the update and embedding pre-activations, and dh_{t−1} (all element-wise).
+struct Grad {
+  float u, e, h_prev;
+};
+RNNMFT_HD Grad grad_of(const Gates& g, float hp, float dh) {
+  return {dh * (hp - g.e) * g.u * (1.f - g.u), dh * (1.f - g.u) * (1.f - g.e * g.e), dh * g.u};
+}
+
+RNNMFT_HD Gates gates(const StepRow& r, int j) {
+  return gates_of(pre_both(r, kUpdate, j), pre_input(r, kEmbed, j));
+}
+
 RNNMFT_HD void forward(const StepRow& r, int j) {
-  const float u = sigmoid(pre_both(r, kUpdate, j)), z = tanhf(pre_input(r, kEmbed, j));
-  r.h_next[j] = u * r.h_prev[j] + (1.f - u) * z;
+  r.h_next[j] = hidden_of(gates(r, j), r.h_prev[j]);
 }
 
 RNNMFT_HD void backward(const StepRow& r, int j) {
-  const float u = sigmoid(pre_both(r, kUpdate, j)), z = tanhf(pre_input(r, kEmbed, j));
-  const float dh = r.dh[j];
-  set_grad(r, kUpdate, j, dh * (r.h_prev[j] - z) * u * (1.f - u));
-  set_grad(r, kEmbed, j, dh * (1.f - u) * (1.f - z * z));
-  r.dh_new[j] = dh * u;
+  const Grad d = grad_of(gates(r, j), r.h_prev[j], r.dh[j]);
+  set_grad(r, kUpdate, j, d.u);
+  set_grad(r, kEmbed, j, d.e);
+  r.dh_new[j] = d.h_prev;
 }
 
 }  // namespace rnnmft::ens::minimal

@@ -1,0 +1,158 @@
+// What the fused recurrent sweep (ensemble/fused_sweep.h, docs/gpu.md §Fused sweeps) holds of a
+// cell, how a block's shared memory is laid out, and which launch a shape gets. Plain host and
+// device code without the sweep's body, for the backends and the engine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "ensemble/step_math.h"
+
+namespace rnnmft::ens {
+
+struct FusedArgs {
+  Kind kind{};
+  bool backward = false;
+  int models = 1, B = 1, N = 1, I = 1, Gi = 1, steps = 1;
+  int P = 1;      // blocks per model (a cluster)
+  int warps = 8;  // per block
+  const float* params = nullptr;
+  int64_t params_k = 0, off_w_ih = 0, off_w_hh = 0, off_bi = 0, off_bh = 0;
+  const float* x = nullptr;  // the input of step t0 + s at x + s·B·I
+  int64_t x_k = 0;
+  float* z = nullptr;  // backward: the chunk's products, step s row r at z + (s·B + r)·Gi·N
+  int64_t z_k = 0;
+  float* hn = nullptr;  // GRU reset-after, backward: the gradient of W_hn h + b_hn ([steps][B][N])
+  int64_t hn_k = 0;
+  float* rh = nullptr;  // GRU reset-before, backward: r ⊙ h for the weight gradient, likewise
+  int64_t rh_k = 0;
+  float* H = nullptr;  // h_{t0+s} at H + s·B·N; the forward writes s = 1 … steps
+  float* C = nullptr;  // the LSTM's c, likewise
+  int64_t h_k = 0;
+  float* dh = nullptr;  // backward: dh of the chunk's last step in, of its first step's h out
+  float* dc = nullptr;  // backward, LSTM: dc likewise
+  int64_t d_k = 0;
+};
+
+// Which launch a shape gets: P = 0 where the fused sweep does not apply.
+struct FusedPlan {
+  int P = 0, warps = 8;
+  size_t smem = 0;  // bytes of shared memory per block
+};
+
+// What a block holds of a cell: its units' rows of `in` gate blocks of W_ih and `rec` of W_hh,
+// `tiles` accumulators per 16 × 16 tile of (rows, units), and `keep` [Bp][U] buffers that carry
+// values between the two phases of a step where r ⊙ h of all units is exchanged between them
+// (`rh`, the reset-before GRU; its backward keeps one more). tiles = 0: not fused.
+struct FusedCell {
+  int in = 0, rec = 0, tiles = 0, keep = 0;
+  bool rh = false, cell_state = false;
+};
+RNNMFT_HD constexpr FusedCell fused_cell(Kind k) {
+  switch (k) {
+    case Kind::Vanilla:
+      return {1, 1, 1, 0, false, false};
+    case Kind::Minimal:  // the embedding block has no recurrent rows
+      return {2, 1, 2, 0, false, false};
+    case Kind::Lstm:
+      return {4, 4, 4, 0, false, true};
+    case Kind::GruAfter:  // the candidate's input side apart from W_hn h: one more tile
+      return {3, 3, 4, 0, false, false};
+    case Kind::GruBefore:  // z and the candidate's input side kept across the exchange of r ⊙ h
+      return {3, 3, 3, 2, true, false};
+  }
+  return {};
+}
+RNNMFT_HD constexpr bool fused_kind(Kind k) {
+  return fused_cell(k).tiles > 0;
+}
+// The accumulator tile that gate block g's input product goes to: the reset-after GRU keeps its
+// candidate's input side (tile 3) apart from W_hn h (tile 2), since r multiplies only the second.
+RNNMFT_HD constexpr int input_tile(Kind k, int g) {
+  return k == Kind::GruAfter && g == 2 ? 3 : g;
+}
+// The gate blocks of W_hh that multiply h itself (the reset-before GRU's candidate takes r ⊙ h).
+RNNMFT_HD constexpr int rec_on_h(Kind k) {
+  return fused_cell(k).rh ? fused_cell(k).rec - 1 : fused_cell(k).rec;
+}
+
+// f(std::integral_constant<Kind, K>{}) for the kind's fused sweep: the one place a runtime kind
+// becomes the template argument of fused_sweep (host and CUDA launches).
+template <Kind... Ks, class F>
+void with_kind_among(Kind k, F&& f) {
+  (void)((k == Ks ? (f(std::integral_constant<Kind, Ks>{}), true) : false) || ...);
+}
+template <class F>
+void with_fused_kind(Kind k, F&& f) {  // f is not called for a kind that is not fused
+  with_kind_among<Kind::Lstm, Kind::GruAfter, Kind::GruBefore, Kind::Vanilla, Kind::Minimal>(k, f);
+}
+RNNMFT_HD int pad16(int n) {
+  return (n + 15) / 16 * 16;
+}
+
+// Where everything lies in a block's shared memory (offsets and leading dimensions in floats):
+// W_hh's rows of this block [rec·U][N]; h [Bp][N]; r ⊙ h [Bp][N] (reset-before); a 16 × 16 tile of
+// indices (which element of a tile each accumulator register holds); W_ih's rows [in·U][Ip]; x
+// [Bp][Ip] (Ip: I rounded up to 8, the padding zero); the kept buffers [keep][Bp][U]. The forward
+// keeps two copies of h (this step's and the next's; the reset-before GRU, whose step has a
+// barrier between reading h and writing it, one) and of x. The backward keeps one of each and
+// adds the gate gradients [Bp][rec·U], the incoming shares of dh in two sets [2][P][Bp][U] (by
+// sender), and dh and dc of its units [Bp][U]. Each leading dimension is its width plus 4, so
+// that the rows of a tile fall in different banks; every tile then starts 32-byte aligned.
+struct FusedLayout {
+  int U = 0, Bp = 0, Ip = 0, ldw = 0, ldh = 0, ldi = 0, ldk = 0, ldd = 0, ldr = 0;
+  int h = 0, rh = 0, idx = 0, wi = 0, x = 0, keep = 0;
+  int d = 0, r = 0, dh = 0, dc = 0;  // backward
+  int floats = 0;
+};
+RNNMFT_HD FusedLayout fused_layout(Kind k, int B, int N, int I, int P, bool backward) {
+  const FusedCell c = fused_cell(k);
+  FusedLayout l;
+  l.U = N / P;
+  l.Bp = pad16(B);
+  l.Ip = (I + 7) / 8 * 8;
+  l.ldw = N + 4;
+  l.ldh = N + 4;
+  l.ldi = l.Ip + 4;
+  l.ldk = l.U + 4;
+  const int h_copies = backward || c.rh ? 1 : 2, x_copies = backward ? 1 : 2;
+  l.h = c.rec * l.U * l.ldw;
+  l.rh = l.h + h_copies * l.Bp * l.ldh;
+  l.idx = l.rh + (c.rh ? l.Bp * l.ldh : 0);
+  l.wi = l.idx + 256;
+  l.x = l.wi + c.in * l.U * l.ldi;
+  l.keep = l.x + x_copies * l.Bp * l.ldi;
+  l.floats = l.keep + (c.keep > 0 ? c.keep + (backward ? 1 : 0) : 0) * l.Bp * l.ldk;
+  if (backward) {
+    l.ldd = c.rec * l.U + 4;
+    l.ldr = l.U + 4;
+    l.d = l.floats;
+    l.r = l.d + l.Bp * l.ldd;
+    l.dh = l.r + 2 * P * l.Bp * l.ldr;
+    l.dc = l.dh + l.Bp * l.U;
+    l.floats = l.dc + (c.cell_state ? l.Bp * l.U : 0);
+  }
+  return l;
+}
+
+// The smallest cluster (1, 2, 4 or 8 blocks; `want` > 0 asks for one) whose blocks fit in
+// `smem_limit` bytes, with U a multiple of 16.
+inline FusedPlan plan_fused(Kind kind, int B, int N, int I, bool backward, size_t smem_limit,
+                            int want = 0, int warps = 8) {
+  FusedPlan p;
+  if (!fused_kind(kind) || B < 1 || N < 16 || I < 1 || B > 4096 || N > 4096 || I > 4096) return p;
+  for (int P = 1; P <= 8; P *= 2) {
+    if (want > 0 && P != want) continue;
+    if (N % (16 * P) != 0) continue;
+    const size_t bytes = size_t(fused_layout(kind, B, N, I, P, backward).floats) * sizeof(float);
+    if (bytes > smem_limit) continue;
+    p.P = P;
+    p.warps = warps;
+    p.smem = bytes;
+    return p;
+  }
+  return p;
+}
+
+}  // namespace rnnmft::ens
