@@ -73,3 +73,17 @@ peer torch lstm 1000 128 64 28 10 tf32
 peer torch gru 1000 128 64 28 10 tf32
 peer torch lstm 784 128 64 1 10 tf32
 peer jax lstm 1000 128 64 28 3 64
+# Shared-memory hazards of the fused kernels, where the machine has CUDA's sanitizer (slow, so
+# one small case per cell kind that has a two-phase step, and last).
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+if [ -n "$SAN" ]; then
+  echo "== compute-sanitizer racecheck and memcheck (fused sweep, reset-before GRU and LSTM)"
+  for tool in racecheck memcheck; do
+    timeout 90 "$SAN" --tool "$tool" --error-exitcode 9 "$BUNDLE/test_gpu" \
+      --gtest_filter='AllCells/CudaCells.FusedSweepMatchesTheCpuEngine/gru_reset_before:AllCells/CudaCells.FusedSweepMatchesTheCpuEngine/lstm' \
+      > "$OUT/sanitizer_$tool.txt" 2>&1
+    echo "$tool exit $?"; grep -E "ERROR SUMMARY|Race|hazard|Invalid" "$OUT/sanitizer_$tool.txt" | head -5
+  done
+else
+  echo "== no compute-sanitizer on this machine"
+fi

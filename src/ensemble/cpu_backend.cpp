@@ -24,7 +24,7 @@ constexpr size_t kGpuBlockSmem = 232448;
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(bool fused) : fused_(fused) {}
+  CpuBackend(bool fused, bool tf32) : fused_(fused), tf32_(tf32) {}
   ~CpuBackend() override {
     for (auto& [p, n] : mem_.all()) std::free(p);
   }
@@ -104,7 +104,7 @@ class CpuBackend final : public Backend {
   }
   void fused(const FusedArgs& a) override {
     if (!fused_) Backend::fused(a);
-    run_fused_host(a);
+    run_fused_host(a, tf32_);
   }
 
   void sync() override {}
@@ -119,7 +119,7 @@ class CpuBackend final : public Backend {
     return p;
   }
   AllocationRecord mem_;
-  bool fused_;
+  bool fused_, tf32_;
 };
 
 }  // namespace
@@ -128,8 +128,8 @@ void Backend::fused(const FusedArgs&) {
   fail("internal: the {} backend has no fused sweep", name());
 }
 
-std::unique_ptr<Backend> make_cpu_backend(bool fused) {
-  return std::make_unique<CpuBackend>(fused);
+std::unique_ptr<Backend> make_cpu_backend(bool fused, bool tf32) {
+  return std::make_unique<CpuBackend>(fused, tf32);
 }
 
 }  // namespace rnnmft::ens

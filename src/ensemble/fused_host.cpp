@@ -5,6 +5,8 @@
 #include "ensemble/fused_host.h"
 
 #include <barrier>
+#include <bit>
+#include <cstdint>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -38,8 +40,8 @@ class HostCtx {
     float x[256];
   };
 
-  HostCtx(Cluster& c, int model, int rank, int warp, int warps)
-      : c_(c), model_(model), rank_(rank), warp_(warp), warps_(warps) {}
+  HostCtx(Cluster& c, int model, int rank, int warp, int warps, bool tf32)
+      : c_(c), model_(model), rank_(rank), warp_(warp), warps_(warps), tf32_(tf32) {}
   int model() const { return model_; }
   int rank() const { return rank_; }
   // A warp is one thread here, which holds whole tiles: element loops over a block step by warps.
@@ -53,7 +55,7 @@ class HostCtx {
   float* peer(float* p, int q) {
     return c_.smem[size_t(q)].data() + (p - c_.smem[size_t(rank_)].data());
   }
-  float tf32(float v) const { return v; }
+  float tf32(float v) const { return tf32_ ? round_tf32(v) : v; }
 
   void load_a(A& f, const float* p, int ld) const {
     for (int r = 0; r < 16; ++r)
@@ -86,11 +88,19 @@ class HostCtx {
  private:
   Cluster& c_;
   int model_, rank_, warp_, warps_;
+  bool tf32_;
 };
 
 }  // namespace
 
-void run_fused_host(const FusedArgs& a) {
+float round_tf32(float v) {
+  uint32_t u = std::bit_cast<uint32_t>(v);
+  if ((u & 0x7f800000u) == 0x7f800000u) return v;  // inf, NaN
+  u = (u + 0x1000u) & 0xffffe000u;  // on the magnitude: half of the dropped 13 bits' unit, then cut
+  return std::bit_cast<float>(u);
+}
+
+void run_fused_host(const FusedArgs& a, bool tf32) {
   if (!fused_kind(a.kind) || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
     fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind), a.N,
          a.P);
@@ -102,7 +112,7 @@ void run_fused_host(const FusedArgs& a) {
     for (int q = 0; q < a.P; ++q)
       for (int w = 0; w < a.warps; ++w)
         threads.emplace_back([&, q, w] {
-          HostCtx x(cluster, k, q, w, a.warps);
+          HostCtx x(cluster, k, q, w, a.warps, tf32);
           with_fused_kind(a.kind, [&](auto kind) {
             constexpr Kind K = decltype(kind)::value;
             a.backward ? fused_sweep<K, true>(x, a) : fused_sweep<K, false>(x, a);

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "ensemble/ensemble.h"
+#include "ensemble/fused_host.h"
 #include "ensemble_check.h"
 #include "train/optimizers/optimizer.h"
 #include "util/error.h"
@@ -202,6 +203,46 @@ TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true), c).fused_plan(false).P, 1);
   EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(), c).fused_plan(false).P, 0);
   unsetenv("RNNMFT_FUSED");
+}
+
+// TF32 as the tensor cores take it: 10 bits of mantissa, to nearest, ties away from zero.
+TEST(Ensemble, RoundsToTf32AsTheTensorCores) {
+  const float u = std::ldexp(1.f, -10);  // TF32's unit in the last place at 1
+  EXPECT_EQ(ens::round_tf32(1.f + u / 2), 1.f + u);  // a tie, away from zero
+  EXPECT_EQ(ens::round_tf32(-(1.f + u / 2)), -(1.f + u));
+  EXPECT_EQ(ens::round_tf32(1.f + u / 4), 1.f);
+  EXPECT_EQ(ens::round_tf32(1.f + 3 * u / 4), 1.f + u);
+  EXPECT_EQ(ens::round_tf32(1.f + u), 1.f + u);
+  EXPECT_EQ(ens::round_tf32(2.f + u), 2.f + 2 * u);  // TF32's unit is 2u on [2, 4): a tie
+  EXPECT_EQ(ens::round_tf32(0.f), 0.f);
+  EXPECT_EQ(ens::round_tf32(std::numeric_limits<float>::infinity()),
+            std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(ens::round_tf32(std::numeric_limits<float>::quiet_NaN())));
+}
+
+// The fused sweep with TF32 tiles, emulated on the host, at the paper's shape: the same problems
+// and tolerances as the GPU test CudaEnsemble.FusedSweepAtThePapersShape, so that its tolerances
+// are known to hold for the rounding alone; and the rounding is really applied (the gradient
+// moves).
+TEST(Ensemble, FusedSweepInTf32StaysWithinTheGpuTestsTolerances) {
+  for (const char* cell : {"lstm", "gru_reset_before"}) {
+    const Problem p = make_problem(cell_case(cell), 2, 40, 64, 128, 28);
+    ens::EnsembleConfig c = config_for(p, 2, 16);
+    c.fused = true;
+    ens::Ensemble e(ens::make_cpu_backend(true, true), c);
+    check_against_cpu_engine(e, p, 1e-2, 5e-2, std::string(cell) + " fused, tf32");
+    ens::Ensemble exact(ens::make_cpu_backend(true), c);
+    check_against_cpu_engine(exact, p, 1e-5, 1e-4, std::string(cell) + " fused, fp32");
+    std::vector<float> g(e.layout().total), ge(e.layout().total);
+    for (int k = 0; k < 2; ++k) {
+      e.get_grad(k, g.data());
+      exact.get_grad(k, ge.data());
+      const double d = rel_err(g.data(), ge.data(), 0, g.size());
+      EXPECT_GT(d, 1e-5) << cell << " model " << k;  // fp32 alone: about 1e-7
+      std::printf("%s model %d: tf32 against fp32, loss %.1e, gradient %.1e (relative)\n", cell, k,
+                  std::abs(e.losses()[k] - exact.losses()[k]) / exact.losses()[k], d);
+    }
+  }
 }
 
 TEST(Ensemble, ManyModelsEqualOneAtATime) {
