@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (Debian packages, data, build) and runs the tests: once on the Release
-# build, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# build, once under AddressSanitizer + UndefinedBehaviorSanitizer, and the fused sweep's race test
+# under ThreadSanitizer.
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/common.sh"
 setup_deps python3-torch python3-numpy python3-matplotlib
 "$ROOT/scripts/fetch_data.sh"
@@ -20,6 +21,11 @@ if [ "${RNNMFT_SKIP_SANITIZERS:-0}" != 1 ]; then
   (cd "$ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$JOBS" \
        -E '^TheoryVsSimulation[.]')
+  # The fused sweep's barriers under ThreadSanitizer: any race between its host threads (the GPU's
+  # warps and blocks) fails the run (tests/tsan/, docs/gpu.md §Fused sweeps).
+  build build-tsan -DRNNMFT_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  log "fused sweep races (ThreadSanitizer)"
+  TSAN_OPTIONS=halt_on_error=1 "$ROOT/build-tsan/tests/tsan/test_fused_races"
 fi
 
 # The file readers under libFuzzer, 20 s each on the seed corpora (fuzz/, docs/reliability.md).
