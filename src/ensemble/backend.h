@@ -161,8 +161,9 @@ class Backend {
 };
 
 // fused: run the fused sweep on the host (ensemble/fused_host.h), planned for the shared memory
-// of an H100 block, instead of having none; tf32: with its tiles' inputs rounded to TF32 as the
-// GPU's tensor cores take them (the GPU's rounding, without a GPU).
-std::unique_ptr<Backend> make_cpu_backend(bool fused = false, bool tf32 = false);
+// of an H100 block, instead of having none; its tiles' inputs rounded as `rounding` says (Tf32:
+// as the GPU's tensor cores take them, the GPU's rounding without a GPU).
+std::unique_ptr<Backend> make_cpu_backend(bool fused = false,
+                                          TileRounding rounding = TileRounding::Fp32);
 
 }  // namespace rnnmft::ens

@@ -24,7 +24,7 @@ constexpr size_t kGpuBlockSmem = 232448;
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(bool fused, bool tf32) : fused_(fused), tf32_(tf32) {}
+  CpuBackend(bool fused, TileRounding rounding) : fused_(fused), rounding_(rounding) {}
   ~CpuBackend() override {
     for (auto& [p, n] : mem_.all()) std::free(p);
   }
@@ -104,7 +104,7 @@ class CpuBackend final : public Backend {
   }
   void fused(const FusedArgs& a) override {
     if (!fused_) Backend::fused(a);
-    run_fused_host(a, tf32_);
+    run_fused_host(a, rounding_);
   }
 
   void sync() override {}
@@ -119,7 +119,8 @@ class CpuBackend final : public Backend {
     return p;
   }
   AllocationRecord mem_;
-  bool fused_, tf32_;
+  bool fused_;
+  TileRounding rounding_;
 };
 
 }  // namespace
@@ -128,8 +129,8 @@ void Backend::fused(const FusedArgs&) {
   fail("internal: the {} backend has no fused sweep", name());
 }
 
-std::unique_ptr<Backend> make_cpu_backend(bool fused, bool tf32) {
-  return std::make_unique<CpuBackend>(fused, tf32);
+std::unique_ptr<Backend> make_cpu_backend(bool fused, TileRounding rounding) {
+  return std::make_unique<CpuBackend>(fused, rounding);
 }
 
 }  // namespace rnnmft::ens

@@ -40,8 +40,8 @@ class HostCtx {
     float x[256];
   };
 
-  HostCtx(Cluster& c, int model, int rank, int warp, int warps, bool tf32)
-      : c_(c), model_(model), rank_(rank), warp_(warp), warps_(warps), tf32_(tf32) {}
+  HostCtx(Cluster& c, int model, int rank, int warp, int warps, TileRounding rounding)
+      : c_(c), model_(model), rank_(rank), warp_(warp), warps_(warps), rounding_(rounding) {}
   int model() const { return model_; }
   int rank() const { return rank_; }
   // A warp is one thread here, which holds whole tiles: element loops over a block step by warps.
@@ -55,7 +55,11 @@ class HostCtx {
   float* peer(float* p, int q) {
     return c_.smem[size_t(q)].data() + (p - c_.smem[size_t(rank_)].data());
   }
-  float tf32(float v) const { return tf32_ ? round_tf32(v) : v; }
+  float tf32(float v) const {  // what a tile takes
+    return rounding_ == TileRounding::Tf32   ? round_tf32(v)
+           : rounding_ == TileRounding::Bf16 ? round_bf16(v)
+                                             : v;
+  }
 
   void load_a(A& f, const float* p, int ld) const {
     for (int r = 0; r < 16; ++r)
@@ -88,7 +92,7 @@ class HostCtx {
  private:
   Cluster& c_;
   int model_, rank_, warp_, warps_;
-  bool tf32_;
+  TileRounding rounding_;
 };
 
 }  // namespace
@@ -100,7 +104,14 @@ float round_tf32(float v) {
   return std::bit_cast<float>(u);
 }
 
-void run_fused_host(const FusedArgs& a, bool tf32) {
+float round_bf16(float v) {
+  uint32_t u = std::bit_cast<uint32_t>(v);
+  if ((u & 0x7f800000u) == 0x7f800000u) return v;
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;  // ties to the even one of the two
+  return std::bit_cast<float>(u);
+}
+
+void run_fused_host(const FusedArgs& a, TileRounding rounding) {
   if (!fused_kind(a.kind) || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
     fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind), a.N,
          a.P);
@@ -112,7 +123,7 @@ void run_fused_host(const FusedArgs& a, bool tf32) {
     for (int q = 0; q < a.P; ++q)
       for (int w = 0; w < a.warps; ++w)
         threads.emplace_back([&, q, w] {
-          HostCtx x(cluster, k, q, w, a.warps, tf32);
+          HostCtx x(cluster, k, q, w, a.warps, rounding);
           with_fused_kind(a.kind, [&](auto kind) {
             constexpr Kind K = decltype(kind)::value;
             a.backward ? fused_sweep<K, true>(x, a) : fused_sweep<K, false>(x, a);

@@ -35,6 +35,10 @@ struct FusedArgs {
   int64_t d_k = 0;
 };
 
+// How the host sweep (ensemble/fused_host.h) rounds what its tiles take: not at all, to TF32 as
+// the GPU's tensor cores do, or to bf16 (what bf16 products would do to the numbers).
+enum class TileRounding { Fp32, Tf32, Bf16 };
+
 // Which launch a shape gets: P = 0 where the fused sweep does not apply.
 struct FusedPlan {
   int P = 0, warps = 8;
