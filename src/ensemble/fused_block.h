@@ -8,7 +8,7 @@
 //   sync_block() sync_cluster() barriers (the cluster's also orders shared memory across blocks)
 //   smem()                      this block's shared memory
 //   peer(p, q)                  p, a pointer into this block's shared memory, in block q's
-//   tf32(v)                     v rounded as the tensor cores take it
+//   tf32(v)                     v rounded as the tiles take it (TF32 on the GPU)
 //   A, Bc, Br, Acc              16 × 8 row-major, 8 × 16 column- and row-major, 16 × 16 fp32
 //   load_a, load_bc, load_br, load_acc (p, ld), zero, mma(Acc&, A, B)
 //   Acc::num_elements, acc.x[i] this lane's share of a tile (which elements: FusedBlock::pos)

@@ -1,7 +1,8 @@
 // The fused sweep on the host: every warp of a cluster is a thread, the block and cluster barriers
-// are barriers, shared memory is one array per block and the tiles are plain fp32 products. It is
-// the same code the GPU runs (ensemble/fused_sweep.h), so the tests check its indexing and its
-// barriers against the step-by-step engine on any machine; the GPU tests check the tensor cores.
+// are barriers, shared memory is one array per block and the tiles are fp32 products (of inputs
+// rounded to TF32 or bf16 where asked). It is the same code the GPU runs (ensemble/fused_sweep.h),
+// so the tests check its indexing and its barriers against the step-by-step engine on any
+// machine; the GPU tests check the tensor cores.
 #include "ensemble/fused_host.h"
 
 #include <barrier>
@@ -112,7 +113,9 @@ float round_bf16(float v) {
 }
 
 void run_fused_host(const FusedArgs& a, TileRounding rounding) {
-  if (!fused_kind(a.kind) || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
+  bool dispatched = false;  // a kind with a fused_cell row but left out of with_fused_kind
+  with_fused_kind(a.kind, [&](auto) { dispatched = true; });
+  if (!dispatched || a.P < 1 || a.N % (16 * a.P) != 0 || a.warps < 1)
     fail("internal: no fused sweep for this shape (cell kind {}, N = {}, P = {})", int(a.kind), a.N,
          a.P);
   const size_t floats = size_t(fused_layout(a.kind, a.B, a.N, a.I, a.P, a.backward).floats);

@@ -13,7 +13,7 @@ void run_fused_host(const FusedArgs& a, TileRounding rounding = TileRounding::Fp
 // v with its mantissa rounded to TF32's 10 bits, to nearest with ties away from zero, as CUDA's
 // wmma::__float_to_tf32 (cvt.rna.tf32.f32) rounds it; infinities and NaNs unchanged.
 float round_tf32(float v);
-// v rounded to bf16 (8 bits of mantissa), to nearest with ties to even, as __float2bfloat16_rn;
+// v rounded to bf16 (7 bits of mantissa), to nearest with ties to even, as __float2bfloat16_rn;
 // infinities and NaNs unchanged.
 float round_bf16(float v);
 

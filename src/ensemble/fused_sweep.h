@@ -9,7 +9,7 @@
 // The body is written once against an execution context X (ensemble/fused_block.h), so that the
 // same code runs as a CUDA kernel (gpu/fused_kernels.cu: warps, thread-block clusters, distributed
 // shared memory, WMMA TF32) and on the host (ensemble/fused_host.cpp: one thread per warp,
-// barriers, plain fp32 tiles), where the tests hold it against the step-by-step engine.
+// barriers, fp32 tiles), where the tests hold it against the step-by-step engine.
 #pragma once
 
 #include "ensemble/fused_block.h"

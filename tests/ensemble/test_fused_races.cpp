@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@
 #include "ensemble/fused_host.h"
 
 namespace rnnmft::ens {
+
+void PrintTo(Kind k, std::ostream* os);  // gtest's name for a parameter
+
 namespace {
 
 constexpr int kModels = 2, kB = 18, kN = 64, kI = 5, kT = 5;
@@ -178,4 +182,9 @@ INSTANTIATE_TEST_SUITE_P(AllKinds, FusedRaces,
                          [](const auto& info) { return std::string(name(info.param)); });
 
 }  // namespace
+
+void PrintTo(Kind k, std::ostream* os) {
+  *os << name(k);
+}
+
 }  // namespace rnnmft::ens
