@@ -17,9 +17,9 @@ timeout 240 "$BUNDLE/test_gpu" > "$OUT/test_gpu.txt" 2>&1
 echo "test_gpu exit $?" | tee -a "$OUT/test_gpu.txt"
 grep -E "^\[  (PASSED|FAILED|SKIPPED)|tests? ran|Expected|actual|what|Failure" "$OUT/test_gpu.txt" | head -60
 
-ours() {  # cell T I K [extra]
+ours() {  # cell T I K [extra]; PREC=bf16 for bf16 tiles (tf32 otherwise)
   timeout 120 "$BUNDLE/rnnmft" bench --device cuda --cell "$1" --seq-len "$2" --hidden 128 \
-    --batch 64 --input-dim "$3" --models "$4" --precision tf32 --steps 3 --warmup 1 --json "${@:5}" \
+    --batch 64 --input-dim "$3" --models "$4" --precision "${PREC:-tf32}" --steps 3 --warmup 1 --json "${@:5}" \
     >> "$OUT/ours.jsonl" 2>> "$OUT/ours.err" || echo "{\"error\": \"rnnmft bench $*\"}" >> "$OUT/ours.jsonl"
   tail -1 "$OUT/ours.jsonl" | cut -c1-260
 }
@@ -37,6 +37,12 @@ ours lstm 784 1 1 --fused
 ours lstm 1000 28 256 --fused --fused-cluster 4
 ours lstm 1000 28 256 --fused --chunk 200
 ours lstm 1000 28 512 --fused
+echo "== bf16 tiles (always fused): LSTM in 1 block forward and 4 backward, reset-before GRU 2 and 4"
+PREC=bf16 ours lstm 1000 28 256
+PREC=bf16 ours gru 1000 28 256 --gru-variant reset-before
+PREC=bf16 ours gru 1000 28 256
+PREC=bf16 ours lstm 784 1 1
+PREC=bf16 ours lstm 1000 28 64
 echo "== train --device cuda --precision tf32 on row MNIST, step by step and fused (RNNMFT_FUSED=1)"
 W=$(mktemp -d)
 for cell in lstm gru; do
@@ -57,6 +63,21 @@ print(f"{sys.argv[1].split('/')[-2]}: {len(la)} log points; relative loss differ
       f"{d[0]:.1e}, largest {max(d):.1e}; test accuracy step by step {ta:.4f}, fused {tb:.4f}")
 PY
 done
+echo "== train LSTM with bf16 tiles against step by step in tf32"
+timeout 120 "$BUNDLE/rnnmft" train --task mnist-row --cell lstm --hidden 64 --batch 64 --steps 300 \
+  --lr 0.002 --log-every 10 --eval-every 300 --eval-limit 1000 --test-limit 2000 --device cuda \
+  --precision bf16 --out "$W/lstm-bf16" > "$OUT/train_lstm-bf16.txt" 2>&1
+echo "train lstm bf16 exit $?"
+cp "$W/lstm-bf16/log.jsonl" "$OUT/train_lstm-bf16.log.jsonl" 2>/dev/null
+python3 - "$W/lstm-0/log.jsonl" "$W/lstm-bf16/log.jsonl" <<'PY' | tee -a "$OUT/train_compare.txt"
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+la, lb = ([l for l in x if "loss" in l] for x in (a, b))
+d = [abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(la, lb)]
+ta, tb = ([l for l in x if "test_accuracy" in l][-1]["test_accuracy"] for x in (a, b))
+print(f"lstm tf32 step by step against bf16 fused: {len(la)} log points; largest relative loss "
+      f"difference {max(d):.1e}, at step 300 {d[-1]:.1e}; test accuracy {ta:.4f} against {tb:.4f}")
+PY
 rm -rf "$W"
 echo "== the fused step call by call (K = 256, LSTM; every call waited for)"
 RNNMFT_CUDA_PROFILE=1 timeout 120 "$BUNDLE/rnnmft" bench --device cuda --cell lstm --seq-len 1000 \

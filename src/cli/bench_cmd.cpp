@@ -48,9 +48,9 @@ void bench_cuda(const Args& a) {
   const int pf = e.fused_plan(false).P, pb = e.fused_plan(true).P;
   if (a.fused && (pf == 0 || pb == 0))
     fmt::print(stderr,
-               "note: the fused sweep {} (it needs --precision tf32, N a multiple of 16 per block, "
-               "a block's share of the weights in shared memory and a GPU with thread-block "
-               "clusters); the rest runs step by step\n",
+               "note: the fused sweep {} (it needs --precision tf32 or bf16, N a multiple of 16 "
+               "per block, a block's share of the weights in shared memory and a GPU with "
+               "thread-block clusters); the rest runs step by step\n",
                pf == 0 && pb == 0 ? "does not apply here" : pf == 0 ? "runs backward only"
                                                                      : "runs forward only");
   const size_t T = a.seq_len, B = a.batch, I = a.input_dim;
@@ -166,7 +166,9 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   b->add_option("--models", a->models, "Models trained at once (--device cuda)")
       ->capture_default_str();
-  b->add_option("--precision", a->precision, "fp32 or tf32 products (--device cuda)")
+  b->add_option("--precision", a->precision,
+                "fp32, tf32 or bf16 products (--device cuda; bf16: the fused sweep with bf16 "
+                "tiles)")
       ->capture_default_str();
   b->add_option("--chunk", a->chunk,
                 "Time steps per chunk of the backward sweep (--device cuda; 0: from memory)")
@@ -176,7 +178,7 @@ void register_bench(CLI::App& app) {
               "(--device cuda)");
   b->add_flag("--fused", a->fused,
               "Walk each chunk of time steps in one launch with W_hh on chip (--device cuda "
-              "--precision tf32; docs/gpu.md §Fused sweeps)");
+              "--precision tf32; bf16 always does; docs/gpu.md §Fused sweeps)");
   b->add_option("--fused-cluster", a->fused_cluster,
                 "Blocks per model of the fused sweep: 1, 2, 4 or 8 (0: the fewest that fit)")
       ->capture_default_str();

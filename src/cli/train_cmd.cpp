@@ -84,7 +84,8 @@ void register_train(CLI::App& app) {
                  "reference); on --resume, continues on another device [default: cpu, or the "
                  "run's]");
   t->add_option("--precision", c.precision,
-                "Products on --device cuda: fp32 or tf32 [default: fp32, or the run's]");
+                "Products on --device cuda: fp32, tf32 or bf16 (docs/gpu.md §Precision) [default: "
+                "fp32, or the run's]");
   t->add_option("--checkpoint-every", c.checkpoint_every, "Steps between checkpoints")
       ->capture_default_str();
   auto* out = t->add_option("--out", c.out, "Run directory (log.jsonl, metrics.json, checkpoint)");

@@ -155,6 +155,8 @@ class Backend {
     return {};
   }
   virtual void fused(const FusedArgs& a);
+  // Whether this backend has no step-by-step sweep of its own and must fuse (bf16 tiles).
+  virtual bool fused_required() const { return false; }
   // Bytes allocated now and at most so far.
   virtual size_t bytes_in_use() const = 0;
   virtual size_t peak_bytes() const = 0;

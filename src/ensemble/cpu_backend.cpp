@@ -100,12 +100,17 @@ class CpuBackend final : public Backend {
   }
 
   FusedPlan fused_plan(Kind kind, int B, int N, int I, bool backward, int want) const override {
-    return fused_ ? plan_fused(kind, B, N, I, backward, kGpuBlockSmem, want) : FusedPlan{};
+    // bf16 tiles are stored as bf16, in the GPU's bf16 layout.
+    const int tile_bytes = rounding_ == TileRounding::Bf16 ? 2 : 4;
+    return fused_ ? plan_fused(kind, B, N, I, backward, kGpuBlockSmem, want, 8, tile_bytes)
+                  : FusedPlan{};
   }
   void fused(const FusedArgs& a) override {
     if (!fused_) Backend::fused(a);
     run_fused_host(a, rounding_);
   }
+  // bf16 tiles exist only in the fused sweep, as on the GPU.
+  bool fused_required() const override { return fused_ && rounding_ == TileRounding::Bf16; }
 
   void sync() override {}
   size_t bytes_in_use() const override { return mem_.in_use(); }

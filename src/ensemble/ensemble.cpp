@@ -59,6 +59,17 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
     fail("an ensemble needs models, sequence length and batch ≥ 1 (got {}, {}, {})", K_, T_, B_);
   if (N_ < 1 || I_ < 1 || C_ < 2)
     fail("model needs hidden ≥ 1, input_dim ≥ 1 and classes ≥ 2 (got {}, {}, {})", N_, I_, C_);
+  // The fused sweep's plan first: a backend that must fuse fails here, before allocating.
+  if (cfg.fused || fused_from_env() || be_->fused_required())
+    for (int d = 0; d < 2; ++d)
+      fplan_[d] = be_->fused_plan(kind_, B_, N_, I_, d == 1, cfg.fused_cluster);
+  if (be_->fused_required() && (fplan_[0].P == 0 || fplan_[1].P == 0))
+    fail(
+        "the {} engine multiplies only in the fused sweep, and this shape has none {}on this GPU "
+        "(it needs an sm_90 GPU, hidden a multiple of 16 per block and a cluster of at most 8 "
+        "blocks that fits in shared memory; hidden {}, batch {}, input {}); use --precision tf32",
+        be_->name(), cfg.fused_cluster > 0 ? fmt::format("with {} blocks ", cfg.fused_cluster) : "",
+        N_, B_, I_);
   const bool cell_state = describe(cfg.model.cell).cell_state;  // the LSTM's c
   rz_ = (Gh_ - 1) * N_;
   const bool rb = reset_before_;
@@ -97,9 +108,6 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
   steps_.assign(K, 0.f);
   frozen_.assign(K, false);
   written_.assign(K, {0, 0});  // x_ starts zero-filled
-  if (cfg.fused || fused_from_env())
-    for (int d = 0; d < 2; ++d)
-      fplan_[d] = be_->fused_plan(kind_, B_, N_, I_, d == 1, cfg.fused_cluster);
 }
 
 Ensemble::~Ensemble() {
@@ -205,6 +213,7 @@ FusedArgs Ensemble::fused_args(bool backward, int t0, int n) const {
   a.steps = n;
   a.P = fplan_[backward ? 1 : 0].P;
   a.warps = fplan_[backward ? 1 : 0].warps;
+  a.tile_bytes = fplan_[backward ? 1 : 0].tile_bytes;
   a.params = params_;
   a.params_k = P_;
   a.off_w_ih = int64_t(layout_.w_ih);

@@ -6,11 +6,13 @@
 //   thread() threads()          element loops over the block
 //   warp() warps()              tile loops over its warps
 //   sync_block() sync_cluster() barriers (the cluster's also orders shared memory across blocks)
-//   smem()                      this block's shared memory
+//   smem()                      this block's shared memory (bytes)
 //   peer(p, q)                  p, a pointer into this block's shared memory, in block q's
-//   tf32(v)                     v rounded as the tiles take it (TF32 on the GPU)
-//   A, Bc, Br, Acc              16 × 8 row-major, 8 × 16 column- and row-major, 16 × 16 fp32
-//   load_a, load_bc, load_br, load_acc (p, ld), zero, mma(Acc&, A, B)
+//   T, KK                       what the tiles' inputs are stored as (fp32 or bf16), and the k
+//                               extent of one product (tile_k: 8 for TF32, 16 for bf16)
+//   tile(v)                     v as the tiles take it (rounded to TF32, or converted to bf16)
+//   A, Bc, Br, Acc              16 × KK row-major, KK × 16 column- and row-major, 16 × 16 fp32
+//   load_a, load_bc, load_br (const T*, ld), load_acc (const float*, ld), zero, mma(Acc&, A, B)
 //   Acc::num_elements, acc.x[i] this lane's share of a tile (which elements: FusedBlock::pos)
 #pragma once
 
@@ -30,11 +32,13 @@ namespace rnnmft::ens {
 // memory, and its model's slices of the arguments.
 template <class X>
 struct FusedBlock {
+  using T = typename X::T;
   FusedLayout l;
   int N, U, B, I, P, q, u0;
   int RT, UT, NT;  // 16-wide tiles: rows, this block's units, all units
   int64_t BN, BI;
-  float *Ws, *Hs, *RHs, *idx, *Wi, *Xs, *keep, *Ds, *R, *Dh, *Dc;
+  T *Ws, *Hs, *RHs, *Wi, *Xs, *Ds;  // the tiles' inputs
+  float *idx, *keep, *R, *Dh, *Dc;
   const float *bi, *bh, *x;
   float *H, *C, *z, *hn, *rh, *dh, *dc;
   // pos.x[i]: the element of a 16 × 16 tile that accumulator register i of this lane holds. WMMA
@@ -46,25 +50,25 @@ struct FusedBlock {
 // This block's rows of W_hh (cols = width = N) or W_ih (width I, cols = Ip, the rest zero) for
 // G gate blocks, rounded for the tensor cores: row g·N + u0 + u of the matrix is row g·U + u here.
 template <class X>
-RNNMFT_FUSED void load_w_rows(X& x, float* Ws, const float* w, int G, int N, int U, int u0,
+RNNMFT_FUSED void load_w_rows(X& x, typename X::T* Ws, const float* w, int G, int N, int U, int u0,
                               int width, int cols, int ld) {
   for (int i = x.thread(); i < G * U * cols; i += x.threads()) {
     const int row = i / cols, col = i % cols;
     Ws[row * ld + col] =
-        col < width ? x.tf32(w[int64_t(row / U * N + u0 + row % U) * width + col]) : 0.f;
+        x.tile(col < width ? w[int64_t(row / U * N + u0 + row % U) * width + col] : 0.f);
   }
 }
 
 // x of one step into a copy in shared memory (rows < B; the padding stays zero).
 template <class X>
-RNNMFT_FUSED void load_x(X& x, float* Xs, const float* xt, int B, int I, int ldi) {
-  for (int i = x.thread(); i < B * I; i += x.threads()) Xs[i / I * ldi + i % I] = x.tf32(xt[i]);
+RNNMFT_FUSED void load_x(X& x, typename X::T* Xs, const float* xt, int B, int I, int ldi) {
+  for (int i = x.thread(); i < B * I; i += x.threads()) Xs[i / I * ldi + i % I] = x.tile(xt[i]);
 }
 
 // h of all units and rows < B into a copy in shared memory, rounded for the tensor cores.
 template <class X>
-RNNMFT_FUSED void load_h(X& x, float* Hs, const float* h, int B, int N, int ldh) {
-  for (int i = x.thread(); i < B * N; i += x.threads()) Hs[i / N * ldh + i % N] = x.tf32(h[i]);
+RNNMFT_FUSED void load_h(X& x, typename X::T* Hs, const float* h, int B, int N, int ldh) {
+  for (int i = x.thread(); i < B * N; i += x.threads()) Hs[i / N * ldh + i % N] = x.tile(h[i]);
 }
 
 // The start of every sweep: the block's place, its rows of the weights, the padding of h, r ⊙ h,
@@ -72,8 +76,10 @@ RNNMFT_FUSED void load_h(X& x, float* Hs, const float* h, int B, int N, int ldh)
 template <Kind K, class X>
 RNNMFT_FUSED FusedBlock<X> fused_begin(X& x, const FusedArgs& a) {
   constexpr FusedCell c = fused_cell(K);
+  using T = typename X::T;
+  static_assert(X::KK == tile_k(int(sizeof(T))), "a product's k extent is the layout's");
   FusedBlock<X> b;
-  b.l = fused_layout(K, a.B, a.N, a.I, a.P, a.backward);
+  b.l = fused_layout(K, a.B, a.N, a.I, a.P, a.backward, int(sizeof(T)));
   const FusedLayout& l = b.l;
   b.N = a.N;
   b.P = a.P;
@@ -87,18 +93,18 @@ RNNMFT_FUSED FusedBlock<X> fused_begin(X& x, const FusedArgs& a) {
   b.NT = a.N / 16;
   b.BN = int64_t(a.B) * a.N;
   b.BI = int64_t(a.B) * a.I;
-  float* s = x.smem();
-  b.Ws = s;
-  b.Hs = s + l.h;
-  b.RHs = s + l.rh;
-  b.idx = s + l.idx;
-  b.Wi = s + l.wi;
-  b.Xs = s + l.x;
-  b.keep = s + l.keep;
-  b.Ds = s + l.d;
-  b.R = s + l.r;
-  b.Dh = s + l.dh;
-  b.Dc = s + l.dc;
+  unsigned char* s = x.smem();
+  b.Ws = reinterpret_cast<T*>(s);
+  b.Hs = reinterpret_cast<T*>(s + l.h);
+  b.RHs = reinterpret_cast<T*>(s + l.rh);
+  b.idx = reinterpret_cast<float*>(s + l.idx);
+  b.Wi = reinterpret_cast<T*>(s + l.wi);
+  b.Xs = reinterpret_cast<T*>(s + l.x);
+  b.keep = reinterpret_cast<float*>(s + l.keep);
+  b.Ds = reinterpret_cast<T*>(s + l.d);
+  b.R = reinterpret_cast<float*>(s + l.r);
+  b.Dh = reinterpret_cast<float*>(s + l.dh);
+  b.Dc = reinterpret_cast<float*>(s + l.dc);
   const int k = x.model();
   const float* prm = a.params + k * a.params_k;
   b.bi = prm + a.off_bi;
@@ -114,10 +120,11 @@ RNNMFT_FUSED FusedBlock<X> fused_begin(X& x, const FusedArgs& a) {
 
   load_w_rows(x, b.Ws, prm + a.off_w_hh, c.rec, b.N, b.U, b.u0, b.N, b.N, l.ldw);
   load_w_rows(x, b.Wi, prm + a.off_w_ih, c.in, b.N, b.U, b.u0, b.I, l.Ip, l.ldi);
-  for (int i = x.thread(); i < l.idx - l.h; i += x.threads()) b.Hs[i] = 0.f;  // h, r ⊙ h
-  for (int i = x.thread(); i < l.keep - l.x; i += x.threads()) b.Xs[i] = 0.f;
+  const int tb = int(sizeof(T));
+  for (int i = x.thread(); i < (l.idx - l.h) / tb; i += x.threads()) b.Hs[i] = x.tile(0.f);
+  for (int i = x.thread(); i < (l.keep - l.x) / tb; i += x.threads()) b.Xs[i] = x.tile(0.f);
   if (a.backward)
-    for (int i = x.thread(); i < l.r - l.d; i += x.threads()) b.Ds[i] = 0.f;
+    for (int i = x.thread(); i < (l.r - l.d) / tb; i += x.threads()) b.Ds[i] = x.tile(0.f);
   for (int i = x.thread(); i < 256; i += x.threads()) b.idx[i] = float(i);
   x.sync_block();
   x.load_acc(b.pos, b.idx, 16);
@@ -138,14 +145,14 @@ RNNMFT_FUSED void for_tile_elements(const FusedBlock<X>& b, int r0, int ul, F&& 
 // The pre-activation tiles of rows [r0, r0 + 16) and this block's units [ul, ul + 16) of every
 // gate: acc[input_tile(g)] = x W_ihᵀ, acc[g] += h W_hhᵀ for the gate blocks that multiply h.
 template <Kind K, class X>
-RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const FusedBlock<X>& b, const float* xs,
-                             const float* hs, int r0, int ul) {
+RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const FusedBlock<X>& b,
+                             const typename X::T* xs, const typename X::T* hs, int r0, int ul) {
   constexpr FusedCell c = fused_cell(K);
   constexpr int GH = rec_on_h(K);
   const FusedLayout& l = b.l;
   RNNMFT_UNROLL
   for (int g = 0; g < c.tiles; ++g) x.zero(acc[g]);
-  for (int kk = 0; kk < l.Ip; kk += 8) {
+  for (int kk = 0; kk < l.Ip; kk += X::KK) {
     typename X::A fa;
     x.load_a(fa, xs + r0 * l.ldi + kk, l.ldi);
     RNNMFT_UNROLL
@@ -155,7 +162,7 @@ RNNMFT_FUSED void gate_tiles(X& x, typename X::Acc* acc, const FusedBlock<X>& b,
       x.mma(acc[input_tile(K, g)], fa, fb);
     }
   }
-  for (int kk = 0; kk < b.N; kk += 8) {
+  for (int kk = 0; kk < b.N; kk += X::KK) {
     typename X::A fa;
     x.load_a(fa, hs + r0 * l.ldh + kk, l.ldh);
     RNNMFT_UNROLL
@@ -177,7 +184,7 @@ RNNMFT_FUSED void send_shares(X& x, const FusedBlock<X>& b, int set, int c0, int
     const int r0 = tile / b.NT * 16, n0 = tile % b.NT * 16, owner = n0 / b.U;
     typename X::Acc acc;
     x.zero(acc);
-    for (int kk = c0; kk < c0 + w; kk += 8) {
+    for (int kk = c0; kk < c0 + w; kk += X::KK) {
       typename X::A fa;
       typename X::Br fb;
       x.load_a(fa, b.Ds + r0 * l.ldd + kk, l.ldd);

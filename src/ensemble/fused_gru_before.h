@@ -21,7 +21,7 @@ RNNMFT_FUSED float* before_kept(const FusedBlock<X>& b, int which) {
 // and r ⊙ h into every block's copy (rounded) and, backward, into the chunk's buffer for the
 // weight gradient (fp32).
 template <class X>
-RNNMFT_FUSED void before_phase1(X& x, const FusedBlock<X>& b, int s, const float* xs,
+RNNMFT_FUSED void before_phase1(X& x, const FusedBlock<X>& b, int s, const typename X::T* xs,
                                 bool backward) {
   const FusedLayout& l = b.l;
   const int N = b.N, B = b.B;
@@ -44,7 +44,7 @@ RNNMFT_FUSED void before_phase1(X& x, const FusedBlock<X>& b, int s, const float
         Rk[k] = rg;
         b.rh[(int64_t(s) * B + r) * N + j] = v;
       }
-      const float vt = x.tf32(v);
+      const auto vt = x.tile(v);
       for (int p = 0; p < b.P; ++p) x.peer(b.RHs, p)[r * l.ldh + j] = vt;
     });
   }
@@ -56,7 +56,7 @@ RNNMFT_FUSED void before_candidate(X& x, typename X::Acc& acc, const FusedBlock<
                                    int ul) {
   const FusedLayout& l = b.l;
   x.zero(acc);
-  for (int kk = 0; kk < b.N; kk += 8) {
+  for (int kk = 0; kk < b.N; kk += X::KK) {
     typename X::A fa;
     typename X::Bc fb;
     x.load_a(fa, b.RHs + r0 * l.ldh + kk, l.ldh);
@@ -91,7 +91,7 @@ RNNMFT_FUSED void fused_forward_before(X& x, const FusedArgs& a) {
         const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;
         const float h = gru::before_hidden_of(Zk[k], tanhf(Nk[k] + acc.x[i]), b.H[o]);
         b.H[o + BN] = h;
-        const float v = x.tf32(h);
+        const auto v = x.tile(h);
         for (int p = 0; p < P; ++p) x.peer(b.Hs, p)[r * l.ldh + j] = v;
       });
     }
@@ -135,8 +135,8 @@ RNNMFT_FUSED void fused_backward_before(X& x, const FusedArgs& a) {
         float* zr = b.z + (int64_t(s) * B + r) * GiN;
         zr[N + j] = gr.z;
         zr[2 * N + j] = gr.n;
-        b.Ds[r * l.ldd + U + u] = x.tf32(gr.z);
-        b.Ds[r * l.ldd + 2 * U + u] = x.tf32(gr.n);
+        b.Ds[r * l.ldd + U + u] = x.tile(gr.z);
+        b.Ds[r * l.ldd + 2 * U + u] = x.tile(gr.n);
         b.Dh[c] = gr.h_prev;
       });
     }
@@ -151,7 +151,7 @@ RNNMFT_FUSED void fused_backward_before(X& x, const FusedArgs& a) {
       const gru::BeforeGradR gr =
           gru::before_grad_r_of(Rk[r * l.ldk + u], b.H[int64_t(s) * BN + int64_t(r) * N + j], drh);
       b.z[(int64_t(s) * B + r) * GiN + j] = gr.r;
-      b.Ds[r * l.ldd + u] = x.tf32(gr.r);
+      b.Ds[r * l.ldd + u] = x.tile(gr.r);
       b.Dh[i] += gr.h_prev;
     }
     x.sync_block();

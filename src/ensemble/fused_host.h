@@ -7,7 +7,9 @@
 namespace rnnmft::ens {
 
 // Every model of `a`, one cluster at a time, one thread per warp, the tiles' inputs rounded as
-// `rounding` says.
+// `rounding` says. a.tile_bytes = 2 (bf16 storage, the GPU's bf16 layout) takes TileRounding::Bf16;
+// with a.tile_bytes = 4 and Bf16 the tiles are bf16 values stored as fp32, which gives the same
+// bits (the host's products are exact and summed in the same order either way).
 void run_fused_host(const FusedArgs& a, TileRounding rounding = TileRounding::Fp32);
 
 // v with its mantissa rounded to TF32's 10 bits, to nearest with ties away from zero, as CUDA's

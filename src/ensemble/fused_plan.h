@@ -17,6 +17,7 @@ struct FusedArgs {
   int models = 1, B = 1, N = 1, I = 1, Gi = 1, steps = 1;
   int P = 1;      // blocks per model (a cluster)
   int warps = 8;  // per block
+  int tile_bytes = 4;  // what a tile's inputs are stored in: 4, fp32 (TF32 on the GPU); 2, bf16
   const float* params = nullptr;
   int64_t params_k = 0, off_w_ih = 0, off_w_hh = 0, off_bi = 0, off_bh = 0;
   const float* x = nullptr;  // the input of step t0 + s at x + s·B·I
@@ -41,7 +42,7 @@ enum class TileRounding { Fp32, Tf32, Bf16 };
 
 // Which launch a shape gets: P = 0 where the fused sweep does not apply.
 struct FusedPlan {
-  int P = 0, warps = 8;
+  int P = 0, warps = 8, tile_bytes = 4;
   size_t smem = 0;  // bytes of shared memory per block
 };
 
@@ -95,64 +96,76 @@ RNNMFT_HD int pad16(int n) {
   return (n + 15) / 16 * 16;
 }
 
-// Where everything lies in a block's shared memory (offsets and leading dimensions in floats):
-// W_hh's rows of this block [rec·U][N]; h [Bp][N]; r ⊙ h [Bp][N] (reset-before); a 16 × 16 tile of
-// indices (which element of a tile each accumulator register holds); W_ih's rows [in·U][Ip]; x
-// [Bp][Ip] (Ip: I rounded up to 8, the padding zero); the kept buffers [keep][Bp][U]. The forward
-// keeps two copies of h (this step's and the next's; the reset-before GRU, whose step has a
-// barrier between reading h and writing it, one) and of x. The backward keeps one of each and
-// adds the gate gradients [Bp][rec·U], the incoming shares of dh in two sets [2][P][Bp][U] (by
-// sender), and dh and dc of its units [Bp][U]. Each leading dimension is its width plus 4, so
-// that the rows of a tile fall in different banks; every tile then starts 32-byte aligned.
+// The k extent of one product on the tensor cores: 8 for TF32 (m16n16k8), 16 for bf16
+// (m16n16k16). The inner dimensions of the tiles (I padded, N) are walked in steps of it.
+RNNMFT_HD constexpr int tile_k(int tile_bytes) {
+  return tile_bytes == 2 ? 16 : 8;
+}
+
+// Where everything lies in a block's shared memory: byte offsets, and leading dimensions in
+// elements of their buffer. The tiles' inputs are stored as the products take them (fp32 or
+// bf16: tile_bytes): W_hh's rows of this block [rec·U][N]; h [Bp][N]; r ⊙ h [Bp][N]
+// (reset-before); W_ih's rows [in·U][Ip]; x [Bp][Ip] (Ip: I rounded up to tile_k, the padding
+// zero); backward, the gate gradients [Bp][rec·U]. Everything else is fp32: a 16 × 16 tile of
+// indices (which element of a tile each accumulator register holds); the kept buffers
+// [keep][Bp][U]; backward, the incoming shares of dh in two sets [2][P][Bp][U] (by sender), and dh
+// and dc of its units [Bp][U]. The forward keeps two copies of h (this step's and the next's; the
+// reset-before GRU, whose step has a barrier between reading h and writing it, one) and of x;
+// the backward one of each. Each leading dimension is its width plus 16 bytes, so that the rows
+// of a tile fall in different banks; every tile then starts 32-byte aligned, as WMMA needs.
 struct FusedLayout {
   int U = 0, Bp = 0, Ip = 0, ldw = 0, ldh = 0, ldi = 0, ldk = 0, ldd = 0, ldr = 0;
   int h = 0, rh = 0, idx = 0, wi = 0, x = 0, keep = 0;
   int d = 0, r = 0, dh = 0, dc = 0;  // backward
-  int floats = 0;
+  int bytes = 0;
 };
-RNNMFT_HD FusedLayout fused_layout(Kind k, int B, int N, int I, int P, bool backward) {
+RNNMFT_HD FusedLayout fused_layout(Kind k, int B, int N, int I, int P, bool backward,
+                                   int tile_bytes = 4) {
   const FusedCell c = fused_cell(k);
+  const int tb = tile_bytes, pad = 16 / tb, kk = tile_k(tb);
   FusedLayout l;
   l.U = N / P;
   l.Bp = pad16(B);
-  l.Ip = (I + 7) / 8 * 8;
-  l.ldw = N + 4;
-  l.ldh = N + 4;
-  l.ldi = l.Ip + 4;
+  l.Ip = (I + kk - 1) / kk * kk;
+  l.ldw = N + pad;
+  l.ldh = N + pad;
+  l.ldi = l.Ip + pad;
   l.ldk = l.U + 4;
   const int h_copies = backward || c.rh ? 1 : 2, x_copies = backward ? 1 : 2;
-  l.h = c.rec * l.U * l.ldw;
-  l.rh = l.h + h_copies * l.Bp * l.ldh;
-  l.idx = l.rh + (c.rh ? l.Bp * l.ldh : 0);
-  l.wi = l.idx + 256;
-  l.x = l.wi + c.in * l.U * l.ldi;
-  l.keep = l.x + x_copies * l.Bp * l.ldi;
-  l.floats = l.keep + (c.keep > 0 ? c.keep + (backward ? 1 : 0) : 0) * l.Bp * l.ldk;
+  l.h = c.rec * l.U * l.ldw * tb;
+  l.rh = l.h + h_copies * l.Bp * l.ldh * tb;
+  l.idx = l.rh + (c.rh ? l.Bp * l.ldh * tb : 0);
+  l.wi = l.idx + 256 * 4;
+  l.x = l.wi + c.in * l.U * l.ldi * tb;
+  l.keep = l.x + x_copies * l.Bp * l.ldi * tb;
+  l.bytes = l.keep + (c.keep > 0 ? c.keep + (backward ? 1 : 0) : 0) * l.Bp * l.ldk * 4;
   if (backward) {
-    l.ldd = c.rec * l.U + 4;
+    l.ldd = c.rec * l.U + pad;
     l.ldr = l.U + 4;
-    l.d = l.floats;
-    l.r = l.d + l.Bp * l.ldd;
-    l.dh = l.r + 2 * P * l.Bp * l.ldr;
-    l.dc = l.dh + l.Bp * l.U;
-    l.floats = l.dc + (c.cell_state ? l.Bp * l.U : 0);
+    l.d = l.bytes;
+    l.r = l.d + l.Bp * l.ldd * tb;
+    l.dh = l.r + 2 * P * l.Bp * l.ldr * 4;
+    l.dc = l.dh + l.Bp * l.U * 4;
+    l.bytes = l.dc + (c.cell_state ? l.Bp * l.U * 4 : 0);
   }
   return l;
 }
 
 // The smallest cluster (1, 2, 4 or 8 blocks; `want` > 0 asks for one) whose blocks fit in
-// `smem_limit` bytes, with U a multiple of 16.
+// `smem_limit` bytes, with U a multiple of 16, for tiles stored in `tile_bytes` (4 or 2).
 inline FusedPlan plan_fused(Kind kind, int B, int N, int I, bool backward, size_t smem_limit,
-                            int want = 0, int warps = 8) {
+                            int want = 0, int warps = 8, int tile_bytes = 4) {
   FusedPlan p;
   if (!fused_kind(kind) || B < 1 || N < 16 || I < 1 || B > 4096 || N > 4096 || I > 4096) return p;
+  if (tile_bytes != 4 && tile_bytes != 2) return p;
   for (int P = 1; P <= 8; P *= 2) {
     if (want > 0 && P != want) continue;
     if (N % (16 * P) != 0) continue;
-    const size_t bytes = size_t(fused_layout(kind, B, N, I, P, backward).floats) * sizeof(float);
+    const size_t bytes = size_t(fused_layout(kind, B, N, I, P, backward, tile_bytes).bytes);
     if (bytes > smem_limit) continue;
     p.P = P;
     p.warps = warps;
+    p.tile_bytes = tile_bytes;
     p.smem = bytes;
     return p;
   }

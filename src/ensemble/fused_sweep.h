@@ -33,9 +33,9 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
   x.sync_cluster();  // every block's h ready before any block writes into it
 
   for (int s = 0; s < a.steps; ++s) {
-    const float* hs = b.Hs + (s & 1) * l.Bp * l.ldh;
-    float* hd = b.Hs + ((s + 1) & 1) * l.Bp * l.ldh;
-    const float* xs = b.Xs + (s & 1) * l.Bp * l.ldi;
+    const auto* hs = b.Hs + (s & 1) * l.Bp * l.ldh;
+    auto* hd = b.Hs + ((s + 1) & 1) * l.Bp * l.ldh;
+    const auto* xs = b.Xs + (s & 1) * l.Bp * l.ldi;
     for (int tile = x.warp(); tile < b.RT * b.UT; tile += x.warps()) {
       const int r0 = tile / b.UT * 16, ul = tile % b.UT * 16;
       typename X::Acc acc[TA];
@@ -65,7 +65,7 @@ RNNMFT_FUSED void fused_forward(X& x, const FusedArgs& a) {
           h = vanilla::hidden_of(acc[0].x[i] + bi[j] + bh[j]);
         }
         b.H[o + BN] = h;
-        const float v = x.tf32(h);
+        const auto v = x.tile(h);
         for (int p = 0; p < P; ++p) x.peer(hd, p)[r * l.ldh + j] = v;
       });
     }
@@ -111,7 +111,7 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
         const int j = b.u0 + u, c = r * U + u;
         float* zr = b.z + (int64_t(s) * B + r) * GiN;
         const int64_t o = int64_t(s) * BN + int64_t(r) * N + j;  // h_{t0+s}, the step's input
-        float* d = b.Ds + r * l.ldd + u;
+        auto* d = b.Ds + r * l.ldd + u;
         const float g_h = b.Dh[c];
         // The cells' derivatives on values (ensemble/cells/*.h; docs/theory.md §1–§4).
         if constexpr (K == Kind::Lstm) {
@@ -124,10 +124,10 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
           zr[N + j] = gr.f;
           zr[2 * N + j] = gr.g;
           zr[3 * N + j] = gr.o;
-          d[0] = x.tf32(gr.i);
-          d[U] = x.tf32(gr.f);
-          d[2 * U] = x.tf32(gr.g);
-          d[3 * U] = x.tf32(gr.o);
+          d[0] = x.tile(gr.i);
+          d[U] = x.tile(gr.f);
+          d[2 * U] = x.tile(gr.g);
+          d[3 * U] = x.tile(gr.o);
           b.Dc[c] = gr.c_prev;
           b.Dh[c] = 0.f;
         } else if constexpr (K == Kind::GruAfter) {
@@ -139,21 +139,21 @@ RNNMFT_FUSED void fused_backward(X& x, const FusedArgs& a) {
           zr[N + j] = gr.z;
           zr[2 * N + j] = gr.n;
           b.hn[(int64_t(s) * B + r) * N + j] = gr.e;
-          d[0] = x.tf32(gr.r);
-          d[U] = x.tf32(gr.z);
-          d[2 * U] = x.tf32(gr.e);
+          d[0] = x.tile(gr.r);
+          d[U] = x.tile(gr.z);
+          d[2 * U] = x.tile(gr.e);
           b.Dh[c] = gr.h_prev;
         } else if constexpr (K == Kind::Minimal) {
           const minimal::Grad gr = minimal::grad_of(
               minimal::gates_of(acc[0].x[i] + bi[j] + bh[j], acc[1].x[i] + bi[N + j]), b.H[o], g_h);
           zr[j] = gr.u;
           zr[N + j] = gr.e;
-          d[0] = x.tf32(gr.u);  // the embedding has no recurrent rows
+          d[0] = x.tile(gr.u);  // the embedding has no recurrent rows
           b.Dh[c] = gr.h_prev;
         } else {
           const float dz = vanilla::grad_of(vanilla::hidden_of(acc[0].x[i] + bi[j] + bh[j]), g_h);
           zr[j] = dz;
-          d[0] = x.tf32(dz);
+          d[0] = x.tile(dz);
           b.Dh[c] = 0.f;
         }
       });

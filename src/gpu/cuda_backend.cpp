@@ -37,8 +37,8 @@ class CudaBackend final : public ens::Backend {
     // A workspace of our own, so that cuBLAS allocates nothing while a sweep is being recorded.
     check(cudaMalloc(&workspace_, kWorkspace), "cudaMalloc (cuBLAS workspace)");
     check(cublasSetWorkspace(blas_, workspace_, kWorkspace), "cublasSetWorkspace");
-    check(cublasSetMathMode(blas_, p == Precision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                        : CUBLAS_DEFAULT_MATH),
+    check(cublasSetMathMode(
+              blas_, p == Precision::Fp32 ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH),
           "cublasSetMathMode");
   }
   ~CudaBackend() override {
@@ -116,29 +116,31 @@ class CudaBackend final : public ens::Backend {
     Timer t(this, [] { return std::string("optimizer"); });
     check(launch_update(a, stream_), "optimizer kernel");
   }
-  // The fused sweep multiplies on the tensor cores (WMMA TF32), so it is there for --precision
-  // tf32 only; fp32 and the reference products keep the step-by-step sweep.
+  // The fused sweep multiplies on the tensor cores (WMMA TF32 or bf16), so it is there for
+  // --precision tf32 and bf16; fp32 and the reference products keep the step-by-step sweep.
   ens::FusedPlan fused_plan(ens::Kind kind, int B, int N, int I, bool backward,
                             int want) const override {
     ens::FusedPlan p;
-    if (precision_ != Precision::Tf32 || reference_) return p;
-    // A GPU that cannot plan it keeps the step-by-step sweep, and says why.
-    const cudaError_t e = gpu::fused_plan(kind, B, N, I, backward, want, &p);
+    if (precision_ == Precision::Fp32 || reference_) return p;
+    // A GPU that cannot plan it keeps the step-by-step sweep (tf32), and says why.
+    const cudaError_t e =
+        gpu::fused_plan(kind, B, N, I, backward, want, precision_ == Precision::Bf16 ? 2 : 4, &p);
     if (e != cudaSuccess) {
       cudaGetLastError();
-      std::fprintf(stderr, "note: no fused sweep on this GPU (%s); stepping instead\n",
-                   cudaGetErrorString(e));
+      std::fprintf(stderr, "note: no fused sweep on this GPU (%s)%s\n", cudaGetErrorString(e),
+                   precision_ == Precision::Bf16 ? "" : "; stepping instead");
       return {};
     }
     return p;
   }
+  // bf16 tiles exist only in the fused sweep.
+  bool fused_required() const override { return precision_ == Precision::Bf16; }
   void fused(const ens::FusedArgs& a) override {
     if (int64_t(a.models) * a.P > int64_t(INT32_MAX))
       fail("the fused sweep takes at most {} models at once (got {})", INT32_MAX / a.P, a.models);
     // No CUDA calls but the launch: this may run while a sweep is being recorded.
     const size_t smem =
-        size_t(ens::fused_layout(a.kind, a.B, a.N, a.I, a.P, a.backward).floats) *
-        sizeof(float);
+        size_t(ens::fused_layout(a.kind, a.B, a.N, a.I, a.P, a.backward, a.tile_bytes).bytes);
     Timer t(this, [&] { return std::string(a.backward ? "fused backward" : "fused forward"); });
     check(launch_fused(a, smem, stream_), "fused sweep");
   }

@@ -10,8 +10,10 @@
 namespace rnnmft::gpu {
 
 // fp32: products in full fp32. tf32: products on the tensor cores with 10-bit mantissa inputs and
-// fp32 accumulation; everything element-wise stays fp32 (docs/gpu.md §Precision).
-enum class Precision { Fp32, Tf32 };
+// fp32 accumulation. bf16: the recurrent sweeps fused (ensemble/fused_sweep.h) with bf16 tiles
+// (7-bit mantissa inputs, fp32 accumulation), the other products as tf32. Everything element-wise,
+// the weights and the optimizer state stay fp32 (docs/gpu.md §Precision).
+enum class Precision { Fp32, Tf32, Bf16 };
 Precision parse_precision(const std::string& s);
 const char* precision_name(Precision p);
 

@@ -17,7 +17,8 @@ cudaError_t launch_sumsq(int models, int64_t n, const float* x, int64_t stride, 
 cudaError_t launch_update(const ens::UpdateArgs& a, cudaStream_t s);
 // The fused sweep (fused_kernels.cu): its plan for a shape on this GPU (P = 0 where it does not
 // apply or cannot run; also sets the kernel's shared memory), and one chunk's launch.
-cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int want,
+// tile_bytes: 4 for TF32 tiles, 2 for bf16.
+cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int want, int tile_bytes,
                        ens::FusedPlan* plan);
 cudaError_t launch_fused(const ens::FusedArgs& a, size_t smem, cudaStream_t s);
 // The plain product, one thread per output element (the reference for cuBLAS).

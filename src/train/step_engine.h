@@ -45,7 +45,7 @@ struct HubSlot {
   int index = 0;
 };
 
-// Checks a --device value ("cpu", "cuda", "cpu-ensemble") and --precision ("fp32", "tf32").
+// Checks a --device value ("cpu", "cuda", "cpu-ensemble") and --precision ("fp32", "tf32", "bf16").
 void validate_device(const std::string& device, const std::string& precision);
 
 // The engine of `device` for `model` and `opt` (their present state is the starting point).

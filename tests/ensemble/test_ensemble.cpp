@@ -192,6 +192,33 @@ TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   // 2·128·36 + 4608 = 47872 floats in one block.
   EXPECT_EQ(ens::plan_fused(ens::Kind::Minimal, 64, 128, 28, false, kLimit).smem,
             size_t(47872 * 4));
+  // bf16 tiles (2 bytes, leading dimensions padded by 8, I rounded up to 16; the index tile, kept
+  // buffers, shares, dh and dc stay fp32). LSTM forward, one block: W_hh rows 4·128·136·2 + h
+  // 2·64·136·2 + 1024 + W_ih rows 4·128·40·2 + x 2·64·40·2 = 139264 + 34816 + 1024 + 40960 +
+  // 10240 = 226304 bytes.
+  const auto f16 = ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit, 0, 8, 2);
+  EXPECT_EQ(f16.P, 1);
+  EXPECT_EQ(f16.tile_bytes, 2);
+  EXPECT_EQ(f16.smem, size_t(226304));
+  // Backward, two blocks: 69632 + 17408 + 1024 + 20480 + 5120 + dz 64·264·2 + shares 2·2·64·68·4
+  // + dh, dc 2·64·64·4 = 249856 bytes, too much; four: 34816 + 17408 + 1024 + 10240 + 5120 +
+  // 64·136·2 + 2·4·64·36·4 + 2·64·32·4 = 176128.
+  const auto b16 = ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, true, kLimit, 0, 8, 2);
+  EXPECT_EQ(b16.P, 4);
+  EXPECT_EQ(b16.smem, size_t(176128));
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, true, kLimit, 2, 8, 2).P, 0);
+  // The reset-before GRU forward, one block: 3·128·136·2 + h and r ⊙ h 2·64·136·2 + 1024 +
+  // 3·128·40·2 + 2·64·40·2 + kept 2·64·132·4 = 248832 bytes, too much; two: 52224 + 34816 + 1024
+  // + 15360 + 10240 + 2·64·68·4 = 148480. Backward, two: 52224 + 34816 + 1024 + 15360 + 5120 +
+  // 3·64·68·4 + 64·200·2 + 2·2·64·68·4 + 64·64·4 = 272384, too much; four: 26112 + 34816 + 1024
+  // + 7680 + 5120 + 3·64·36·4 + 64·104·2 + 2·4·64·36·4 + 64·32·4 = 197632.
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 64, 128, 28, false, kLimit, 0, 8, 2).smem,
+            size_t(148480));
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 64, 128, 28, false, kLimit, 0, 8, 2).P, 2);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 64, 128, 28, true, kLimit, 0, 8, 2).smem,
+            size_t(197632));
+  EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 64, 128, 28, true, kLimit, 0, 8, 2).P, 4);
+  EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, true, kLimit, 0, 8, 3).P, 0);
   // Units per block must fill 16-wide tiles.
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 24, 3, false, kLimit).P, 0);
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 32, 3, false, kLimit, 4).P, 0);
@@ -205,6 +232,53 @@ TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true), c).fused_plan(false).P, 1);
   EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(), c).fused_plan(false).P, 0);
   unsetenv("RNNMFT_FUSED");
+  // bf16 tiles exist only fused: planned without --fused, and a shape without a plan (N = 24 is
+  // not a multiple of 16) refused, with the reason.
+  EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true, ens::TileRounding::Bf16), c)
+                .fused_plan(true)
+                .tile_bytes,
+            2);
+  const Problem odd = make_problem(cell_case("lstm"), 1, 3, 2, 24, 1);
+  try {
+    ens::Ensemble(ens::make_cpu_backend(true, ens::TileRounding::Bf16), config_for(odd, 1));
+    ADD_FAILURE() << "bf16 without a fused plan was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("only in the fused sweep"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("hidden 24"), std::string::npos) << e.what();
+  }
+}
+
+// What WMMA needs of every tile it loads, for every layout: a pointer 32-byte aligned and a leading
+// dimension of whole 16-byte units (4 floats, 8 bf16). A tile starts at a region's offset plus
+// multiples of 16 rows and of the k extent (8 floats or 16 bf16: 32 bytes), so it suffices that
+// every region starts on 32 bytes and every leading dimension is a multiple of 16 bytes.
+TEST(Ensemble, FusedLayoutAlignsEveryTileForWmma) {
+  int layouts = 0;
+  for (const ens::Kind k : {ens::Kind::Vanilla, ens::Kind::Minimal, ens::Kind::Lstm,
+                            ens::Kind::GruAfter, ens::Kind::GruBefore})
+    for (int tb : {4, 2})
+      for (int P : {1, 2, 4, 8})
+        for (int N = 16 * P; N <= 512; N += 16 * P)
+          for (int B : {1, 5, 16, 17, 64, 100})
+            for (int I : {1, 3, 8, 9, 16, 28, 33})
+              for (bool backward : {false, true}) {
+                const ens::FusedLayout l = ens::fused_layout(k, B, N, I, P, backward, tb);
+                const std::string at = "kind " + std::to_string(int(k)) + ", " +
+                                       std::to_string(tb) + " bytes, P " + std::to_string(P) +
+                                       ", N " + std::to_string(N) + ", B " + std::to_string(B) +
+                                       ", I " + std::to_string(I) + (backward ? ", bwd" : ", fwd");
+                for (int off : {l.h, l.rh, l.idx, l.wi, l.x, l.keep, l.bytes})
+                  ASSERT_EQ(off % 32, 0) << at;
+                for (int ld : {l.ldw, l.ldh, l.ldi}) ASSERT_EQ(ld * tb % 16, 0) << at;
+                ASSERT_EQ(l.Ip % ens::tile_k(tb), 0) << at;
+                ASSERT_GE(l.Ip, I) << at;
+                if (backward) {
+                  for (int off : {l.d, l.r, l.dh, l.dc}) ASSERT_EQ(off % 32, 0) << at;
+                  ASSERT_EQ(l.ldd * tb % 16, 0) << at;
+                }
+                ++layouts;
+              }
+  EXPECT_GT(layouts, 10000);
 }
 
 // TF32 as the tensor cores take it: 10 bits of mantissa, to nearest, ties away from zero; bf16 as
@@ -267,6 +341,9 @@ TEST(Ensemble, FusedSweepInTf32AndBf16) {
       const int ri = r == ens::TileRounding::Tf32 ? 0 : 1;
       const std::string what = std::string(cell) + (ri == 0 ? " fused, tf32" : " fused, bf16");
       ens::Ensemble e(ens::make_cpu_backend(true, r), c);
+      // bf16 runs in the bf16 layout, in the clusters the GPU would take.
+      EXPECT_EQ(e.fused_plan(false).tile_bytes, ri == 0 ? 4 : 2) << what;
+      EXPECT_EQ(e.fused_plan(true).tile_bytes, ri == 0 ? 4 : 2) << what;
       check_against_cpu_engine(e, p, 1e-2, 5e-2, what);
       for (int k = 0; k < 2; ++k) {
         e.get_grad(k, g.data());

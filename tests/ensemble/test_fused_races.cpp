@@ -2,7 +2,9 @@
 // kind and clusters of 1, 2 and 4 blocks: every output written, and bit for bit the same whatever
 // the number of warps and from run to run (each tile is one warp's and the shares are summed in
 // one order, so only a race can change a bit). test.sh also runs this file under ThreadSanitizer
-// (tests/tsan/), which reports any access that a missing barrier leaves unordered.
+// (tests/tsan/), which reports any access that a missing barrier leaves unordered. The bf16
+// layout (tiles stored as bf16, products 16 deep) gives the bits of bf16 values in the fp32
+// layout, so its offsets, padding and steps are checked against the layout the rest holds.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -52,8 +54,9 @@ struct Problem {
     }
   }
 
-  FusedArgs args(int P, int warps, bool backward) const {
+  FusedArgs args(int P, int warps, bool backward, int tile_bytes) const {
     FusedArgs a;
+    a.tile_bytes = tile_bytes;
     a.kind = kind;
     a.backward = backward;
     a.models = kModels;
@@ -81,7 +84,8 @@ struct Problem {
 
   // The forward sweep from h0 (c0 = 0), then the backward from dh (dc = dh): every output starts
   // as NaN, so that one left unwritten shows.
-  Sweeps run(int P, int warps) const {
+  Sweeps run(int P, int warps, int tile_bytes = 4,
+             TileRounding rounding = TileRounding::Fp32) const {
     const size_t BN = size_t(kB) * kN, steps = size_t(kModels) * kT;
     Sweeps s;
     s.H.assign(size_t(kModels) * (kT + 1) * BN, kNaN);
@@ -92,16 +96,16 @@ struct Problem {
         s.C[k * (kT + 1) * BN + i] = 0.f;
       }
     const bool lstm = kind == Kind::Lstm;
-    FusedArgs f = args(P, warps, false);
+    FusedArgs f = args(P, warps, false, tile_bytes);
     f.H = s.H.data();
     f.C = lstm ? s.C.data() : nullptr;
-    run_fused_host(f);
+    run_fused_host(f, rounding);
     s.z.assign(steps * BN * Gi, kNaN);
     s.hn.assign(kind == Kind::GruAfter ? steps * BN : 0, kNaN);
     s.rh.assign(kind == Kind::GruBefore ? steps * BN : 0, kNaN);
     s.dh = dh;
     s.dc = lstm ? dh : std::vector<float>{};
-    FusedArgs b = args(P, warps, true);
+    FusedArgs b = args(P, warps, true, tile_bytes);
     b.H = s.H.data();
     b.C = f.C;
     b.z = s.z.data();
@@ -109,7 +113,7 @@ struct Problem {
     b.rh = s.rh.empty() ? nullptr : s.rh.data();
     b.dh = s.dh.data();
     b.dc = lstm ? s.dc.data() : nullptr;
-    run_fused_host(b);
+    run_fused_host(b, rounding);
     if (!lstm) s.C.clear();
     return s;
   }
@@ -147,6 +151,17 @@ void expect_finite(const std::vector<float>& v, const std::string& what) {
   EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << v.size() << " not written or not finite";
 }
 
+void expect_all_identical(const Sweeps& s, const Sweeps& ref, const std::string& at, int warps) {
+  const std::string w = at + ", " + std::to_string(warps) + " warps ";
+  expect_identical(s.H, ref.H, w + "h");
+  expect_identical(s.C, ref.C, w + "c");
+  expect_identical(s.z, ref.z, w + "z");
+  expect_identical(s.hn, ref.hn, w + "hn");
+  expect_identical(s.rh, ref.rh, w + "rh");
+  expect_identical(s.dh, ref.dh, w + "dh");
+  expect_identical(s.dc, ref.dc, w + "dc");
+}
+
 class FusedRaces : public ::testing::TestWithParam<Kind> {};
 
 TEST_P(FusedRaces, EveryOutputWrittenAndTheSameWhateverTheWarps) {
@@ -162,17 +177,23 @@ TEST_P(FusedRaces, EveryOutputWrittenAndTheSameWhateverTheWarps) {
                                   {&ref.dh, "dh"},
                                   {&ref.dc, "dc"}})
       expect_finite(*v, at + " " + what);
-    for (int warps : {8, 1, 3}) {  // 8 again: run to run
-      const Sweeps s = p.run(P, warps);
-      const std::string w = at + ", " + std::to_string(warps) + " warps ";
-      expect_identical(s.H, ref.H, w + "h");
-      expect_identical(s.C, ref.C, w + "c");
-      expect_identical(s.z, ref.z, w + "z");
-      expect_identical(s.hn, ref.hn, w + "hn");
-      expect_identical(s.rh, ref.rh, w + "rh");
-      expect_identical(s.dh, ref.dh, w + "dh");
-      expect_identical(s.dc, ref.dc, w + "dc");
-    }
+    for (int warps : {8, 1, 3}) expect_all_identical(p.run(P, warps), ref, at, warps);  // 8: again
+  }
+}
+
+TEST_P(FusedRaces, Bf16LayoutGivesTheBitsOfBf16ValuesInTheFp32Layout) {
+  const Problem p(GetParam());
+  for (int P : {1, 2, 4}) {
+    const std::string at =
+        std::string(name(GetParam())) + ", bf16 layout, cluster " + std::to_string(P);
+    const Sweeps ref = p.run(P, 8, 4, TileRounding::Bf16);
+    for (int warps : {8, 3})
+      expect_all_identical(p.run(P, warps, 2, TileRounding::Bf16), ref, at, warps);
+    // The rounding is really there: fp32 tiles give other gradients.
+    const Sweeps fp32 = p.run(P, 8);
+    size_t differ = 0;
+    for (size_t i = 0; i < fp32.dh.size(); ++i) differ += fp32.dh[i] != ref.dh[i];
+    EXPECT_GT(differ, fp32.dh.size() / 2) << at;
   }
 }
 

@@ -3,6 +3,8 @@
 // training curve. Without a GPU (or without the CUDA engine) every test reports itself skipped.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "ensemble/ensemble.h"
 #include "ensemble_check.h"
 #include "gpu/cuda_backend.h"
@@ -33,13 +35,15 @@ ens::Ensemble make(const Problem& p, int K, int chunk, gpu::Precision prec = gpu
   return ens::Ensemble(gpu::make_cuda_backend(prec, reference), c);
 }
 
-// The fused sweep (docs/gpu.md §Fused sweeps): tf32 tiles, cluster 0 for the fewest blocks.
-ens::Ensemble make_fused(const Problem& p, int K, int chunk, int cluster, bool record = true) {
+// The fused sweep (docs/gpu.md §Fused sweeps): tf32 or bf16 tiles, cluster 0 for the fewest
+// blocks.
+ens::Ensemble make_fused(const Problem& p, int K, int chunk, int cluster, bool record = true,
+                         gpu::Precision prec = gpu::Precision::Tf32) {
   ens::EnsembleConfig c = config_for(p, K, chunk);
   c.record = record;
   c.fused = true;
   c.fused_cluster = cluster;
-  return ens::Ensemble(gpu::make_cuda_backend(gpu::Precision::Tf32), c);
+  return ens::Ensemble(gpu::make_cuda_backend(prec), c);
 }
 
 class CudaCells : public ::testing::TestWithParam<CellCase> {};
@@ -94,24 +98,34 @@ TEST_P(CudaCells, WindowedBatchesAndIgnoredRows) {
 
 // The fused sweep against the CPU engine with tf32's tolerances: clusters of 1, 2 and 4 blocks
 // exchanging h and their shares of dz W_hh through distributed shared memory, a batch of 20 rows
-// (one partial 16-row tile), chunks of 8 over T = 30, recorded and launched directly. Cells
-// without a fused sweep plan none and run step by step.
+// (one partial 16-row tile), chunks of 8 over T = 30, recorded and launched directly; TF32 and
+// bf16 tiles (I = 3: padded to 8 and to 16). Cells without a fused sweep plan none and run step
+// by step.
 TEST_P(CudaCells, FusedSweepMatchesTheCpuEngine) {
   REQUIRE_GPU();
   const Problem p = make_problem(GetParam(), 3, 30, 20, 64, 3);
   const bool fusable = ens::fused_kind(ens::kernel_kind(p.mc));
-  for (int cluster : {0, 1, 2, 4})
-    for (bool record : {true, false}) {
-      if (!record && cluster != 0) continue;
-      auto e = make_fused(p, 3, 8, cluster, record);
-      const std::string what = GetParam().name + " fused, cluster " + std::to_string(cluster) +
-                               (record ? "" : ", direct");
-      if (fusable && cluster > 0) {
-        EXPECT_EQ(e.fused_plan(false).P, cluster) << what;
+  for (const auto prec : {gpu::Precision::Tf32, gpu::Precision::Bf16})
+    for (int cluster : {0, 1, 2, 4})
+      for (bool record : {true, false}) {
+        if (!record && cluster != 0) continue;
+        const std::string what = GetParam().name + " fused " + gpu::precision_name(prec) +
+                                 ", cluster " + std::to_string(cluster) +
+                                 (record ? "" : ", direct");
+        if (prec == gpu::Precision::Bf16 && !fusable) {  // bf16 exists only fused
+          EXPECT_THROW(make_fused(p, 3, 8, cluster, record, prec), Error) << what;
+          continue;
+        }
+        auto e = make_fused(p, 3, 8, cluster, record, prec);
+        if (fusable && cluster > 0) {
+          EXPECT_EQ(e.fused_plan(false).P, cluster) << what;
+        }
+        EXPECT_EQ(e.fused_plan(true).P > 0, fusable) << what;
+        if (fusable) {
+          EXPECT_EQ(e.fused_plan(true).tile_bytes, prec == gpu::Precision::Bf16 ? 2 : 4) << what;
+        }
+        check_against_cpu_engine(e, p, 1e-2, 5e-2, what);
       }
-      EXPECT_EQ(e.fused_plan(true).P > 0, fusable) << what;
-      check_against_cpu_engine(e, p, 1e-2, 5e-2, what);
-    }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCells, CudaCells, ::testing::ValuesIn(cell_cases()),
@@ -155,6 +169,53 @@ TEST(CudaEnsemble, FusedSweepAtThePapersShape) {
     EXPECT_EQ(e.fused_plan(false).P, c.forward) << c.cell;
     EXPECT_EQ(e.fused_plan(true).P, c.backward) << c.cell;
     check_against_cpu_engine(e, p, 1e-2, 5e-2, std::string(c.cell) + " fused, N 128, B 64");
+  }
+}
+
+// bf16 tiles at the paper's shape: the LSTM in one block forward and 4 backward, the reset-before
+// GRU in 2 and 4 (what bf16 saves of shared memory). The GPU's bf16 sweep against the host's
+// (the same layout and clusters, bf16 tiles stored as bf16): they differ only in the order the
+// tensor cores sum and where that flips a rounding, so their distance must be a small part of
+// what bf16 itself moves the gradient (the host's bf16 against its fp32 tiles).
+TEST(CudaEnsemble, Bf16SweepAtThePapersShapeMatchesTheHosts) {
+  REQUIRE_GPU();
+  const struct {
+    const char* cell;
+    int forward, backward;
+  } cases[] = {{"lstm", 1, 4}, {"gru_reset_before", 2, 4}};
+  for (const auto& c : cases) {
+    const Problem p = make_problem(cell_case(c.cell), 2, 40, 64, 128, 28);
+    auto gpu_e = make_fused(p, 2, 16, 0, true, gpu::Precision::Bf16);
+    EXPECT_EQ(gpu_e.fused_plan(false).P, c.forward) << c.cell;
+    EXPECT_EQ(gpu_e.fused_plan(true).P, c.backward) << c.cell;
+    check_against_cpu_engine(gpu_e, p, 1e-2, 5e-2, std::string(c.cell) + " fused bf16, N 128");
+    ens::EnsembleConfig cfg = config_for(p, 2, 16);
+    cfg.fused = true;
+    ens::Ensemble host(ens::make_cpu_backend(true, ens::TileRounding::Bf16), cfg);
+    ens::Ensemble host32(ens::make_cpu_backend(true), cfg);
+    ASSERT_EQ(host.fused_plan(false).P, c.forward) << c.cell;
+    ASSERT_EQ(host.fused_plan(true).P, c.backward) << c.cell;
+    for (ens::Ensemble* e : {&host, &host32}) {
+      for (int k = 0; k < 2; ++k) {
+        e->set_params(k, p.params[k].data());
+        e->set_batch(k, p.x[k].data(), p.labels[k].data());
+      }
+      e->run();
+    }
+    std::vector<float> g(gpu_e.layout().total), gh(g.size()), g32(g.size());
+    for (int k = 0; k < 2; ++k) {
+      gpu_e.get_grad(k, g.data());
+      host.get_grad(k, gh.data());
+      host32.get_grad(k, g32.data());
+      const double gpu_host = rel_err(g.data(), gh.data(), 0, g.size());
+      const double bf16_fp32 = rel_err(gh.data(), g32.data(), 0, g.size());
+      std::printf(
+          "%s model %d: GPU bf16 against the host's %.1e, the host's bf16 against its fp32 "
+          "tiles %.1e (relative gradient); loss %.7g against %.7g\n",
+          c.cell, k, gpu_host, bf16_fp32, gpu_e.losses()[k], host.losses()[k]);
+      EXPECT_LT(gpu_host, 0.25 * bf16_fp32) << c.cell << " model " << k;
+      EXPECT_NEAR(gpu_e.losses()[k], host.losses()[k], 1e-5 * std::abs(host.losses()[k]));
+    }
   }
 }
 
