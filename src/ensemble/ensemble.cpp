@@ -65,9 +65,10 @@ Ensemble::Ensemble(std::unique_ptr<Backend> backend, const EnsembleConfig& cfg)
       fplan_[d] = be_->fused_plan(kind_, B_, N_, I_, d == 1, cfg.fused_cluster);
   if (be_->fused_required() && (fplan_[0].P == 0 || fplan_[1].P == 0))
     fail(
-        "the {} engine multiplies only in the fused sweep, and this shape has none {}on this GPU "
-        "(it needs an sm_90 GPU, hidden a multiple of 16 per block and a cluster of at most 8 "
-        "blocks that fits in shared memory; hidden {}, batch {}, input {}); use --precision tf32",
+        "the {} engine multiplies only in the fused sweep, and it has none for this shape {}(the "
+        "fused sweep needs an sm_90 GPU, hidden a multiple of 16 per block and a cluster of at "
+        "most 8 blocks that fits in shared memory; hidden {}, batch {}, input {}); use "
+        "--precision tf32",
         be_->name(), cfg.fused_cluster > 0 ? fmt::format("with {} blocks ", cfg.fused_cluster) : "",
         N_, B_, I_);
   const bool cell_state = describe(cfg.model.cell).cell_state;  // the LSTM's c

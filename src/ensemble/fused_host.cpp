@@ -85,6 +85,7 @@ class HostCtx {
   }
   T tile(float v) const {  // what a tile takes
     if constexpr (std::is_same_v<T, Bf16>) {
+      if (v != v) return Bf16{0x7fff};  // a NaN stays one whatever its payload, as on the GPU
       return Bf16{uint16_t(std::bit_cast<uint32_t>(round_bf16(v)) >> 16)};
     } else {
       return rounding_ == TileRounding::Tf32   ? round_tf32(v)

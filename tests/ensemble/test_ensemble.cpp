@@ -223,8 +223,8 @@ TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 24, 3, false, kLimit).P, 0);
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 8, 32, 3, false, kLimit, 4).P, 0);
   EXPECT_EQ(ens::plan_fused(ens::Kind::GruBefore, 8, 40, 3, false, kLimit).P, 0);
-  // Without --fused the engine plans nothing, whatever the backend has; RNNMFT_FUSED=1 asks for
-  // the fused sweep where the backend has one.
+  // Without --fused the engine plans nothing, whatever the backend has (unless the backend must
+  // fuse, below); RNNMFT_FUSED=1 asks for the fused sweep where the backend has one.
   const Problem p = make_problem(cell_case("lstm"), 1, 3, 2, 16, 1);
   const ens::EnsembleConfig c = config_for(p, 1);
   EXPECT_EQ(ens::Ensemble(ens::make_cpu_backend(true), c).fused_plan(false).P, 0);
