@@ -34,6 +34,7 @@ ours gru 1000 28 256 --gru-variant reset-before
 ours gru 1000 28 256 --gru-variant reset-before --fused
 ours lstm 784 1 1
 ours lstm 784 1 1 --fused
+ours lstm 784 1 1 --fused --fused-cluster 8
 ours lstm 1000 28 256 --fused --fused-cluster 4
 ours lstm 1000 28 256 --fused --chunk 200
 ours lstm 1000 28 512 --fused
@@ -43,7 +44,6 @@ PREC=bf16 ours gru 1000 28 256 --gru-variant reset-before
 PREC=bf16 ours gru 1000 28 256
 PREC=bf16 ours lstm 784 1 1
 PREC=bf16 ours lstm 784 1 1 --fused-cluster 4
-ours lstm 784 1 1 --fused --fused-cluster 8
 PREC=bf16 ours lstm 1000 28 64
 echo "== train --device cuda --precision tf32 on row MNIST, step by step and fused (RNNMFT_FUSED=1)"
 W=$(mktemp -d)
