@@ -47,6 +47,17 @@ PREC=bf16 ours lstm 784 1 1 --fused-cluster 4
 PREC=bf16 ours lstm 1000 28 64
 echo "== train --device cuda --precision tf32 on row MNIST, step by step and fused (RNNMFT_FUSED=1)"
 W=$(mktemp -d)
+compare() {  # log A, log B, label: the training losses and test accuracies of two runs
+  python3 - "$@" <<'PY' | tee -a "$OUT/train_compare.txt"
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+la, lb = ([l for l in x if "loss" in l] for x in (a, b))
+d = [abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(la, lb)]
+ta, tb = ([l for l in x if "test_accuracy" in l][-1]["test_accuracy"] for x in (a, b))
+print(f"{sys.argv[3]}: {len(la)} log points; relative loss difference at the first {d[0]:.1e}, "
+      f"largest {max(d):.1e}, at the last {d[-1]:.1e}; test accuracy {ta:.4f} against {tb:.4f}")
+PY
+}
 for cell in lstm gru; do
   for fused in 0 1; do
     RNNMFT_FUSED=$fused timeout 120 "$BUNDLE/rnnmft" train --task mnist-row --cell "$cell" --hidden 64 \
@@ -55,15 +66,7 @@ for cell in lstm gru; do
     echo "train $cell fused=$fused exit $?"
     cp "$W/$cell-$fused/log.jsonl" "$OUT/train_$cell-$fused.log.jsonl" 2>/dev/null
   done
-  python3 - "$W/$cell-0/log.jsonl" "$W/$cell-1/log.jsonl" <<'PY' | tee -a "$OUT/train_compare.txt"
-import json, sys
-a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
-la, lb = ([l for l in x if "loss" in l] for x in (a, b))
-d = [abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(la, lb)]
-ta, tb = ([l for l in x if "test_accuracy" in l][-1]["test_accuracy"] for x in (a, b))
-print(f"{sys.argv[1].split('/')[-2]}: {len(la)} log points; relative loss difference at step 10 "
-      f"{d[0]:.1e}, largest {max(d):.1e}; test accuracy step by step {ta:.4f}, fused {tb:.4f}")
-PY
+  compare "$W/$cell-0/log.jsonl" "$W/$cell-1/log.jsonl" "$cell step by step against fused"
 done
 echo "== train LSTM with bf16 tiles against step by step in tf32"
 timeout 120 "$BUNDLE/rnnmft" train --task mnist-row --cell lstm --hidden 64 --batch 64 --steps 300 \
@@ -71,15 +74,7 @@ timeout 120 "$BUNDLE/rnnmft" train --task mnist-row --cell lstm --hidden 64 --ba
   --precision bf16 --out "$W/lstm-bf16" > "$OUT/train_lstm-bf16.txt" 2>&1
 echo "train lstm bf16 exit $?"
 cp "$W/lstm-bf16/log.jsonl" "$OUT/train_lstm-bf16.log.jsonl" 2>/dev/null
-python3 - "$W/lstm-0/log.jsonl" "$W/lstm-bf16/log.jsonl" <<'PY' | tee -a "$OUT/train_compare.txt"
-import json, sys
-a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
-la, lb = ([l for l in x if "loss" in l] for x in (a, b))
-d = [abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(la, lb)]
-ta, tb = ([l for l in x if "test_accuracy" in l][-1]["test_accuracy"] for x in (a, b))
-print(f"lstm tf32 step by step against bf16 fused: {len(la)} log points; largest relative loss "
-      f"difference {max(d):.1e}, at step 300 {d[-1]:.1e}; test accuracy {ta:.4f} against {tb:.4f}")
-PY
+compare "$W/lstm-0/log.jsonl" "$W/lstm-bf16/log.jsonl" "lstm tf32 step by step against bf16 fused"
 rm -rf "$W"
 echo "== the fused step call by call (K = 256, LSTM; every call waited for)"
 RNNMFT_CUDA_PROFILE=1 timeout 120 "$BUNDLE/rnnmft" bench --device cuda --cell lstm --seq-len 1000 \
