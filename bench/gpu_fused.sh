@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The fused sweep on a GPU machine in one go (docs/gpu.md §Fused sweeps): its GPU tests, then one
 # ensemble step timed step by step and fused side by side at the issue's shapes, a call-by-call
-# profile of the fused step, and cuDNN (one model) and JAX (vmap) in the same run.
+# profile of the fused step, cuDNN (one model) and JAX (vmap) in the same run, CUDA's sanitizer on
+# the fused kernels, and last the packed-sweep checks on cuda (tests/cli/test_pack_cli.sh).
 # Usage: bench/gpu_fused.sh BUNDLE OUT [nopeers]
 set -uo pipefail
 OUT=$2; MODE=${3:-all}
@@ -81,7 +82,7 @@ RNNMFT_CUDA_PROFILE=1 timeout 120 "$BUNDLE/rnnmft" bench --device cuda --cell ls
   --hidden 128 --batch 64 --input-dim 28 --models 256 --precision tf32 --steps 1 --warmup 0 \
   --fused --direct > "$OUT/profile.txt" 2>&1
 grep -E "fused|product|step|total|all" "$OUT/profile.txt" | head -20
-[ "$MODE" = nopeers ] && exit 0
+if [ "$MODE" != nopeers ]; then
 echo "== peers"
 peer() {
   timeout 150 python3 "$(dirname "$0")/gpu_peers.py" "$@" >> "$OUT/peers.jsonl" 2>> "$OUT/peers.err"
@@ -91,6 +92,7 @@ peer torch lstm 1000 128 64 28 10 tf32
 peer torch gru 1000 128 64 28 10 tf32
 peer torch lstm 784 128 64 1 10 tf32
 peer jax lstm 1000 128 64 28 3 64
+fi
 # Shared-memory hazards of the fused kernels, where the machine has CUDA's sanitizer (slow, so
 # one small case per cell kind that has a two-phase step, and last).
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
@@ -105,3 +107,8 @@ if [ -n "$SAN" ]; then
 else
   echo "== no compute-sanitizer on this machine"
 fi
+echo "== packed sweeps on cuda"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RNNMFT_PY=python3 timeout 240 bash "$ROOT/tests/cli/test_pack_cli.sh" "$BUNDLE/rnnmft" cuda > "$OUT/pack_cuda.txt" 2>&1
+echo "test_pack_cli cuda exit $?" | tee -a "$OUT/pack_cuda.txt"
+tail -3 "$OUT/pack_cuda.txt"
