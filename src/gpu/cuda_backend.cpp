@@ -1,7 +1,10 @@
 // The CUDA backend: cuBLAS strided-batched products over the models and the kernels of
 // cuda_kernels.cu, all queued on one stream; the host waits only to read results.
+#include "gpu/cuda_backend.h"
+
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,9 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <type_traits>
 #include <vector>
 
-#include "gpu/cuda_backend.h"
 #include "gpu/cuda_kernels.h"
 #include "util/error.h"
 
@@ -21,9 +24,63 @@ namespace {
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) fail("CUDA error in {}: {}", what, cudaGetErrorString(e));
 }
+// cuBLAS is opened on first use instead of linked: its libraries' static constructors would cost
+// every process about 0.1 s at start-up, whether it uses the GPU or not (docs/gpu.md §Build and
+// run).
+struct Cublas {
+  decltype(&cublasCreate) create;
+  decltype(&cublasDestroy) destroy;
+  decltype(&cublasSetStream) set_stream;
+  decltype(&cublasSetWorkspace) set_workspace;
+  decltype(&cublasSetMathMode) set_math_mode;
+  decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
+  decltype(&cublasGetStatusName) status_name;
+  decltype(&cublasGetStatusString) status_string;
+  decltype(&cublasGetProperty) get_property;
+  std::string file;
+};
+// The exported names: cublas_v2.h maps some names to their _v2 symbols by macros.
+#define RNNMFT_SYMBOL_NAME(x) RNNMFT_SYMBOL_TEXT(x)
+#define RNNMFT_SYMBOL_TEXT(x) #x
+
+const Cublas& cublas() {
+  static const Cublas lib = [] {
+    // By name on the library path (LD_LIBRARY_PATH, the loader's cache), else in the toolkit
+    // this program was built with.
+    Cublas c{};
+    c.file = RNNMFT_CUBLAS_SONAME;
+    void* h = dlopen(c.file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const std::string first = dlerror();
+      c.file = RNNMFT_CUBLAS_DIR "/" RNNMFT_CUBLAS_SONAME;
+      h = dlopen(c.file.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!h)
+        fail(
+            "cannot load {} ({}), nor {}: the CUDA engine needs the cuBLAS of the CUDA toolkit "
+            "it was built with on the library path (LD_LIBRARY_PATH)",
+            RNNMFT_CUBLAS_SONAME, first, c.file);
+    }
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+      if (!fn) fail("{} has no {}: not the cuBLAS this program was built with", c.file, name);
+    };
+    load(c.create, RNNMFT_SYMBOL_NAME(cublasCreate));
+    load(c.destroy, RNNMFT_SYMBOL_NAME(cublasDestroy));
+    load(c.set_stream, RNNMFT_SYMBOL_NAME(cublasSetStream));
+    load(c.set_workspace, RNNMFT_SYMBOL_NAME(cublasSetWorkspace));
+    load(c.set_math_mode, RNNMFT_SYMBOL_NAME(cublasSetMathMode));
+    load(c.sgemm_strided_batched, RNNMFT_SYMBOL_NAME(cublasSgemmStridedBatched));
+    load(c.status_name, RNNMFT_SYMBOL_NAME(cublasGetStatusName));
+    load(c.status_string, RNNMFT_SYMBOL_NAME(cublasGetStatusString));
+    load(c.get_property, RNNMFT_SYMBOL_NAME(cublasGetProperty));
+    return c;
+  }();
+  return lib;
+}
+
 void check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS)
-    fail("cuBLAS error in {}: {} ({})", what, cublasGetStatusName(s), cublasGetStatusString(s));
+    fail("cuBLAS error in {}: {} ({})", what, cublas().status_name(s), cublas().status_string(s));
 }
 
 class CudaBackend final : public ens::Backend {
@@ -32,12 +89,12 @@ class CudaBackend final : public ens::Backend {
       : precision_(p), reference_(reference), profile_(std::getenv("RNNMFT_CUDA_PROFILE")) {
     cuda_device_name();  // a clear error when there is no GPU
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    check(cublasCreate(&blas_), "cublasCreate");
-    check(cublasSetStream(blas_, stream_), "cublasSetStream");
+    check(cublas().create(&blas_), "cublasCreate");
+    check(cublas().set_stream(blas_, stream_), "cublasSetStream");
     // A workspace of our own, so that cuBLAS allocates nothing while a sweep is being recorded.
     check(cudaMalloc(&workspace_, kWorkspace), "cudaMalloc (cuBLAS workspace)");
-    check(cublasSetWorkspace(blas_, workspace_, kWorkspace), "cublasSetWorkspace");
-    check(cublasSetMathMode(
+    check(cublas().set_workspace(blas_, workspace_, kWorkspace), "cublasSetWorkspace");
+    check(cublas().set_math_mode(
               blas_, p == Precision::Fp32 ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH),
           "cublasSetMathMode");
   }
@@ -46,7 +103,7 @@ class CudaBackend final : public ens::Backend {
     if (profile_) print_profile();
     for (cudaGraphExec_t g : graphs_) cudaGraphExecDestroy(g);
     for (auto& [p, n] : mem_.all()) cudaFree(p);
-    cublasDestroy(blas_);
+    cublas().destroy(blas_);
     cudaFree(workspace_);
     cudaStreamDestroy(stream_);
   }
@@ -83,8 +140,8 @@ class CudaBackend final : public ens::Backend {
     // Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ: swap the operands.
     const cublasOperation_t oa = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t ob = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-    check(cublasSgemmStridedBatched(blas_, ob, oa, g.n, g.m, g.k, &g.alpha, g.b, g.ldb, g.sb, g.a,
-                                    g.lda, g.sa, &g.beta, g.c, g.ldc, g.sc, g.count),
+    check(cublas().sgemm_strided_batched(blas_, ob, oa, g.n, g.m, g.k, &g.alpha, g.b, g.ldb, g.sb,
+                                         g.a, g.lda, g.sa, &g.beta, g.c, g.ldc, g.sc, g.count),
           "cublasSgemmStridedBatched");
   }
 
@@ -252,6 +309,14 @@ class CudaBackend final : public ens::Backend {
 }  // namespace
 
 bool cuda_built() { return true; }
+
+std::string cublas_library() {
+  const Cublas& c = cublas();
+  int v[3] = {0, 0, 0};
+  const libraryPropertyType what[3] = {MAJOR_VERSION, MINOR_VERSION, PATCH_LEVEL};
+  for (int i = 0; i < 3; ++i) check(c.get_property(what[i], &v[i]), "cublasGetProperty");
+  return fmt::format("{} (version {}.{}.{})", c.file, v[0], v[1], v[2]);
+}
 
 std::string cuda_device_name() {
   int n = 0;

@@ -21,6 +21,9 @@ const char* precision_name(Precision p);
 bool cuda_built();
 // The GPU's name, or an Error that says why there is none (no engine built in, no device, driver).
 std::string cuda_device_name();
+// The cuBLAS the engine opens at run time, as "FILE (version X.Y.Z)"; opening it needs no GPU. An
+// Error says why it cannot be opened (no engine built in, not on the library path).
+std::string cublas_library();
 // reference: a plain one-thread-per-output product kernel instead of cuBLAS (tests).
 std::unique_ptr<ens::Backend> make_cuda_backend(Precision p, bool reference = false);
 

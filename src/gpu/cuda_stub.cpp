@@ -11,6 +11,11 @@ std::string cuda_device_name() {
        "CUDA toolkit installed to use --device cuda");
 }
 
+std::string cublas_library() {
+  cuda_device_name();
+  return "";
+}
+
 std::unique_ptr<ens::Backend> make_cuda_backend(Precision, bool) {
   cuda_device_name();
   return nullptr;

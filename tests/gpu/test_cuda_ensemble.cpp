@@ -28,6 +28,17 @@ std::string no_gpu_reason() {
     if (!why.empty()) GTEST_SKIP() << "no GPU to test: " << why; \
   } while (0)
 
+// cuBLAS is opened at run time, not linked (gpu/cuda_backend.cpp): every function the engine
+// calls must resolve, and the library must be the toolkit's major version. Needs no GPU, only the
+// engine built in.
+TEST(CudaBuild, OpensTheToolkitsCublasAtRunTime) {
+  if (!gpu::cuda_built()) GTEST_SKIP() << "this rnnmft was built without the CUDA engine";
+  const std::string lib = gpu::cublas_library();
+  std::printf("cuBLAS: %s\n", lib.c_str());
+  EXPECT_NE(lib.find("libcublas.so." RNNMFT_CUDA_MAJOR_FOR_TESTS " "), std::string::npos) << lib;
+  EXPECT_NE(lib.find("(version " RNNMFT_CUDA_MAJOR_FOR_TESTS "."), std::string::npos) << lib;
+}
+
 ens::Ensemble make(const Problem& p, int K, int chunk, gpu::Precision prec = gpu::Precision::Fp32,
                    bool reference = false, bool record = true) {
   ens::EnsembleConfig c = config_for(p, K, chunk);
