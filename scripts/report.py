@@ -17,11 +17,15 @@ import os
 import statistics
 import sys
 
-import matplotlib
+try:
+    import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: E402
+    import numpy as np  # noqa: E402
+except ImportError as e:  # exit status 3: rnnmft report names what python needs
+    print(f"rnnmft report: {sys.executable}: {e}", file=sys.stderr)
+    sys.exit(3)
 
 THRESHOLDS = (0.5, 0.8, 0.9)
 

@@ -193,6 +193,7 @@ void register_bench(CLI::App& app) {
     if (a->seq_len < 1 || a->hidden < 1 || a->batch < 1 || a->input_dim < 1 || a->steps < 1 ||
         a->threads < 1)
       fail("--seq-len, --hidden, --batch, --input-dim, --steps and --threads must be ≥ 1");
+    warn_if_more_threads_than_cores(a->threads);
     Eigen::setNbThreads(a->threads);
     ModelConfig mc{parse_cell(a->cell), parse_gru_variant(a->gru_variant), a->input_dim, a->hidden,
                    10};

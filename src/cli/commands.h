@@ -25,6 +25,17 @@ struct TaskFlags {
   int64_t permute = -1;
 };
 void add_task_flags(CLI::App* cmd, TaskFlags& flags, bool task_required = true);
+
+// For counts, seeds and indices: "-1" is refused by name (CLI11 would wrap it around in an
+// unsigned flag, and a signed one may read it as "unset").
+inline CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        const auto i = v.find_first_not_of(" \t");
+        return i != std::string::npos && v[i] == '-' ? "takes an integer ≥ 0, got " + v : "";
+      },
+      "≥ 0");
+}
 // Loads the data set the task needs and builds it (throws rnnmft::Error with the reason).
 Task make_task(const TaskFlags& flags);
 

@@ -189,12 +189,14 @@ void add_task_flags(CLI::App* cmd, TaskFlags& f, bool task_required) {
       ->check(CLI::IsMember({"pixel", "row"}));
   cmd->add_option("--repeat", f.options.repeat, "Repeat tasks: copies of each step")
       ->capture_default_str();
-  cmd->add_option("--permute", f.permute, "Permute the base steps with this seed (≥ 0)");
+  cmd->add_option("--permute", f.permute, "Permute the base steps with this seed")
+      ->check(non_negative());
   cmd->add_flag("--standardize", f.options.standardize,
                 "Standardize by the training file's per-channel mean and std");
   cmd->add_option("--val-size", f.options.val_size, "Validation examples held out of training")
       ->capture_default_str();
   cmd->add_option("--split-seed", f.options.split_seed, "Seed choosing the validation examples")
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--data-dir", f.data_dir, "Data directory (default $RNNMFT_DATA_DIR or .data/)");
 }
@@ -235,6 +237,7 @@ void register_data(CLI::App& app) {
   auto* show = data->add_subcommand("show", "Draw one example as an image and as its sequence");
   add_task_flags(show, show_args->task);
   show->add_option("--index", show_args->index, "Example index within the split (file order)")
+      ->check(non_negative())
       ->capture_default_str();
   show->add_option("--split", show_args->split, "train, val or test")->capture_default_str();
   show->add_option("-o,--output", show_args->out, "PNG file to write")->required();

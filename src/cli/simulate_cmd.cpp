@@ -38,7 +38,7 @@ void register_simulate(CLI::App& app) {
   u->excludes(t);
   s->add_option("--trials", a->opt.trials, "Independent networks")->capture_default_str();
   s->add_option("--input-var", a->opt.input_var, "R")->capture_default_str();
-  s->add_option("--seed", a->opt.seed, "Seed")->capture_default_str();
+  s->add_option("--seed", a->opt.seed, "Seed")->check(non_negative())->capture_default_str();
   s->add_option("--jacobians", a->opt.jacobians, "Jacobians measured per trial")
       ->capture_default_str();
   s->add_option("-o,--output", a->opt.out_dir,

@@ -250,13 +250,14 @@ void register_sweep(CLI::App& app) {
       "report", "Tables and figures of a sweep: heatmaps with ξ contours, learning curves");
   rep->add_option("dir", ra->dir, "Sweep directory (results.jsonl, sweep.json)")->required();
   rep->add_option("-o,--output", ra->out, "Report directory (default DIR/report)");
-  rep->add_option("--threshold", ra->threshold,
-                  "Accuracy that counts as trained (default: the spec's report.threshold, or 0.5)");
+  auto* thr_opt = rep->add_option(
+      "--threshold", ra->threshold,
+      "Accuracy that counts as trained (default: the spec's report.threshold, or 0.5)");
   rep->add_option("--metric", ra->metric, "final_test_acc or final_val_acc")
       ->capture_default_str();
   rep->add_option("--phase-n", ra->phase_n, "Theory grid points per axis for the ξ contours")
       ->capture_default_str();
-  rep->callback([ra] {
+  rep->callback([ra, thr_opt] {
     if (ra->metric != "final_test_acc" && ra->metric != "final_val_acc")
       fail("--metric must be final_test_acc or final_val_acc (got '{}')", ra->metric);
     if (ra->phase_n < 2 || ra->phase_n > 400)
@@ -273,7 +274,7 @@ void register_sweep(CLI::App& app) {
     const std::vector<json> runs = sweep::read_results(rp);
     if (runs.empty()) fail("{}: no finished runs yet", absolute_path(ra->dir));
     double thr = ra->threshold;
-    if (std::isnan(thr))
+    if (thr_opt->count() == 0)
       thr = spec.report.is_object() && spec.report.contains("threshold")
                 ? spec.report["threshold"].get<double>()
                 : 0.5;
@@ -286,11 +287,12 @@ void register_sweep(CLI::App& app) {
     const int st = run_script(py, {ra->dir, out, fmt::format("{}", thr), ra->metric});
     if (st == 127)
       fail("cannot run {} (set RNNMFT_PYTHON to a python3 with matplotlib and numpy)", py);
-    if (st != 0)
-      fail("the report script failed (exit status {}; its message is above). It needs {} with "
-           "matplotlib and numpy (Debian: python3-matplotlib), or RNNMFT_PYTHON set to such a "
-           "python",
-           st, py);
+    if (st == 3)  // scripts/report.py: an import failed
+      fail(
+          "{} lacks matplotlib or numpy (Debian: python3-matplotlib): install them, or set "
+          "RNNMFT_PYTHON to a python that has them",
+          py);
+    if (st != 0) fail("the report script failed (exit status {}; its message is above)", st);
   });
 }
 

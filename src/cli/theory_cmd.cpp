@@ -69,7 +69,9 @@ void add_theory_flags(CLI::App* cmd, theory::TheoryOptions& o) {
       ->capture_default_str();
   cmd->add_option("--burn-in", o.burn_in, "LSTM: burn-in iterations")->capture_default_str();
   cmd->add_option("--average", o.average, "LSTM: averaging iterations")->capture_default_str();
-  cmd->add_option("--mc-seed", o.seed, "LSTM: sampling seed")->capture_default_str();
+  cmd->add_option("--mc-seed", o.seed, "LSTM: sampling seed")
+      ->check(non_negative())
+      ->capture_default_str();
   cmd->add_option_function<std::string>(
       "--gru-variant", [&o](const std::string& v) { o.gru_variant = parse_gru_variant(v); },
       "GRU: reset-before (default) or reset-after (PyTorch's nn.GRU, docs/theory.md §3.4); a spec "
@@ -88,9 +90,11 @@ void add_tied_flags(CLI::App* cmd, TiedFlags& f) {
                 "Simulate tied networks of width --hidden for T steps beside the theory")
       ->capture_default_str();
   cmd->add_option("--tied-trials", f.trials, "Tied networks simulated")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  cmd->add_option("--tied-seed", f.seed, "Seed of the tied networks")->capture_default_str();
+  cmd->add_option("--tied-seed", f.seed, "Seed of the tied networks")
+      ->check(non_negative())
+      ->capture_default_str();
 }
 
 std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFlags& f, int hidden,

@@ -68,7 +68,9 @@ void register_train(CLI::App& app) {
   t->add_option("--clip", c.clip, "Clip the gradient's global norm to this (0: off)")
       ->capture_default_str();
   t->add_option("--schedule", c.schedule, "constant or cosine")->capture_default_str();
-  t->add_option("--seed", c.seed, "Seed of the init and the batches")->capture_default_str();
+  t->add_option("--seed", c.seed, "Seed of the init and the batches")
+      ->check(non_negative())
+      ->capture_default_str();
   t->add_option("--threads", c.threads,
                 "Threads, each owning a slice of the batch (≥ 8 rows) for the whole sequence")
       ->capture_default_str();
@@ -92,10 +94,25 @@ void register_train(CLI::App& app) {
   auto* res = t->add_option("--resume", a->resume, "Continue the run in this directory");
   out->excludes(res);
   auto* steps_opt = t->get_option("--steps");
-  t->callback([a, steps_opt] {
+  t->callback([a, steps_opt, t] {
     TrainConfig cfg = a->cfg;
     const bool resume = !a->resume.empty();
     if (resume) {
+      // A resumed run is the run its config.json describes: a flag that would change it is
+      // refused rather than ignored (docs/training.md §Guarantees).
+      std::string refused;
+      for (const CLI::Option* o : t->get_options()) {
+        const std::string name = o->get_name();
+        if (o->count() > 0 && name != "--resume" && name != "--steps" && name != "--device" &&
+            name != "--precision")
+          refused += (refused.empty() ? "" : ", ") + name;
+      }
+      if (!refused.empty())
+        fail(
+            "{} cannot change on --resume: the run keeps the settings of {}/config.json (only "
+            "--steps, --device and --precision may be given); start a new run with --out to "
+            "change them",
+            refused, a->resume);
       cfg.out = a->resume;
       if (steps_opt->count() == 0) cfg.steps = 0;
     } else {
@@ -136,7 +153,8 @@ void register_train(CLI::App& app) {
   evc->add_option("--weights", ev->weights, "Weights .safetensors (from export)")->required();
   add_task_flags(evc, ev->task);
   evc->add_option("--split", ev->split, "test, val or train")->capture_default_str();
-  evc->add_option("--limit", ev->limit, "Only the first K examples (file order; 0: all)");
+  evc->add_option("--limit", ev->limit, "Only the first K examples (file order; 0: all)")
+      ->check(non_negative());
   evc->add_option("--threads", ev->threads, "Threads")->capture_default_str();
   evc->add_flag("--json", ev->json, "Print JSON");
   evc->callback([ev] {

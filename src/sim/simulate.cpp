@@ -115,6 +115,11 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
     fail("--hidden (--width) must be between 2 and 20000 (got {})", opt.width);
   if (opt.input_dim < 1) fail("--input-dim must be at least 1");
   if (opt.trials < 1) fail("--trials must be at least 1");
+  if (opt.steps < 8)
+    fail(
+        "--steps must be at least 8 (got {}): the inputs become the same at --t0 ≥ 2 and five "
+        "steps must follow",
+        opt.steps);
   if (opt.t0 < 2 || opt.t0 >= opt.steps - 5)
     fail("--t0 {} must lie in [2, steps − 5] (steps = {})", opt.t0, opt.steps);
   if (!(opt.input_var >= 0)) fail("--input-var must be ≥ 0");

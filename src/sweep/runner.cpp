@@ -87,8 +87,13 @@ std::vector<json> read_results(const std::string& results_path) {
       j.at("run").get<std::string>();
       out.push_back(std::move(j));
     } catch (const json::exception& e) {
-      if (in.peek() == EOF) break;  // an incomplete last line from a crash
-      fail("{}:{}: not a results line ({})", absolute_path(results_path), n, e.what());
+      // A last line without its newline is one cut off by a crash (each line is written whole,
+      // newline last); any other bad line is not ours to drop.
+      if (in.eof()) break;
+      fail(
+          "{}:{}: not a results line ({}). Delete that line: `rnnmft sweep` writes a finished "
+          "run's line again from its run directory",
+          absolute_path(results_path), n, e.what());
     }
   }
   return out;
@@ -170,6 +175,9 @@ SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
 }
 
 std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOptions& opt) {
+  // Every run's settings are checked before the directory exists: a spec refused here leaves
+  // nothing that would make its corrected version "a different spec".
+  expand(spec, opt.out, "");
   prepare_out_dir(spec, opt.out);
   if (opt.shards > 1) fs::create_directories(fs::path(opt.out) / "parts");
   // One sweep (or one copy of a shard) per directory at a time: two would train the same runs

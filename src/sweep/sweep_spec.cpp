@@ -376,7 +376,8 @@ std::vector<RunUnit> expand(const SweepSpec& spec, const std::string& out_dir,
       InitSpec probe = theory::critical_base(parse_cell(cfg["cell"].get<std::string>()), 100, 1.0);
       for (const json* set : {&u.spec_overrides, &u.critical_fix})
         for (const auto& [k, v] : set->items())
-          theory::apply_fix(probe, fmt::format("{}={:.17g}", k, v.get<double>()));
+          theory::apply_fix(probe, fmt::format("{}={:.17g}", k, v.get<double>()),
+                            set == &u.critical_fix ? "critical_fix" : "spec parameter");
     } catch (const Error& e) {
       fail("{}: {}", where, e.what());
     }

@@ -37,14 +37,15 @@ InitSpec critical_base(CellType cell, int T, double R) {
   return s;
 }
 
-void apply_fix(InitSpec& spec, const std::string& fix) {
+void apply_fix(InitSpec& spec, const std::string& fix, const std::string& flag) {
   const auto eq = fix.find('=');
-  if (eq == std::string::npos) fail("--fix '{}' is not gate.param=value", fix);
+  if (eq == std::string::npos) fail("{} '{}' is not gate.param=value", flag, fix);
   const std::string key = fix.substr(0, eq), val = fix.substr(eq + 1);
   if (key.size() > 15 && key.substr(key.size() - 15) == ".recurrent_dist") {
     auto it = spec.gates.find(key.substr(0, key.size() - 15));
-    if (it == spec.gates.end()) fail("--fix '{}': no such gate", fix);
-    if (val != "gaussian" && val != "orthogonal") fail("--fix '{}': gaussian or orthogonal", fix);
+    if (it == spec.gates.end()) fail("{} '{}': no such gate", flag, fix);
+    if (val != "gaussian" && val != "orthogonal")
+      fail("{} '{}': gaussian or orthogonal", flag, fix);
     it->second.orthogonal = val == "orthogonal";
     return;
   }
@@ -54,11 +55,11 @@ void apply_fix(InitSpec& spec, const std::string& fix) {
     v = std::stod(val, &used);
     if (used != val.size()) throw std::invalid_argument("");
   } catch (const std::exception&) {
-    fail("--fix '{}': '{}' is not a number", fix, val);
+    fail("{} '{}': '{}' is not a number", flag, fix, val);
   }
-  if (!std::isfinite(v)) fail("--fix '{}': not finite", fix);
+  if (!std::isfinite(v)) fail("{} '{}': not finite", flag, fix);
   if (key.find("bias_mean") == std::string::npos && v < 0)
-    fail("--fix '{}': standard deviations are ≥ 0", fix);
+    fail("{} '{}': standard deviations are ≥ 0", flag, fix);
   param_ref(spec, key) = v;
 }
 

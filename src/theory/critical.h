@@ -48,8 +48,9 @@ struct CriticalResult {
 
 // The base point of the search for each cell, before fixes (documented in docs/theory.md §6).
 InitSpec critical_base(CellType cell, int seq_len, double input_var);
-// Applies "gate.param=value" to a spec (throws with the reason for a malformed one).
-void apply_fix(InitSpec& spec, const std::string& fix);
+// Applies "gate.param=value" to a spec (throws with the reason for a malformed one, naming the
+// flag it came from: --fix, or a grid's axis).
+void apply_fix(InitSpec& spec, const std::string& fix, const std::string& flag = "--fix");
 
 CriticalResult critical_init(CellType cell, const CriticalOptions& opt);
 

@@ -37,7 +37,7 @@ std::vector<PhasePoint> phase_grid(const InitSpec& base, const Axis& x, const Ax
   for (const Axis* a : {&x, &y})
     for (double v : {a->lo, a->hi}) {
       InitSpec probe = base;
-      apply_fix(probe, fmt::format("{}={:.17g}", a->param, v));
+      apply_fix(probe, fmt::format("{}={:.17g}", a->param, v), a == &x ? "--x" : "--y");
     }
   std::vector<PhasePoint> out(size_t(x.n) * y.n);
   std::vector<std::string> errors(out.size());

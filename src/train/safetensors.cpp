@@ -141,6 +141,17 @@ void write_safetensors(const std::string& path, const SafeTensors& st) {
   write_file_atomic(path, out);  // checked, fsynced, renamed: a checkpoint is whole or absent
 }
 
+bool looks_like_safetensors(const std::string& path) {
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  std::ifstream in(path, std::ios::binary);
+  uint8_t b[9];
+  if (ec || size < 9 || !in.read(reinterpret_cast<char*>(b), 9)) return false;
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(b[i]) << (8 * i);
+  return n <= size - 8 && b[8] == '{';  // a JSON text's first 8 bytes make a far larger n
+}
+
 SafeTensors read_safetensors(const std::string& path) {
   SafeTensors st;
   st.path = absolute_path(path);

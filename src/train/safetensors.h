@@ -36,5 +36,8 @@ struct SafeTensors {
 // Written atomically: a temporary file beside the target, then rename.
 void write_safetensors(const std::string& path, const SafeTensors& st);
 SafeTensors read_safetensors(const std::string& path);
+// Whether a file begins as a safetensors file does (an 8-byte header length that fits the file,
+// then '{'): how --init tells weights from a spec whatever the file is named.
+bool looks_like_safetensors(const std::string& path);
 
 }  // namespace rnnmft

@@ -47,7 +47,8 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
   Rng rng = init_rng(seed);
   if (is_preset(init)) {
     draw_preset(model, init, seq_len, rng);
-  } else if (init.size() > 12 && init.substr(init.size() - 12) == ".safetensors") {
+  } else if ((init.size() > 12 && init.substr(init.size() - 12) == ".safetensors") ||
+             (fs::is_regular_file(init) && looks_like_safetensors(init))) {
     import_weights(model, read_safetensors(init));
   } else if (init == "critical") {
     fail("--init critical depends on the task: train() solves it (solve_run_critical)");
@@ -126,16 +127,21 @@ void save_checkpoint(const std::string& dir, const RnnModel<float>& model, Optim
   write_safetensors((fs::path(dir) / "checkpoint.safetensors").string(), st);
 }
 
-// Keeps the log consistent with a checkpoint: drops entries after `step`.
-void truncate_log(const std::string& path, int64_t step) {
+// Keeps the log consistent with a checkpoint: drops entries after `step`. Returns whether a
+// periodic validation at `step` stays in it.
+bool truncate_log(const std::string& path, int64_t step) {
   std::ifstream in(path);
   std::vector<std::string> keep;
   std::string line;
+  bool val_at_step = false;
   while (std::getline(in, line)) {
     try {
       const json j = json::parse(line);
       // The final evaluation of the interrupted run is not part of the continued one.
-      if (j.value("step", int64_t(0)) <= step && !j.contains("test_loss")) keep.push_back(line);
+      if (j.value("step", int64_t(0)) <= step && !j.contains("test_loss")) {
+        keep.push_back(line);
+        if (j.value("step", int64_t(0)) == step && j.contains("val_loss")) val_at_step = true;
+      }
     } catch (const json::exception&) {
     }
   }
@@ -143,6 +149,7 @@ void truncate_log(const std::string& path, int64_t step) {
   std::string out;
   for (const auto& l : keep) out += l + "\n";
   write_file_atomic(path, out);  // whole or not at all: no history lost to a crash here
+  return val_at_step;
 }
 
 class Progress {
@@ -228,6 +235,14 @@ json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
     fail("{} already holds a run: continue it with --resume {} (a run without a checkpoint "
          "starts over) or choose another --out",
          absolute_path(cfg.out), cfg.out);
+  } else {
+    // A new run writes these: a directory that already has one of them is not overwritten.
+    for (const char* f : {"log.jsonl", "metrics.json", "checkpoint.safetensors"})
+      if (fs::exists(dir / f))
+        fail(
+            "{} already holds {} and no run's config.json: choose another --out (nothing was "
+            "written)",
+            absolute_path(cfg.out), f);
   }
   if (cfg.device.empty()) cfg.device = "cpu";
   if (cfg.precision.empty()) cfg.precision = "fp32";
@@ -260,14 +275,11 @@ json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
                                      "hidden units (and an evaluation batch of {})",
                                      T, B, I, N, Be));
   }
-  if (unsigned(cfg.threads) > std::max(1u, std::thread::hardware_concurrency()))
-    fmt::print(stderr,
-               "warning: --threads {} on a machine with {} cores: threads beyond the cores only "
-               "slow each step down\n",
-               cfg.threads, std::thread::hardware_concurrency());
+  warn_if_more_threads_than_cores(cfg.threads);
   RnnModel<float> model(model_config(cfg, task));
   auto opt = make_optimizer(cfg.optimizer, model.params().size());
   int64_t start = 0;
+  bool revalidate = false;
   double wall_before = 0;
   std::vector<std::string> warnings;  // also written to the log, once it is open
   json solved;                        // --init critical: DIR/init_spec.json
@@ -287,7 +299,10 @@ json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
            absolute_path(ck_path), start, wall_before);
     if (start > cfg.steps)
       fail("{}: checkpoint is at step {}, beyond --steps {}", ck_path, start, cfg.steps);
-    truncate_log(log_path, start);
+    // A finished run extended past its end logged its validation at `start` as part of the
+    // final evaluation, which the log drops: it is redone below where a validation is due.
+    revalidate = !truncate_log(log_path, start) && start > 0 && start % cfg.eval_every == 0 &&
+                 start < cfg.steps;
   } else {
     // A resumed run reloads its checkpoint above: the critical init is solved once, here.
     if (cfg.init == "critical") {
@@ -344,6 +359,16 @@ json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
   Progress progress(start, cfg.steps);
   const auto t0 = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto validate = [&](int64_t done) {  // the periodic validation
+    const EvalResult v = evaluate_run(Split::Val, cfg.eval_limit);
+    log(json{{"step", done},
+             {"val_loss", v.loss},
+             {"val_accuracy", v.accuracy},
+             {"val_examples", v.count}});
+    progress.message(fmt::format("step {}: validation loss {:.4f}, accuracy {:.4f} ({} examples)",
+                                 done, v.loss, v.accuracy, v.count));
+  };
+  if (revalidate) validate(start);
   int64_t last_ckpt = start;
   double recent_loss = 0, recent_acc = 0;
   int recent_n = 0;
@@ -396,15 +421,7 @@ json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
     if ((done % cfg.eval_every == 0 && done != cfg.steps) || done % cfg.checkpoint_every == 0 ||
         done == cfg.steps)
       engine->sync_to_host();
-    if (done % cfg.eval_every == 0 && done != cfg.steps) {
-      const EvalResult v = evaluate_run(Split::Val, cfg.eval_limit);
-      log(json{{"step", done},
-                  {"val_loss", v.loss},
-                  {"val_accuracy", v.accuracy},
-                  {"val_examples", v.count}});
-      progress.message(fmt::format("step {}: validation loss {:.4f}, accuracy {:.4f} ({} examples)",
-                                   done, v.loss, v.accuracy, v.count));
-    }
+    if (done % cfg.eval_every == 0 && done != cfg.steps) validate(done);
     if (done % cfg.checkpoint_every == 0 || done == cfg.steps) {
       // Only finite parameters become a checkpoint: the last one stays the last good one.
       if (!all_finite(model.params())) diverged(done, "non-finite parameters after the update");
@@ -412,13 +429,13 @@ json train(const TrainConfig& cfg_in, bool resume_in, const HubSlot* slot) {
       last_ckpt = done;
     }
   }
-  const double train_time = wall_before + elapsed();
+  const double run_time = elapsed(), train_time = wall_before + run_time;
   const EvalResult val = evaluate_run(Split::Val, cfg.eval_limit);
   const EvalResult test = evaluate_run(Split::Test, cfg.test_limit);
   json metrics = {
       {"steps", cfg.steps},
       {"train_time_s", train_time},
-      {"ms_per_step", 1000.0 * elapsed() / double(std::max<int64_t>(cfg.steps - start, 1))},
+      {"ms_per_step", 1000.0 * run_time / double(std::max<int64_t>(cfg.steps - start, 1))},
       {"val", {{"loss", val.loss}, {"accuracy", val.accuracy}, {"examples", val.count}}},
       {"test", {{"loss", test.loss}, {"accuracy", test.accuracy}, {"examples", test.count}}}};
   log(json{{"step", cfg.steps},

@@ -1,11 +1,13 @@
 #include "util/memory.h"
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "util/error.h"
 
@@ -51,6 +53,15 @@ void check_fits_memory(uint64_t bytes, const std::string& what) {
   if (have > 0 && double(bytes) > 0.9 * double(have))
     fail("{} needs {:.1f} GiB of memory; this machine has {:.1f} GiB", what, bytes / 1073741824.0,
          have / 1073741824.0);
+}
+
+void warn_if_more_threads_than_cores(int threads) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (unsigned(threads) > std::max(1u, cores))
+    fmt::print(stderr,
+               "warning: --threads {} on a machine with {} cores: threads beyond the cores only "
+               "slow each step down\n",
+               threads, cores);
 }
 
 }  // namespace rnnmft

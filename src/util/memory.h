@@ -20,4 +20,7 @@ void check_fits_memory(uint64_t bytes, const std::string& what);
 // 90 % of the memory available now.
 void check_fits_available(uint64_t bytes, const std::string& what);
 
+// Warns on stderr when `threads` is more than this machine's cores (train and bench).
+void warn_if_more_threads_than_cores(int threads);
+
 }  // namespace rnnmft

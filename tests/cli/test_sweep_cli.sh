@@ -118,11 +118,21 @@ cp -r "$tmp/s1" "$tmp/s3"
 printf '{"run": "r00' >>"$tmp/s3/results.jsonl"
 expect_ok "partial line dropped" "dropped an incomplete last line" "$BIN" sweep "$tmp/tiny.json" --out "$tmp/s3"
 [ "$(wc -l <"$tmp/s3/results.jsonl")" = 4 ] && ok || bad "partial line handling"
+# A whole line (newline and all) that is not a results line is no crash's: named, not dropped.
+cp -r "$tmp/s1" "$tmp/s4"
+printf '{"run": "r00\n' >>"$tmp/s4/results.jsonl"
+expect_fail "corrupt whole line" "results.jsonl:5: not a results line" "$BIN" sweep "$tmp/tiny.json" --out "$tmp/s4"
+expect_fail "corrupt whole line in report" "results.jsonl:5: not a results line" "$BIN" report "$tmp/s4"
+[ "$(wc -l <"$tmp/s4/results.jsonl")" = 5 ] && ok || bad "a refused results file was changed"
 
 # 5. Bad input: each a clear error, nothing run.
 echo '{"base": {"task": "mnist-row"}, "grid": {"sede": [1]}}' >"$tmp/bad1.json"
 expect_fail "unknown axis" "unknown axis 'sede'" "$BIN" sweep "$tmp/bad1.json" --out "$tmp/b1"
 [ -e "$tmp/b1" ] && bad "a refused spec created its directory" || ok
+# A run's own settings are checked before the directory exists, so the corrected spec then runs.
+echo '{"base": {"task": "mnist-row", "hidden": 0}, "grid": {"seed": [0]}}' >"$tmp/bad9.json"
+expect_fail "a run's bad setting" "--hidden must be between 1 and" "$BIN" sweep "$tmp/bad9.json" --out "$tmp/b9"
+[ -e "$tmp/b9" ] && bad "a spec refused for a run's setting created its directory" || ok
 echo '{"base": {"task": "mnist-row"}, "grid": {"lr": {"lo": 1, "hi": "x", "n": 2}}}' >"$tmp/bad2.json"
 expect_fail "non-numeric range" "lo and hi must be numbers" "$BIN" sweep "$tmp/bad2.json" --out "$tmp/b2"
 echo '{"base": {"task": "mnist-row"}, "grid": {}}' >"$tmp/bad3.json"
@@ -166,6 +176,7 @@ with open(os.path.join(d, "results.jsonl"), "w") as f:
                     "seconds": 1.0, "git": "x"}) + "\n")
 PY
 expect_ok "report" "wrote" "$BIN" report "$tmp/syn" -o "$tmp/rep" --threshold 0.5 --phase-n 9
+expect_fail "report threshold nan" "--threshold must be in (0, 1] (got nan)" "$BIN" report "$tmp/syn" -o "$tmp/rep_nan" --threshold nan
 # Paths are passed as they are (no shell): a space and a quote in both.
 mkdir -p "$tmp/it's here"
 cp -r "$tmp/syn" "$tmp/it's here/syn dir"

@@ -59,6 +59,8 @@ assert spec["designed_for"]["gru_variant"] == "reset-after"
 assert rc["gru_variant"] == "reset-after"  # taken from designed_for
 PY
 expect_fail "theory --gru-variant bogus" "unknown GRU variant 'sideways'" "$BIN" theory --cell gru --gru-variant sideways --no-tied-check
+expect_fail "theory --tied-trials 0" "--tied-trials: Value 0 not in range 1 to 1048576" "$BIN" theory --cell gru --tied-trials 0
+expect_fail "theory --tied-seed -1" "--tied-seed: takes an integer ≥ 0, got -1" "$BIN" theory --cell gru --tied-seed -1
 
 # Task-aware: a padded task is designed for its zero stretch (R = 0) and its length; the spec
 # records it; the tied check feeds the task's data steps, then zeros.

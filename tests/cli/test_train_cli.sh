@@ -242,4 +242,35 @@ else
   [ ! -e "$tmp/gpu" ] && ok || bad "a refused cuda run left a directory behind"
 fi
 
+# 6. Flags that would be wrapped, ignored or overwrite: refused with the flag's name, nothing lost.
+expect_fail "negative seed" "--seed: takes an integer ≥ 0, got -1" "$BIN" train "${common[@]}" --steps 2 --seed -1 --out "$tmp/neg"
+expect_fail "negative permute" "--permute: takes an integer ≥ 0, got -2" "$BIN" train "${common[@]}" --steps 2 --permute -2 --out "$tmp/neg"
+[ ! -e "$tmp/neg" ] && ok || bad "a refused flag left a run directory"
+expect_fail "negative eval limit" "--limit: takes an integer ≥ 0, got -5" "$BIN" eval --weights "$tmp/full.safetensors" --task mnist-row --limit -5
+cp "$tmp/part/config.json" "$tmp/part.config"
+expect_fail "flags that change a resumed run" "--hidden, --lr cannot change on --resume" "$BIN" train --resume "$tmp/part" --steps 40 --lr 0.5 --hidden 4
+cmp -s "$tmp/part/config.json" "$tmp/part.config" && ok || bad "a refused resume changed config.json"
+mkdir -p "$tmp/mine" && echo '{"mine": 1}' > "$tmp/mine/metrics.json"
+expect_fail "--out over another program's files" "already holds metrics.json" "$BIN" train "${run[@]}" --steps 2 --out "$tmp/mine"
+[ "$(cat "$tmp/mine/metrics.json")" = '{"mine": 1}' ] && [ ! -e "$tmp/mine/config.json" ] && ok || bad "a refused --out lost a file"
+# Weights are told from a spec by their content, whatever the file is called (export -o W.st).
+cp "$tmp/full.safetensors" "$tmp/weights.st"
+expect_ok "weights named .st" "done: test accuracy" "$BIN" train "${run[@]}" --steps 2 --init "$tmp/weights.st" --test-limit 8 --out "$tmp/st"
+# ms_per_step counts the training steps, not the final evaluation (all 10000 test images here).
+"$BIN" train "${run[@]}" --steps 4 --test-limit 0 --out "$tmp/mps" >/dev/null 2>&1
+$py - "$tmp/mps/metrics.json" <<'PY' && ok || bad "ms_per_step includes the final evaluation"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["ms_per_step"] * m["steps"] <= 1000 * m["train_time_s"] * 1.0001 + 1e-6, m
+PY
+# A finished run extended with --resume logs the validation due at its old last step, as the
+# uninterrupted run does: the two logs agree line for line (times aside).
+ext=(--task mnist-row --cell gru --hidden 16 --batch 16 --eval-every 10 --eval-limit 100 --log-every 5 --lr 0.01 --seed 5 --test-limit 50)
+"$BIN" train "${ext[@]}" --steps 20 --out "$tmp/ext" >/dev/null 2>&1 || bad "run to extend"
+"$BIN" train --resume "$tmp/ext" --steps 30 >/dev/null 2>&1 || bad "extend a finished run"
+"$BIN" train "${ext[@]}" --steps 30 --out "$tmp/ext_full" >/dev/null 2>&1 || bad "uninterrupted run"
+notime() { sed 's/,"time_s":[^}]*//' "$1"; }
+if [ "$(notime "$tmp/ext/log.jsonl")" = "$(notime "$tmp/ext_full/log.jsonl")" ] && grep -q '"step":20,"val_accuracy"' "$tmp/ext/log.jsonl"; then ok; else
+  bad "an extended run's log differs from the uninterrupted one"; diff <(notime "$tmp/ext/log.jsonl") <(notime "$tmp/ext_full/log.jsonl") | head -5; fi
+
 finish
