@@ -56,13 +56,15 @@ const Cublas& cublas() {
       h = dlopen(c.file.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (!h)
         fail(
-            "cannot load {} ({}), nor {}: the CUDA engine needs the cuBLAS of the CUDA toolkit "
-            "it was built with on the library path (LD_LIBRARY_PATH)",
-            RNNMFT_CUBLAS_SONAME, first, c.file);
+            "cannot load {} ({}), nor {} ({}): the CUDA engine needs the cuBLAS of the CUDA "
+            "toolkit it was built with on the library path (LD_LIBRARY_PATH)",
+            RNNMFT_CUBLAS_SONAME, first, c.file, dlerror());
     }
     auto load = [&](auto& fn, const char* name) {
       fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
-      if (!fn) fail("{} has no {}: not the cuBLAS this program was built with", c.file, name);
+      if (fn) return;
+      dlclose(h);
+      fail("{} has no {}: not the cuBLAS this program was built with", c.file, name);
     };
     load(c.create, RNNMFT_SYMBOL_NAME(cublasCreate));
     load(c.destroy, RNNMFT_SYMBOL_NAME(cublasDestroy));

@@ -79,7 +79,8 @@ json run_unit(const RunUnit& u, const HubSlot* slot) {
   if (resume)
     fmt::print(stderr, "{}: resuming from its checkpoint ({})\n", where, absolute_path(ck_path));
   if (!resume)  // stopped before its first checkpoint (or never started): start again
-    for (const char* f : {"config.json", "log.jsonl", "init_spec.json", "metrics.json"})
+    for (const char* f :
+         {"config.json", "log.jsonl", "init_spec.json", "metrics.json", "checkpoint.safetensors"})
       fs::remove(dir / f);
 
   auto data = shared_dataset(parse_task_name(cfg.task.name).first, resolve_data_dir(cfg.data_dir));
