@@ -59,8 +59,9 @@ std::string recv_text(int tag, int& from) {
 }
 
 SweepSummary coordinate(const SweepSpec& spec, const SweepOptions& opt, int ranks) {
+  std::vector<RunUnit> units = expand(spec, opt.out, git_revision());  // checked before DIR exists
   const auto dir_lock = claim_sweep_dir(spec, opt);
-  SweepPlan plan = plan_sweep(spec, opt);
+  SweepPlan plan = plan_sweep(std::move(units), opt);
   SweepSummary sum = plan.summary;
   const std::vector<Job> jobs = make_jobs(plan.todo, opt.pack, ranks - 1);
   std::deque<Job> todo(jobs.begin(), jobs.end());

@@ -136,9 +136,9 @@ int launched_processes() {
   return 1;
 }
 
-SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+SweepPlan plan_sweep(std::vector<RunUnit> units, const SweepOptions& opt) {
   SweepPlan p;
-  p.units = expand(spec, opt.out, git_revision());
+  p.units = std::move(units);
   const fs::path dir(opt.out);
   const std::string merged = (dir / "results.jsonl").string();
   p.results = opt.shards > 1 ? (dir / "parts" /
@@ -175,9 +175,6 @@ SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt) {
 }
 
 std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOptions& opt) {
-  // Every run's settings are checked before the directory exists: a spec refused here leaves
-  // nothing that would make its corrected version "a different spec".
-  expand(spec, opt.out, "");
   prepare_out_dir(spec, opt.out);
   if (opt.shards > 1) fs::create_directories(fs::path(opt.out) / "parts");
   // One sweep (or one copy of a shard) per directory at a time: two would train the same runs
@@ -192,8 +189,11 @@ std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOpti
 }
 
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+  // Every run's settings are checked (expand) before the directory exists: a spec refused here
+  // leaves nothing that would make its corrected version "a different spec".
+  std::vector<RunUnit> expanded = expand(spec, opt.out, git_revision());
   const auto dir_lock = claim_sweep_dir(spec, opt);
-  SweepPlan plan = plan_sweep(spec, opt);
+  SweepPlan plan = plan_sweep(std::move(expanded), opt);
   const std::string& results = plan.results;
   SweepSummary sum = plan.summary;
   const std::vector<RunUnit>& units = plan.units;

@@ -67,7 +67,8 @@ struct SweepPlan {
   SweepSummary summary;
   std::vector<nlohmann::json> earlier;  // the finished runs' lines
 };
-SweepPlan plan_sweep(const SweepSpec& spec, const SweepOptions& opt);
+// `units`: expand(spec, opt.out, git_revision()), made before the directory is claimed.
+SweepPlan plan_sweep(std::vector<RunUnit> units, const SweepOptions& opt);
 
 // A job's process, started (`exe sweep-run` for one run, `exe sweep-run-pack` for several): the
 // locks of its runs are held until it is finished; runs whose lock another sweep process holds

@@ -137,10 +137,11 @@ bool truncate_log(const std::string& path, int64_t step) {
   while (std::getline(in, line)) {
     try {
       const json j = json::parse(line);
+      const int64_t s = j.value("step", int64_t(0));
       // The final evaluation of the interrupted run is not part of the continued one.
-      if (j.value("step", int64_t(0)) <= step && !j.contains("test_loss")) {
+      if (s <= step && !j.contains("test_loss")) {
         keep.push_back(line);
-        if (j.value("step", int64_t(0)) == step && j.contains("val_loss")) val_at_step = true;
+        val_at_step |= s == step && j.contains("val_loss");
       }
     } catch (const json::exception&) {
     }
