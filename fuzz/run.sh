@@ -4,12 +4,14 @@
 # Exits non-zero when any target finds a crash, a sanitizer report, a leak, an exception other
 # than rnnmft::Error or a slow input; the input is kept in build-fuzz/artifacts/.
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]   (targets: idx cifar safetensors init_spec
-#        run_config checkpoint; default all). Extra libFuzzer flags: FUZZ_FLAGS="...".
+#        run_config checkpoint sweep_spec results; default all).
+# Extra libFuzzer flags: FUZZ_FLAGS="...".
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 SECONDS_EACH="${1:-20}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(idx cifar safetensors init_spec run_config checkpoint)
+[ ${#TARGETS[@]} -gt 0 ] ||
+  TARGETS=(idx cifar safetensors init_spec run_config checkpoint sweep_spec results)
 B="$ROOT/build-fuzz"
 
 command -v clang++ >/dev/null ||

@@ -43,6 +43,12 @@ xi = grid("xi", lambda v: math.log10(min(max(float(v), 1e-3), 1e7)))
 m1 = grid("m1")
 chaotic = grid("chaotic")
 gain = grid("log_tied_gain", lambda v: max(min(float(v), 1e3), -1e3))
+# Points where the quadrature did not converge (docs/theory.md §1.1) are left blank: their
+# numbers, and any line drawn through them, would be artefacts of the rule.
+unconverged = grid("converged") == 0
+n_unconverged = int(np.sum(unconverged))
+for g in (xi, m1, chaotic, gain):
+    g[unconverged] = np.nan
 fig, ax = plt.subplots(figsize=(7.5, 5.8))
 im = ax.pcolormesh(xs, ys, xi, shading="auto", cmap="viridis")
 fig.colorbar(im, ax=ax, label="log10 ξ (capped at 10^7)")
@@ -62,6 +68,10 @@ contour(gain, 0.0, "tied G_T = 1", colors="orange", linewidths=1.2, linestyles="
 if two_d and np.nanmax(chaotic) > 0.5:
     ax.contourf(xs, ys, chaotic, levels=[0.5, 1.5], colors="none", hatches=["//"])
     contour(chaotic, 0.5, "chaotic", colors="k", linewidths=1)
+if n_unconverged:
+    ax.text(0.01, 0.01, f"blank: {n_unconverged} points where the quadrature did not converge",
+            transform=ax.transAxes, fontsize=8, color="k",
+            bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
 ax.set_xlabel(xname)
 ax.set_ylabel(yname)
 ax.set_title(f"timescale ξ ({path.rsplit('/', 1)[-1]}; hatched: chaotic, c* < 1)")

@@ -28,6 +28,13 @@ except ImportError as e:  # exit status 3: rnnmft report names what python needs
     sys.exit(3)
 
 THRESHOLDS = (0.5, 0.8, 0.9)
+# Every task has 10 classes: a network that learned nothing has cross-entropy ln 10. A common
+# training loss within CHANCE_NOISE of it (the spread of a loss averaged over log_every batches)
+# is no basis for comparing generalization.
+CHANCE_LOSS = math.log(10)
+CHANCE_NOISE = 0.05
+# The range of c searched for the agreement of "trained" with "ξ ≥ T/c".
+C_RANGE = (0.1, 1000.0)
 
 
 def die(msg):
@@ -138,16 +145,23 @@ def write_tables(out, axes, runs, seed_axis):
     return rows, summary
 
 
-def plot_curves(out, runs, seed_axis, curve_axis):
+def task_of(spec, r):
+    """The run's task and length, as a title names them: "mnist-padded, T = 1000"."""
+    task = r["params"].get("task", spec.get("base", {}).get("task", "?"))
+    return f"{task}, T = {r.get('seq_len', '?')}"
+
+
+def plot_curves(out, runs, seed_axis, curve_axis, spec):
     """One panel per setting of the axes other than `curve_axis` and the seed; one line per
     value of `curve_axis`, the mean over seeds with the min-max band."""
-    panels = {}
+    panels, titles = {}, {}
     for r in runs:
         if not r.get("curve"):
             continue
         pk = key_of(r["params"], {seed_axis, curve_axis})
         lk = json.dumps(r["params"].get(curve_axis))
         panels.setdefault(pk, {}).setdefault(lk, []).append(r["curve"])
+        titles.setdefault(pk, set()).add(task_of(spec, r))
     if not panels:
         return None
     n = len(panels)
@@ -168,7 +182,7 @@ def plot_curves(out, runs, seed_axis, curve_axis):
             if len(curves) > 1:
                 ax.fill_between(steps, np.nanmin(m, axis=0), np.nanmax(m, axis=0),
                                 color=line.get_color(), alpha=0.2)
-        ax.set_title(label_of(pk), fontsize=9)
+        ax.set_title(f"{'; '.join(sorted(titles[pk]))}\n{label_of(pk)}", fontsize=9)
         ax.set_xlabel("step")
         ax.set_ylabel("validation accuracy")
         ax.set_ylim(0, 1)
@@ -183,7 +197,7 @@ def plot_curves(out, runs, seed_axis, curve_axis):
     return "curves.png"
 
 
-def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric):
+def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric, spec):
     """Accuracy over the two spec axes (mean over seeds), one figure per setting of the other
     axes, with the theory's ξ = T and ξ = T/4 contours; returns figures and agreement data."""
     index_path = os.path.join(out, "phase_index.json")
@@ -205,18 +219,30 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric):
                     one = next(r for r in rs if r["params"][xa] == x and r["params"][ya] == y)
                     xi = math.inf if one.get("xi_infinite") else one.get("xi")
                     cells.append({"xi": xi, "T": one["seq_len"], "acc": acc[iy, ix]})
-        fig, ax = plt.subplots(figsize=(6, 4.6))
+        fig, ax = plt.subplots(figsize=(6, 5))
 
-        def edges(v):
+        def edges(v, param):
+            """Cell edges around the grid values: halfway between neighbours, half a step
+            beyond the ends, but never below 0 for a standard deviation."""
             v = np.asarray(v, float)
             if len(v) == 1:
-                return np.array([v[0] - 0.5, v[0] + 0.5])
-            mid = 0.5 * (v[1:] + v[:-1])
-            return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
+                e = np.array([v[0] - 0.5, v[0] + 0.5])
+            else:
+                mid = 0.5 * (v[1:] + v[:-1])
+                e = np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+            if param.endswith("_std"):
+                e[0] = max(e[0], 0.0)
+            return e
 
-        pm = ax.pcolormesh(edges(xs), edges(ys), acc, cmap="viridis", vmin=0, vmax=1,
-                           shading="flat")
-        fig.colorbar(pm, ax=ax, label=metric.replace("_", " "))
+        ex, ey = edges(xs, xa), edges(ys, ya)
+        pm = ax.pcolormesh(ex, ey, acc, cmap="viridis", vmin=0, vmax=1, shading="flat")
+        fig.colorbar(pm, ax=ax, label=metric.replace("_", " ") + " (mean over seeds)")
+        if len(xs) <= 12:
+            ax.set_xticks(xs)
+        if len(ys) <= 12:
+            ax.set_yticks(ys)
+        ax.set_xlim(ex[0], ex[-1])
+        ax.set_ylim(ey[0], ey[-1])
         T = rs[0]["seq_len"]
         ph = next((p for p in phase if p["group"] == dict((k, json.loads(v)) for k, v in gk)),
                   None)
@@ -226,40 +252,67 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric):
             py = np.unique(data["y"])
             xi = np.where(np.isnan(data["xi"]), 1e12, data["xi"]).reshape(len(py), len(px))
             lxi = np.log10(np.maximum(xi, 1e-3))
-            cs = ax.contour(px, py, lxi, levels=[math.log10(T / 4), math.log10(T)],
-                            colors=["white", "red"], linestyles=["--", "-"], linewidths=1.6)
-            ax.clabel(cs, fmt={math.log10(T / 4): "ξ = T/4", math.log10(T): "ξ = T"},
-                      fontsize=8)
+            # The side where ξ ≥ T is hatched, the lines are named in a legend (not written on
+            # them, where a label in the line's own colour cannot be read).
+            from matplotlib.lines import Line2D
+            from matplotlib.patches import Patch
+            if np.nanmax(lxi) >= math.log10(T):
+                ax.contourf(px, py, lxi, levels=[math.log10(T), np.inf], colors="none",
+                            hatches=["///"])
+            lmin, lmax = np.nanmin(lxi), np.nanmax(lxi)
+            if lmin < math.log10(T / 4) < lmax:
+                ax.contour(px, py, lxi, levels=[math.log10(T / 4)], colors=["orange"],
+                           linestyles=["--"], linewidths=1.6)
+            if lmin < math.log10(T) < lmax:
+                ax.contour(px, py, lxi, levels=[math.log10(T)], colors=["red"], linestyles=["-"],
+                           linewidths=1.8)
+            ax.legend(handles=[
+                Line2D([], [], color="red", lw=1.8, label="ξ = T (theory)"),
+                Line2D([], [], color="orange", lw=1.6, ls="--", label="ξ = T/4"),
+                Patch(facecolor="white", edgecolor="black", hatch="///",
+                      label="hatched: ξ ≥ T, predicted trainable")],
+                fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.13), ncol=3,
+                frameon=False)
         ax.set_xlabel(xa)
         ax.set_ylabel(ya)
-        ax.set_title(f"{label_of(gk)}  (T = {T})", fontsize=9)
+        ax.set_title(f"{task_of(spec, rs[0])}: {label_of(gk)}", fontsize=9)
         fig.tight_layout()
         name = f"heatmap{'' if len(groups) == 1 else '_' + str(gi)}.png"
         fig.savefig(os.path.join(out, name), dpi=110)
         plt.close(fig)
         figs.append((label_of(gk), name))
     # Agreement of "trained" with "ξ ≥ T/c" for c on a log grid.
-    cs = np.logspace(-1, 3, 81)
+    cs = np.logspace(math.log10(C_RANGE[0]), math.log10(C_RANGE[1]), 81)
+    # Without differences in ξ/T across the cells the prediction is a constant: no agreement.
+    ratios = {round(math.log(cl["xi"] / cl["T"]), 6) if cl["xi"] else None for cl in cells}
+    if len(ratios) < 2:
+        return figs, None, cells
     agree = []
     for c in cs:
         ok = [(cl["acc"] >= threshold) == ((cl["xi"] or 0) >= cl["T"] / c) for cl in cells
               if cl["acc"] == cl["acc"]]
         agree.append(float(np.mean(ok)) if ok else float("nan"))
     best = int(np.nanargmax(agree))
+    # At either end of the searched range the best c is wherever the search stopped: c = 0.1
+    # predicts that nothing trains (ξ ≥ 10 T), c = 1000 that everything does.
+    edge = best in (0, len(cs) - 1)
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ax.semilogx(cs, agree)
     ax.axvline(cs[best], color="gray", ls=":")
     ax.set_xlabel("c  (predicted trainable: ξ ≥ T/c)")
     ax.set_ylabel("agreement with 'trained'")
     ax.set_title(f"trained: {metric.replace('_', ' ')} ≥ {threshold}; best c = {cs[best]:.3g} "
-                 f"({agree[best]:.0%} of {len(cells)} cells)", fontsize=9)
+                 f"({agree[best]:.0%} of {len(cells)} cells)"
+                 + ("\nat the edge of the search range: uninformative" if edge else ""),
+                 fontsize=9)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "agreement.png"), dpi=110)
     plt.close(fig)
     return figs, {"best_c": float(cs[best]), "agreement": agree[best], "cells": len(cells),
-                  "agreement_at_c1": agree[int(np.argmin(abs(cs - 1)))]}, cells
+                  "agreement_at_c1": agree[int(np.argmin(abs(cs - 1)))],
+                  "best_c_at_edge": edge, "c_range": list(C_RANGE)}, cells
 
 
 def train_curve(sweep_dir, r):
@@ -288,12 +341,16 @@ def generalization(sweep_dir, runs, seed_axis, curve_axis):
     groups = {}
     for r in runs:
         groups.setdefault(key_of(r["params"], {seed_axis, curve_axis}), []).append(r)
-    rows = []
+    rows, at_chance = [], []
     for gk, rs in groups.items():
         tcs = {r["run"]: train_curve(sweep_dir, r) for r in rs}
         if any(not tc for tc in tcs.values()) or any(r.get("diverged") for r in rs):
             continue
         target = max(min(c[1] for c in tc) for tc in tcs.values())
+        if target >= CHANCE_LOSS - CHANCE_NOISE:
+            # Some run never learned: "equal training loss" would compare untrained networks.
+            at_chance.append((label_of(gk), target))
+            continue
         per = {}
         for r in rs:
             step = next(c[0] for c in tcs[r["run"]] if c[1] <= target)
@@ -308,7 +365,7 @@ def generalization(sweep_dir, runs, seed_axis, curve_axis):
                          "median_step": statistics.median(v[0] for v in vals),
                          "median_val_acc": statistics.median(v[1] for v in vals),
                          "median_gap": statistics.median(v[2] for v in vals)})
-    return rows
+    return rows, at_chance
 
 
 def md_table(rows, cols):
@@ -358,16 +415,25 @@ def main():
     other = [a for a in axes if a != seed_axis and a not in spec_axes]
     curve_axis = "init" if "init" in axes else (other[0] if other else None)
     if curve_axis and any(r.get("curve") for r in runs):
-        f = plot_curves(out, runs, seed_axis, curve_axis)
+        f = plot_curves(out, runs, seed_axis, curve_axis, spec)
         if f:
             md += ["## Learning curves", "", f"![learning curves]({f})", ""]
-        gen = generalization(sweep_dir, runs, seed_axis, curve_axis)
+        gen, at_chance = generalization(sweep_dir, runs, seed_axis, curve_axis)
+        if at_chance:
+            md += ["## Generalization at equal training loss", "",
+                   "Skipped for " + "; ".join(
+                       f"{label} (the common training loss {loss:.4g} is at chance, ln 10 = "
+                       f"{CHANCE_LOSS:.4g}: a run of the group never learned)"
+                       for label, loss in at_chance) + ".", ""]
+            print("generalization at equal training loss: skipped for "
+                  f"{len(at_chance)} group(s) whose common training loss is at chance "
+                  f"(ln 10 = {CHANCE_LOSS:.4g})")
         if gen:
             with open(os.path.join(out, "generalization.csv"), "w", newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=list(gen[0].keys()))
                 w.writeheader()
                 w.writerows(gen)
-            md += ["## Generalization at equal training loss", "",
+            md += ["## Generalization at equal training loss" + (" (other groups)" if at_chance else ""), "",
                    "Each run read at its first validation after its training loss (mean over "
                    "`log_every` steps) fell to `train_loss`, the highest of the group's lowest "
                    "training losses; gap = validation loss − training loss. Table: "
@@ -376,24 +442,32 @@ def main():
                                   "median_val_acc", "median_gap"]), ""]
     if len(spec_axes) == 2:
         figs, ag, ag_cells = heatmaps(out, runs, spec_axes[0], spec_axes[1], seed_axis, threshold,
-                                      metric)
+                                      metric, spec)
         md += ["## Trainability and the timescale ξ", ""]
         for label, f in figs:
             md += [f"![{label}]({f})", ""]
         trained = sum(1 for c in ag_cells if c["acc"] >= threshold)
-        if trained in (0, len(ag_cells)):
+        if ag is None:
+            md += ["No agreement of \"trained\" with \"ξ ≥ T/c\": the theory's ξ is the same "
+                   "in every cell of the grid (neither axis changes it), so the prediction is a "
+                   "constant.", ""]
+            print("agreement: none (the theory's ξ does not change across the grid)")
+        elif trained in (0, len(ag_cells)):
             md += [f"**{'No' if trained == 0 else 'Every'} run reached {metric} ≥ {threshold}: "
                    f"the agreement below cannot tell the theory's boundary from a constant "
                    f"guess.**", ""]
-        md += [f"Trained: {metric} ≥ {threshold}. Predicted trainable: ξ ≥ T/c. Agreement at "
-               f"c = 1: {ag['agreement_at_c1']:.0%}; best c = {ag['best_c']:.3g} with "
-               f"{ag['agreement']:.0%} of {ag['cells']} cells.", "",
-               "![agreement](agreement.png)", ""]
-        with open(os.path.join(out, "agreement.json"), "w") as fh:
-            json.dump(ag, fh, indent=2)
-        print(f"agreement: trained ({metric} ≥ {threshold}) = (ξ ≥ T/c) in "
-              f"{ag['agreement']:.0%} of {ag['cells']} cells at the best c = {ag['best_c']:.3g} "
-              f"({ag['agreement_at_c1']:.0%} at c = 1)")
+        if ag is not None:
+            edge = (f" — at the edge of the search range ({C_RANGE[0]:g} to {C_RANGE[1]:g}): "
+                    f"uninformative" if ag["best_c_at_edge"] else "")
+            md += [f"Trained: {metric} ≥ {threshold}. Predicted trainable: ξ ≥ T/c. Agreement "
+                   f"at c = 1: {ag['agreement_at_c1']:.0%}; best c = {ag['best_c']:.3g} with "
+                   f"{ag['agreement']:.0%} of {ag['cells']} cells{edge}.", "",
+                   "![agreement](agreement.png)", ""]
+            with open(os.path.join(out, "agreement.json"), "w") as fh:
+                json.dump(ag, fh, indent=2)
+            print(f"agreement: trained ({metric} ≥ {threshold}) = (ξ ≥ T/c) in "
+                  f"{ag['agreement']:.0%} of {ag['cells']} cells at the best c = "
+                  f"{ag['best_c']:.3g}{edge} ({ag['agreement_at_c1']:.0%} at c = 1)")
     rcol = ["run"] + axes + ["xi", "final_test_acc", "final_val_acc", "final_train_loss",
                              "diverged"] + [f"steps_to_{int(t * 100)}" for t in THRESHOLDS]
     md += ["## Runs", "", md_table(rows, rcol), ""]

@@ -9,7 +9,8 @@ initialization, computed by the same C++ library as the ``rnnmft`` command (docs
 
 Results are plain dicts (the CLI's JSON fields) and NumPy arrays. Every error is a ValueError
 with the CLI's message. ``rnnmft.torch`` (imported on first use, it needs torch) initializes and
-diagnoses ``torch.nn`` modules.
+diagnoses ``torch.nn`` modules; ``rnnmft.load_weights`` reads an ``rnnmft export`` (and loads
+it into ``torch.nn`` modules) without the safetensors package.
 """
 import json
 import math
@@ -17,9 +18,11 @@ import numbers
 import os
 
 from . import _rnnmft
+from .weights import Weights, load_weights
 
 __all__ = ["theory", "critical", "compare", "phase", "simulate", "preset", "load_spec",
-           "check_spec", "draw", "gate_names", "CELLS", "GRU_VARIANTS", "SPEC_PARAMS"]
+           "check_spec", "draw", "gate_names", "load_weights", "Weights", "CELLS",
+           "GRU_VARIANTS", "SPEC_PARAMS"]
 
 CELLS = tuple(_rnnmft.cells())  # vanilla, minimal, gru, lstm: the C++ cell table
 GRU_VARIANTS = ("reset-after", "reset-before")
@@ -79,16 +82,19 @@ def _seq_len(T):
     return _int("seq_len", T, lo=2, hi=2**31 - 1)
 
 
-def _check_finite_tree(obj, path):
+def _check_finite_tree(obj, path, depth=0):
     # JSON has no NaN or infinity: name the offending entry instead of json's generic error.
+    # Nesting is bounded as the C++ reader bounds it (util/json_read.h), before recursion fails.
+    if isinstance(obj, (dict, list, tuple)) and depth >= 64:
+        raise ValueError(f"{path}: nested deeper than 64 levels")
     if isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str):
                 raise ValueError(f"{path}: key {k!r} is not a string")
-            _check_finite_tree(v, f"{path}.{k}")
+            _check_finite_tree(v, f"{path}.{k}", depth + 1)
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
-            _check_finite_tree(v, f"{path}[{i}]")
+            _check_finite_tree(v, f"{path}[{i}]", depth + 1)
     elif isinstance(obj, bool) or obj is None or isinstance(obj, str):
         return
     elif isinstance(obj, numbers.Real):
@@ -254,7 +260,7 @@ def gate_names(cell):
 
 
 def theory(cell, init="pytorch", seq_len=1000, *, width=128, input_dim=1, input_var=1.0,
-           gru_variant="reset-before", tied_check=True, tied_trials=4, tied_seed=0, **options):
+           gru_variant="reset-before", tied_check=True, tied_trials=12, tied_seed=0, **options):
     """The mean-field diagnosis of an init: ``rnnmft theory --json`` as a dict.
 
     cell: "vanilla", "minimal", "gru" or "lstm".
@@ -278,7 +284,7 @@ def theory(cell, init="pytorch", seq_len=1000, *, width=128, input_dim=1, input_
 
 
 def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, width=128,
-             input_dim=1, gru_variant="reset-before", tol=0.01, tied_check=True, tied_trials=4,
+             input_dim=1, gru_variant="reset-before", tol=0.01, tied_check=True, tied_trials=12,
              tied_seed=0, check=True, **options):
     """The critical initialization for sequences of length ``seq_len`` (docs/theory.md §6): the
     spec dict that ``rnnmft critical -o spec.json`` writes (gates, designed_for, and
@@ -319,7 +325,7 @@ def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, wid
 
 def compare(cells=("lstm", "gru"), inits=("critical", "pytorch", "keras", "chrono"), seq_len=1000,
             *, width=128, input_dim=1, input_var=1.0, gru_variant="reset-before", tied_check=True,
-            tied_trials=4, tied_seed=0, **options):
+            tied_trials=12, tied_seed=0, **options):
     """The critical init beside the usual ones: ``rnnmft compare --json`` as a list (one dict
     per cell with "inits": the theory of each init, its spec, verdict and tied check).
 

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 import rnnmft as _rnnmft_pkg
+from rnnmft._stacked import (  # noqa: F401 (the stacked theory, docs/theory.md §11)
+    _np, _STACKED_MAX_LEN, _MEHLER_N, _gate_moments, _tanh_hermite, _Mehler, _scan,
+    _stacked_gates, _two_time, _CONTENT, _second_half, _run_layer, _input_cov, _approximation_notes)
 
 __all__ = ["critical_init_", "diagnose", "estimate_spec", "Diagnosis"]
 
@@ -76,9 +79,9 @@ def _layer_seed(seed, k):
 
 
 def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_variant=None,
-                   criterion=None):
+                   criterion=None, stacked=True):
     """Draws the critical initialization for sequences of length ``seq_len`` into ``module``,
-    in place (docs/theory.md §6): every layer and direction, with the C++ draw that
+    in place (docs/theory.md §6, §11): every layer and direction, with the C++ draw that
     ``rnnmft train --init spec.json`` uses (W_hh block ~ N(0, σ²/N) or σ·orthogonal, W_ih block
     ~ N(0, ν²/I), bias_ih ~ N(μ, ρ²), bias_hh = 0), in PyTorch's gate order.
 
@@ -90,14 +93,23 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
     seed: the draw's seed (None: one drawn from torch's global generator, so torch.manual_seed
         fixes it). The first weight set uses ``seed`` itself, so a one-layer module gets exactly
         the weights of ``rnnmft train --init spec.json --seed seed``.
-    input_var: R, the second moment of each component of the first layer's inputs. Layer k ≥ 1
-        reads layer k−1's hidden state, so it is designed for R = Q_h of layer k−1 as the
-        theory predicts it.
+    input_var: R, the second moment of each component of the first layer's inputs (independent
+        from step to step).
     gru_variant: for GRUs, default "reset-after" (what nn.GRU computes).
     criterion: "tied" (default for the gated cells) or "untied".
+    stacked: layer k ≥ 1 reads layer k−1's state, which is correlated over ~T steps. With True
+        (and T ≤ 4096) the content gate's input scale ν of layer k ≥ 1 (candidate / cell /
+        hidden ``input_std``, unless ``fix`` sets it) is chosen with the stacked two-time theory
+        (docs/theory.md §11) so that layer k's predicted mean square over steps [T/2, T) equals
+        layer 0's; GRU and vanilla layers are then solved for the tied criterion with that ν at
+        R = the predicted mean square of layer k−1, LSTM layers keep layer 0's solved knobs
+        (recorded in spec["diagnostics"]["stacked"]). With False, or above T = 4096, layer
+        k ≥ 1 is designed as a first layer with R = Q_h (fixed point) of layer k−1, as if its
+        inputs were independent over time.
 
-    Returns a list with one dict per weight set: "layer", "direction", "input_var", "seed" and
-    "spec" (the spec dict, with its diagnostics, as ``rnnmft critical -o`` writes it).
+    Returns a list with one dict per weight set: "layer", "direction", "input_var", "seed",
+    "spec" (the spec dict, with its diagnostics, as ``rnnmft critical -o`` writes it), and with
+    the stacked design "mean_square" (the prediction for steps [T/2, T)).
     """
     cell, N, layers, has_bias = _describe(module)
     if not has_bias:
@@ -111,16 +123,44 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
         seed = int(torch.randint(0, 2**62, (1,)).item())
     seed = _rnnmft_pkg._int("seed", seed, lo=0, hi=2**64 - 1)
     params = dict(module.named_parameters())
+    multi = len({ly.layer for ly in layers}) > 1
+    run_stacked = bool(stacked) and multi and T <= _STACKED_MAX_LEN
+    content = _CONTENT[cell]
+    nu_fixed = any(k == f"{content}.input_std" for k in _fix_keys(fixes))
+
+    def solve(R, extra=None, I=None):
+        fx = _merge_fixes(fixes, extra)
+        return _rnnmft_pkg.critical(cell, T, fix=fx, criterion=criterion, input_var=R, width=N,
+                                    input_dim=I, gru_variant=variant, tied_check=False)
+
+    def predict(spec, Cx, direction="forward"):
+        gates, hn = _stacked_gates(cell, spec, None, None, False, variant)
+        return _run_layer(cell, gates, hn, Cx, direction)
+
     out = []
-    specs = {}  # layer → (spec, Q_h): both directions of a layer share the spec
+    specs = {}  # layer → (spec, R): both directions of a layer share the spec
+    results = {}  # layer → two-time results per direction (stacked design)
+    ms0 = []  # layer 0's predicted mean squares: the target of the layers above
     for k, ly in enumerate(layers):
         if ly.layer not in specs:
-            R = R0 if ly.layer == 0 else specs[ly.layer - 1][1]
-            spec = _rnnmft_pkg.critical(cell, T, fix=fixes, criterion=criterion, input_var=R,
-                                        width=N, input_dim=ly.input_dim, gru_variant=variant,
-                                        tied_check=False)
-            specs[ly.layer] = (spec, spec["diagnostics"]["fixed_point"]["Q_h"], R)
-        spec, _, R = specs[ly.layer]
+            if ly.layer == 0 or not run_stacked:
+                R = R0 if ly.layer == 0 else \
+                    specs[ly.layer - 1][0]["diagnostics"]["fixed_point"]["Q_h"]
+                spec = solve(R, I=ly.input_dim)
+            else:
+                Cx = _input_cov(ly.layer, T, R0, results)
+                R = _second_half(np.diag(Cx))
+                target = float(np.mean(ms0))
+                spec = _design_layer(solve, predict, specs[0][0], Cx, R, target, content,
+                                     nu_fixed, ly.input_dim, cell, ly.layer)
+            specs[ly.layer] = (spec, R)
+        spec, R = specs[ly.layer]
+        if run_stacked:
+            r = predict(spec, _input_cov(ly.layer, T, R0, results), ly.direction)
+            results.setdefault(ly.layer, []).append(r)
+            results.pop(ly.layer - 2, None)  # T × T matrices no longer needed
+            if ly.layer == 0:
+                ms0.append(r["mean_square"])
         s = _layer_seed(seed, k)
         w = _rnnmft_pkg.draw(spec, ly.input_dim, N, s)
         with torch.no_grad():
@@ -129,13 +169,73 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
                 if tuple(p.shape) != w[key].shape:
                     raise ValueError(f"{name} has shape {tuple(p.shape)}, expected {w[key].shape}")
                 p.copy_(torch.from_numpy(w[key]))
-        out.append({"layer": ly.layer, "direction": ly.direction, "input_var": R, "seed": s,
-                    "spec": spec})
+        o = {"layer": ly.layer, "direction": ly.direction, "input_var": R, "seed": s,
+             "spec": spec}
+        if run_stacked:
+            o["mean_square"] = results[ly.layer][-1]["mean_square"]
+        out.append(o)
     return out
 
 
-def _np(t):
-    return t.detach().to("cpu", torch.float64).numpy()
+def _fix_keys(fixes):
+    """The "gate.param" keys of checked fixes (rnnmft._fixes: "gate.param=value" strings)."""
+    return [f.split("=", 1)[0] for f in fixes]
+
+
+def _merge_fixes(fixes, extra):
+    return list(fixes) + [f"{k}={float(v)!r}" for k, v in (extra or {}).items()]
+
+
+def _design_layer(solve, predict, spec0, Cx, R, target, content, nu_fixed, input_dim, cell,
+                  layer):
+    """Layer k ≥ 1 of the stacked critical init (docs/theory.md §11.3): the content gate's input
+    scale ν such that the layer's predicted mean square over [T/2, T) (two-time theory, driven
+    by the layer below's autocovariance Cx) equals ``target`` (layer 0's). ν is found on layer
+    0's spec (its gates read no input, so their knobs do not depend on R) by a secant in
+    log ν – log mean square. The GRU and vanilla cells are then solved for the tied criterion
+    with ν fixed at R (ν corrected once if that moves the prediction by more than 10 %); the
+    LSTM keeps layer 0's solved knobs (forget bias, cell recurrent scale: the re-solve costs
+    about a minute and moved the cell scale from 0.035 to 0.026 at T = 2000, which changes the
+    predicted mean square by < 1 %)."""
+    import copy
+    if nu_fixed or not target > 0 or not R > 0:  # a silent layer below: nothing to match
+        return solve(R, I=input_dim)
+    nu = spec0["gates"][content]["input_std"] or 0.5
+
+    def with_nu(spec, v):
+        sp = copy.deepcopy(spec)
+        sp["gates"][content]["input_std"] = v
+        return sp
+
+    pts = []
+    for _ in range(8):
+        m = predict(with_nu(spec0, nu), Cx)["mean_square"]
+        if not m > 0:
+            break
+        pts.append((math.log(nu), math.log(m)))
+        err = math.log(target) - pts[-1][1]
+        if abs(err) < math.log(1.05):
+            break
+        slope = 2.0  # mean square ∝ ν² in the linear regime
+        if len(pts) >= 2 and abs(pts[-1][0] - pts[-2][0]) > 1e-9:
+            slope = (pts[-1][1] - pts[-2][1]) / (pts[-1][0] - pts[-2][0])
+            slope = min(max(slope, 0.2), 4.0)
+        nu = math.exp(pts[-1][0] + max(min(err / slope, math.log(100.0)), -math.log(100.0)))
+    if cell == "lstm":
+        spec = with_nu(spec0, nu)
+        spec["designed_for"]["input_var"] = R
+    else:
+        spec = solve(R, {f"{content}.input_std": nu}, I=input_dim)
+        m = predict(spec, Cx)["mean_square"]
+        if m > 0 and abs(math.log(m / target)) > math.log(1.1):
+            nu *= (target / m) ** 0.5
+            spec = solve(R, {f"{content}.input_std": nu}, I=input_dim)
+    spec["diagnostics"]["stacked"] = {
+        "layer": layer, "input_std": nu, "target_mean_square": target,
+        "note": (f"layer {layer} of a stacked module: {content}.input_std = {nu:.4g} chosen so "
+                 f"that its mean square over [T/2, T) matches layer 0's (docs/theory.md §11.3)"
+                 + ("; the other knobs are layer 0's solution" if cell == "lstm" else ""))}
+    return spec
 
 
 def _is_orthogonal(W, sigma):
@@ -215,7 +315,9 @@ class Diagnosis(list):
             lines.append(f"layer {d['layer']} {d['direction']} ({d['cell']}"
                          f"{', ' + d['gru_variant'] if d['cell'] == 'gru' else ''}, "
                          f"R = {d['input_var']:.4g}): ξ = {xi}  χ = {d['chi']:.6f}  "
-                         f"m1 = {d['m1']:.6f}  m2 = {d['m2']:.6f}  Q_h = {d['Q_h']:.4g}")
+                         f"m1 = {d['m1']:.6f}  m2 = {d['m2']:.6f}  Q_h = {d['Q_h']:.4g}"
+                         + (f"  mean square [T/2, T) = {d['mean_square']:.4g}"
+                            if "mean_square" in d else ""))
             for name, g in d["gates"].items():
                 lines.append(f"  {name:9} σ={g['recurrent_std']:<8.4g} ν={g['input_std']:<8.4g} "
                              f"μ={g['bias_mean']:<8.4g} ρ={g['bias_std']:<8.4g}"
@@ -224,32 +326,81 @@ class Diagnosis(list):
         return "\n".join(lines)
 
 
-def diagnose(module, seq_len, *, input_var=1.0, gru_variant=None, tied_check=False, **options):
+def _stack_verdict(d, base, T):
+    """The verdict of a weight set of a stacked module: its activity beside the layer below's
+    and layer 0's, ahead of the single-layer verdict (memory, gradients), which no longer says
+    that signals survive when the drive reaching the layer has vanished."""
+    k, ms = d["layer"], d["mean_square"]
+    what = "h" if d["cell"] != "lstm" else "h (c: {:.3g})".format(d["mean_square_c"])
+    head = f"mean square of {what} over steps [T/2, T) ≈ {ms:.3g} from a silent start"
+    if k == 0:
+        return f"{head}; {base}"
+    per, tot = d["activity_vs_below"], d["activity_vs_layer0"]
+    head += (f" ({tot:.2g}× layer 0's)" if k == 1 else
+             f" ({per:.2g}× layer {k - 1}'s, {tot:.2g}× layer 0's)")
+    if per < 0.1 or tot < 0.01:
+        base = base.replace("signals survive", "its memory spans")
+        return (f"{head}: the drive reaching layer {k} vanishes — its activity is {tot:.1e} of "
+                f"layer 0's, so what it remembers is a vanishing signal; {base}")
+    if per > 10 or tot > 100:
+        return (f"{head}: activity grows with depth ({tot:.2g}× layer 0's at layer {k}), the "
+                f"drive saturates its tanh; {base}")
+    if 0.5 <= tot <= 2:
+        return f"{head}: activity holds with depth; {base}"
+    if per < 0.5 or per > 2:
+        return (f"{head}: activity {'falls' if per < 1 else 'rises'} with depth "
+                f"({per:.2g}× from layer {k - 1}); {base}")
+    return f"{head}: activity holds from layer {k - 1} to {k}; {base}"
+
+
+def diagnose(module, seq_len, *, input_var=1.0, gru_variant=None, tied_check=False,
+             stacked=True, **options):
     """The mean-field diagnosis of ``module``'s actual weights for sequences of length
-    ``seq_len``, per layer and direction (docs/theory.md §5, §7).
+    ``seq_len``, per layer and direction (docs/theory.md §5, §7, §11).
 
     Each weight set's gate moments are estimated from its weights (:func:`estimate_spec`) and
     handed to the theory (``rnnmft.theory``). The first layer's inputs have second moment
-    ``input_var``; layer k ≥ 1 gets R = Q_h of layer k−1 as the theory predicts it.
-    gru_variant: default "reset-after" (what nn.GRU computes). tied_check: also simulate tied
-    networks of the module's width (slower). options: the theory's numerics (see rnnmft.theory).
+    ``input_var`` and are independent from step to step. Layer k ≥ 1 reads layer k−1's state,
+    which is correlated over time: the stacked two-time theory (docs/theory.md §11) predicts
+    every layer's state autocovariance from a silent start, driven by the one below, and its
+    mean square over steps [T/2, T) ("mean_square"); layer k's single-layer theory gets R = that
+    mean square of layer k−1. gru_variant: default "reset-after" (what nn.GRU computes).
+    tied_check: also simulate tied networks of the module's width (slower). stacked: False skips
+    the two-time theory (O(T²) time and memory; skipped with a note above T = 4096). options:
+    the theory's numerics (see rnnmft.theory).
 
     Returns a :class:`Diagnosis` (a list, printed as a table) of dicts with "layer",
     "direction", "cell", "gru_variant" (GRU), "input_var", "gates" (the estimated moments),
-    "Q_h", "Q_c" (LSTM), "chi", "xi" (float, inf where it diverges), "c_star", "chaotic", "m1",
-    "m2" (of J_c for the LSTM), "log_tied_gain", "verdict", "spec" and "theory" (the full
-    dict of rnnmft.theory).
+    "Q_h", "Q_c" (LSTM; the single-layer fixed point), "chi", "xi" (float, inf where it
+    diverges), "c_star", "chaotic", "m1", "m2" (of J_c for the LSTM), "log_tied_gain",
+    "mean_square" (and "mean_square_c", LSTM), "Q_h_t" (the predicted Q_h(t), t = 1…T),
+    "activity_vs_below", "activity_vs_layer0", "stacked_notes", "stacked_regime" (the largest
+    gate pre-activation sd and the content tanh's share of E[φ²] beyond the linear term),
+    "verdict", "spec" and "theory" (the full dict of rnnmft.theory).
     """
     cell, N, layers, has_bias = _describe(module)
     T = _rnnmft_pkg._seq_len(seq_len)
     R0 = _rnnmft_pkg._float("input_var", input_var, lo=0.0)
     variant = _gru_variant(cell, gru_variant)
     params = dict(module.named_parameters())
+    run_stacked = bool(stacked) and T <= _STACKED_MAX_LEN
     out = Diagnosis()
-    Q_prev = {}  # layer → Q_h per direction
+    results = {}  # layer → two-time results per direction
+    ms_prev = {}  # layer → mean squares per direction
     for ly in layers:
-        R = R0 if ly.layer == 0 else float(np.mean(Q_prev[ly.layer - 1]))
         spec = _estimate(cell, N, ly, params, has_bias)
+        stack = None
+        if run_stacked:
+            gates, hn = _stacked_gates(cell, spec, ly, params, has_bias, variant)
+            stack = _run_layer(cell, gates, hn, _input_cov(ly.layer, T, R0, results), ly.direction)
+            results.setdefault(ly.layer, []).append(stack)
+            results.pop(ly.layer - 2, None)  # T × T matrices no longer needed
+        if ly.layer == 0:
+            R = R0
+        elif run_stacked:
+            R = float(np.mean(ms_prev[ly.layer - 1]))
+        else:
+            R = float(np.mean([o["Q_h"] for o in out if o["layer"] == ly.layer - 1]))
         th = _rnnmft_pkg.theory(cell, spec, T, width=N, input_dim=ly.input_dim, input_var=R,
                                 gru_variant=variant, tied_check=tied_check, **options)
         ts, fp, jac = th["timescale"], th["fixed_point"], th["jacobian"]
@@ -263,6 +414,33 @@ def diagnose(module, seq_len, *, input_var=1.0, gru_variant=None, tied_check=Fal
             d["gru_variant"] = variant
         if cell == "lstm":
             d["Q_c"] = fp["Q_c"]
-        Q_prev.setdefault(ly.layer, []).append(fp["Q_h"])
+        if stack is not None:
+            d["mean_square"] = stack["mean_square"]
+            d["Q_h_t"] = stack["Q_h_t"]
+            if cell == "lstm":
+                d["mean_square_c"] = stack["mean_square_c"]
+            stack["orthogonal"] = any(g["recurrent_dist"] == "orthogonal"
+                                      and g["recurrent_std"] > 0 for g in spec["gates"].values())
+            d["stacked_notes"] = _approximation_notes(stack)
+            d["stacked_regime"] = {"gate_sd": stack["gate_sd"], "nonlinear": stack["nonlinear"]}
+            ms_prev.setdefault(ly.layer, []).append(stack["mean_square"])
+            if ly.layer > 0:
+                ms0 = [o["mean_square"] for o in out
+                       if o["layer"] == 0 and o["direction"] == ly.direction][0]
+                below = [o["mean_square"] for o in out
+                         if o["layer"] == ly.layer - 1 and o["direction"] == ly.direction][0]
+                d["activity_vs_below"] = _ratio(stack["mean_square"], below)
+                d["activity_vs_layer0"] = _ratio(stack["mean_square"], ms0)
+            d["verdict"] = _stack_verdict(d, th["verdict"], T)
+            if d["stacked_notes"]:
+                d["verdict"] += "; stacked theory: " + "; ".join(d["stacked_notes"])
+        elif len({ly.layer for ly in layers}) > 1:
+            d["verdict"] += (f"; stacked theory not computed (T > {_STACKED_MAX_LEN} or "
+                             f"stacked=False): layer k ≥ 1 is judged for R = Q_h of layer k−1 as "
+                             f"if its inputs were independent from step to step")
         out.append(d)
     return out
+
+
+def _ratio(a, b):
+    return a / b if b > 0 else (math.inf if a > 0 else 1.0)

@@ -197,14 +197,14 @@ void register_bench(CLI::App& app) {
     Eigen::setNbThreads(a->threads);
     ModelConfig mc{parse_cell(a->cell), parse_gru_variant(a->gru_variant), a->input_dim, a->hidden,
                    10};
+    if (a->pad < 0 || a->pad > a->seq_len) fail("--pad must be between 0 and --seq-len");
+    check_fits_available(
+        training_memory_bytes({input_gates(mc.cell), recurrent_gates(mc.cell), a->hidden,
+                               a->input_dim, 10, a->batch, a->seq_len, optimizer_slots("adam")}),
+        fmt::format("a step with T = {}, batch {} and {} hidden units", a->seq_len, a->batch,
+                    a->hidden));
     RnnModel<float> m(mc);
     Rng rng(1);
-    if (a->pad < 0 || a->pad > a->seq_len) fail("--pad must be between 0 and --seq-len");
-    check_fits_memory(4 * uint64_t(a->seq_len) * uint64_t(a->batch) *
-                          uint64_t(input_gates(parse_cell(a->cell)) * a->hidden + 3 * a->hidden +
-                                   a->input_dim),
-                      fmt::format("a step with T = {}, batch {} and {} hidden units", a->seq_len,
-                                  a->batch, a->hidden));
     draw_preset(m, a->init, a->seq_len, rng);
     const size_t T = a->seq_len, B = a->batch, I = a->input_dim;
     AlignedVector<float> x(T * B * I), grad;

@@ -34,7 +34,9 @@ inline CLI::Validator non_negative() {
         const auto i = v.find_first_not_of(" \t");
         return i != std::string::npos && v[i] == '-' ? "takes an integer ≥ 0, got " + v : "";
       },
-      "≥ 0");
+      // No text beside the type: the help's UINT says it (and CLI11 aligns the columns by
+      // bytes, so a '≥' there would shift them).
+      "");
 }
 // Loads the data set the task needs and builds it (throws rnnmft::Error with the reason).
 Task make_task(const TaskFlags& flags);

@@ -31,6 +31,79 @@ using theory::factor;
 using theory::verdict;
 using theory::xi_text;
 
+namespace {
+
+// Columns of a terminal that `s` takes (its UTF-8 code points; the table's names are not wide
+// characters).
+int display_width(const std::string& s) {
+  int n = 0;
+  for (const unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+
+// The padded MNIST task of length T (image rows for T < 784), as `train` flags.
+std::string task_flags(int T) {
+  if (T >= 784) return fmt::format("--task mnist-padded --seq-len {}", T);
+  if (T >= 28) return fmt::format("--task mnist-padded --unit row --seq-len {}", T);
+  return "--task TASK";
+}
+
+// What to train with, measured (docs/experiments.md E3, E6), and a command that does it.
+void print_training_advice(CellType cell, GruVariant variant, int T) {
+  const std::string task = task_flags(T);
+  if (cell == CellType::Gru) {
+    const std::string v = fmt::format("--gru-variant {}", gru_variant_name(variant));
+    fmt::print(
+        "  for training a GRU, chrono init is the recommendation: it learned faster than every\n"
+        "  critical GRU measured (docs/experiments.md E3, E6: padded MNIST rows at T = 1000, 80 %\n"
+        "  validation accuracy in a median of 1100 steps; the critical GRU did not reach 80 % in\n"
+        "  2000). The GRU's one update gate sets both how long it remembers and how strongly it\n"
+        "  writes, and ξ ≥ T caps the write (docs/theory.md §6.6): the critical GRU is the ξ = T\n"
+        "  reference, not the fastest to train.\n"
+        "  train it:          rnnmft train {} --cell gru {} --init chrono:{}\n"
+        "  the critical GRU:  rnnmft train {} --cell gru {} --init critical\n"
+        "  (--init critical solves for the task's length and inputs; {} is the cell of this\n"
+        "  table, reset-after is PyTorch's nn.GRU and train's default)\n",
+        task, v, T, task, v, gru_variant_name(variant));
+    return;
+  }
+  if (cell == CellType::Lstm) {
+    fmt::print(
+        "  for training an LSTM, the critical init is the recommendation: the fastest init measured\n"
+        "  at T = 784–1000 (docs/experiments.md E3).\n"
+        "  train it:  rnnmft train {} --cell lstm --init critical\n"
+        "  (--init critical solves for the task's length and inputs)\n",
+        task);
+    return;
+  }
+  fmt::print("  train it:  rnnmft train {} --cell {} --init critical\n", task, cell_name(cell));
+}
+
+// What the table's columns are (docs/theory.md).
+void print_column_legend(bool tied) {
+  fmt::print(
+      "Columns (mean-field theory, docs/theory.md):\n"
+      "  χ          factor by which the squared distance between two sequences' states changes\n"
+      "             per step (< 1: inputs are forgotten; > 1: chaos) (§3.3)\n"
+      "  ξ          timescale −1/ln χ in steps: how long an input stays visible (∞: never fades)\n"
+      "  c*         correlation at which two sequences with the same inputs settle (1: they\n"
+      "             merge; < 1: chaotic)\n"
+      "  m1, m2     mean and second moment of the squared singular values of the one-step\n"
+      "             Jacobian J (LSTM: J_c, of the cell state); m1 = 1 keeps gradient norms (§5)\n"
+      "  m1^T       m1 over T steps: the factor on a gradient's squared norm over T steps, with\n"
+      "             fresh weights at every step (§5.6)\n"
+      "  tied G_T   the same factor with the same weights at every step, as in a trained network\n"
+      "             (§9.2); 1 is critical\n");
+  if (tied)
+    fmt::print(
+        "Tied check (networks of width N simulated for T steps, §9.4):\n"
+        "  tied ρ     spectral radius of the state Jacobian at step T\n"
+        "  tied χ     measured per-step factor of the squared distance of two trajectories\n"
+        "  tied Q×    measured mean square of the state over steps T/2 to T ÷ the theory's\n");
+}
+
+}  // namespace
+
 void register_compare(CLI::App& app) {
   struct Args {
     std::vector<std::string> cells = {"lstm", "gru"},
@@ -56,12 +129,39 @@ void register_compare(CLI::App& app) {
   add_tied_flags(c, a->tied);
   c->callback([a, c] {
     check_model_flags(a->hidden, a->input_dim, a->seq_len);
+    // Every cell and init is checked before the first (slow) solve, so that a bad one fails at
+    // once rather than after the cells before it.
+    std::vector<CellType> cells;
+    for (const auto& cell_s : a->cells) cells.push_back(parse_cell(cell_s));
+    for (const auto& init : a->inits)
+      if (init != "critical" && !is_preset(init) && !std::filesystem::is_regular_file(init))
+        fail(
+            "--inits '{}' is neither critical, a preset (pytorch, keras, orthogonal[:gain], "
+            "chrono[:T_max]) nor an existing spec file",
+            init);
+    for (const CellType cell : cells)
+      for (const auto& init : a->inits) {
+        if (init == "critical") continue;
+        if (is_preset(init)) {
+          preset_moments(init, cell, a->hidden, a->input_dim, a->seq_len);
+        } else {
+          const InitSpec spec = load_spec_file(init);
+          if (spec.cell != cell)
+            fail("--inits {} is a spec for the {} cell, compared here with --cells {}", init,
+                 cell_name(spec.cell), cell_name(cell));
+        }
+      }
+    // The first column is as wide as the longest init (a spec file's path included).
+    int name_w = 10;
+    for (const auto& init : a->inits) name_w = std::max(name_w, display_width(init));
     json all = json::array();
-    for (const auto& cell_s : a->cells) {
-      const CellType cell = parse_cell(cell_s);
+    for (const CellType cell : cells) {
+      const bool gru = cell == CellType::Gru;
+      const char* variant = gru_variant_name(a->opt.gru_variant);
       if (!a->json)
-        fmt::print("== {} at T = {} (N = {}, I = {}) ==\n", cell_name(cell), a->seq_len, a->hidden,
-                   a->input_dim);
+        fmt::print("== {}{} at T = {} (N = {}, I = {}, inputs of second moment R = {:g}) ==\n",
+                   cell_name(cell), gru ? fmt::format(" ({})", variant) : "", a->seq_len,
+                   a->hidden, a->input_dim, a->opt.input_var);
       struct Row {
         std::string name;
         InitSpec spec;
@@ -102,8 +202,12 @@ void register_compare(CLI::App& app) {
                                          .string();
             save_spec_file(cr.spec, path);
             if (!a->json)
-              fmt::print("  written to {} (use: rnnmft train --init {})\n", absolute_path(path),
-                         path);
+              fmt::print(
+                  "  written to {}: designed for T = {} and inputs of second moment R = {:g}{} "
+                  "(`rnnmft theory --init {}` shows it); to train on a task, `train --init "
+                  "critical` solves for the task's own length and inputs (below)\n",
+                  absolute_path(path), a->seq_len, a->opt.input_var,
+                  gru ? fmt::format(", the {} GRU", variant) : "", path);
           }
         } else {
           row.spec = is_preset(init)
@@ -126,31 +230,44 @@ void register_compare(CLI::App& app) {
         continue;
       }
       const char* jname = describe(cell).cell_state ? "J_c" : "J";
-      fmt::print("\n  {:10} {:>10} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}\n",
-                 "init", "χ", "ξ", "c*", fmt::format("m1({})", jname),
-                 fmt::format("m2({})", jname), "m1^T", "tied G_T", "tied ρ", "tied χ", "tied Q×");
+      const auto pad = [name_w](const std::string& name) {
+        return name + std::string(size_t(std::max(0, name_w - display_width(name))), ' ');
+      };
+      fmt::print("\n  {} {:>10} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10}", pad("init"), "χ", "ξ",
+                 "c*", fmt::format("m1({})", jname), fmt::format("m2({})", jname), "m1^T",
+                 "tied G_T");
+      if (a->tied.on) fmt::print(" {:>10} {:>9} {:>9}", "tied ρ", "tied χ", "tied Q×");
+      fmt::print("\n");
       for (const auto& row : rows) {
         const auto& r = row.r;
-        fmt::print("  {:10} {:>10.6f} {:>10} {:>7.4f} {:>10.6f} {:>10.6f} {:>10} {:>10}", row.name,
+        fmt::print("  {} {:>10.6f} {:>10} {:>7.4f} {:>10.6f} {:>10.6f} {:>10} {:>10}", pad(row.name),
                    r.chi, xi_text(r.xi()), r.corr, r.jacobian.m1, r.jacobian.m2,
                    factor(a->seq_len * std::log(r.jacobian.m1)),
                    factor(r.tied_log_gain(a->seq_len)));
         if (row.tc)
           fmt::print(" {:>10.4f} {:>9.5f} {:>9.2f}\n", row.tc->radius_end, row.tc->chi,
                      row.tc->Q_ratio());
+        else if (a->tied.on)
+          fmt::print(" {:>10} {:>9} {:>9}\n", "—", "—", "—");
         else
           fmt::print("\n");
       }
       fmt::print("\n");
-      for (const auto& row : rows) fmt::print("  {:10} {}\n", row.name, verdict(row.r, a->seq_len));
+      for (const auto& row : rows)
+        fmt::print("  {} {}\n", pad(row.name), verdict(row.r, a->seq_len));
       if (a->tied.on) {
         fmt::print("\n");
         for (const auto& row : rows)
-          if (row.tc) fmt::print("  {:10} {}\n", row.name, row.tc->summary());
+          if (row.tc) fmt::print("  {} {}\n", pad(row.name), row.tc->summary());
       }
       fmt::print("\n");
+      print_training_advice(cell, a->opt.gru_variant, a->seq_len);
+      fmt::print("\n");
     }
-    if (a->json) fmt::print("{}\n", all.dump(2));
+    if (a->json)
+      fmt::print("{}\n", all.dump(2));
+    else
+      print_column_legend(a->tied.on);
   });
 }
 
@@ -200,7 +317,7 @@ void register_phase(CLI::App& app) {
       // ξ is written as inf where it diverges (pandas reads it as a float).
       f += fmt::format(
           "{},{},Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,"
-          "seq_len\n",
+          "seq_len,quad_error,converged\n",
           x.param, y.param);
       auto g = [](double v) {
         return std::isfinite(v) ? fmt::format("{:.10g}", v)
@@ -208,16 +325,25 @@ void register_phase(CLI::App& app) {
       };
       for (const auto& pt : grid)
         f += fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{},{},{:.10g},{:.10g},"
-                         "{:.10g},{},{}\n",
+                         "{:.10g},{},{},{},{}\n",
                          pt.x, pt.y, pt.r.Q_h, pt.r.Q_c, pt.r.chi, g(pt.r.xi()), pt.r.corr,
                          g(pt.r.chi_coincident),
                          pt.r.chaotic() ? 1 : 0, pt.r.jacobian.m1, pt.r.jacobian.m2,
                          pt.r.jacobian.variance(), g(pt.r.tied_log_gain(a->seq_len)),
-                         a->seq_len);
+                         a->seq_len, g(pt.r.quadrature.error),
+                         !pt.failed && pt.r.quadrature.converged ? 1 : 0);
       write_file_atomic(a->out, f);
     }
     fmt::print("wrote {} ({} × {} points of {}); plot: /usr/bin/python3 scripts/plot_phase.py {}\n",
                absolute_path(a->out), x.n, y.n, cell_name(cell), a->out);
+    const auto unconverged = std::count_if(grid.begin(), grid.end(), [](const auto& p) {
+      return !p.failed && !p.r.quadrature.converged;
+    });
+    if (unconverged > 0)
+      fmt::print(stderr,
+                 "note: at {} of {} points the quadrature did not converge even at order {} "
+                 "(converged = 0 in the CSV; the plot leaves them blank; docs/theory.md §1.1)\n",
+                 unconverged, grid.size(), o.gru_variant == GruVariant::ResetAfter ? 200 : 400);
     const auto failed = std::count_if(grid.begin(), grid.end(), [](const auto& p) { return p.failed; });
     if (failed > 0)
       fmt::print(stderr,

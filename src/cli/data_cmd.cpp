@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/glyphs.h"
 #include "data/dataset.h"
 #include "util/error.h"
 #include "util/png_writer.h"
@@ -122,40 +123,113 @@ int run_info(const std::string& dataset, const std::string& data_dir_flag, bool 
   return 0;
 }
 
-// Image on the left (upscaled), the sequence on the right as a heatmap with time running left
-// to right (wrapped), one band of I rows per line; padding steps are tinted blue.
+// Writes `text` (printable ASCII; anything else drawn as '?') with its top-left corner at (x, y),
+// blending the font's coverage into the background.
+void draw_text(RgbImage& img, int x, int y, const std::string& text, uint8_t r = 20,
+               uint8_t g = 20, uint8_t b = 20) {
+  for (const char ch : text) {
+    const int c = (ch >= 32 && ch <= 126) ? ch - 32 : '?' - 32;
+    const char* glyph = kGlyphs[c];
+    for (int gy = 0; gy < kGlyphH; ++gy)
+      for (int gx = 0; gx < kGlyphW; ++gx) {
+        const char h = glyph[gy * kGlyphW + gx];
+        const int a = h >= 'a' ? h - 'a' + 10 : h - '0';
+        const int px = x + gx, py = y + gy;
+        if (a == 0 || px < 0 || py < 0 || px >= img.width || py >= img.height) continue;
+        uint8_t* p = &img.pixels[(size_t(py) * img.width + px) * 3];
+        p[0] = uint8_t((p[0] * (15 - a) + r * a) / 15);
+        p[1] = uint8_t((p[1] * (15 - a) + g * a) / 15);
+        p[2] = uint8_t((p[2] * (15 - a) + b * a) / 15);
+      }
+    x += kGlyphW;
+  }
+}
+
+int text_width(const std::string& text) { return int(text.size()) * kGlyphW; }
+
+// A round tick spacing (1, 2 or 5 × 10^k) giving at most `max_ticks` ticks over [0, span).
+int tick_step(int span, int max_ticks) {
+  for (int p = 1;; p *= 10)
+    for (const int m : {1, 2, 5})
+      if (span <= int64_t(m) * p * max_ticks) return m * p;
+}
+
+// The image on the left (upscaled, with its size), the sequence on the right with time running
+// left to right, wrapped into lines of at most 784 steps, each line labelled with its steps; a
+// one-input sequence is drawn as a signal (bar height = value), a wider one as a heatmap (one
+// row per input, grey level = value); padding steps are tinted blue. A title, the axes' labels
+// and a legend say what is drawn.
 void draw_example(const Task& task, Split split, size_t index, const std::string& path) {
   const ImageSet& set = split == Split::Test ? task.dataset().test : task.dataset().train;
   const size_t fi = task.file_index(split, index);
   const uint8_t* img = set.image(fi);
   const int T = task.seq_len(), I = task.input_dim();
   std::vector<float> seq(size_t(T) * I);
-  task.example(split, index, seq.data());
+  const int label = task.example(split, index, seq.data());
   const auto [lo_it, hi_it] = std::minmax_element(seq.begin(), seq.end());
   const float lo = *lo_it, hi = std::max(*hi_it, lo + 1e-6f);
 
   const int scale = std::max(1, 224 / std::max(set.rows, set.cols));
   const int img_w = set.cols * scale, img_h = set.rows * scale;
-  // A one-input sequence is drawn as a signal (bar height = value), a wider one as a heatmap
-  // (one row per input); either way padding steps get a blue background.
   const int wrap = std::min(T, 784);
   const int step_px = std::max(1, 784 / wrap);
   const int band_px = I == 1 ? 60 : std::max(1, 112 / I);
-  const int band_h = I == 1 ? band_px : I * band_px, gap = 6;
+  const int band_h = I == 1 ? band_px : I * band_px;
   const int lines = (T + wrap - 1) / wrap;
-  const int seq_w = wrap * step_px, seq_h = lines * (band_h + gap);
-  const int margin = 8;
-  RgbImage out(margin * 3 + img_w + seq_w, margin * 2 + std::max(img_h, seq_h), 255);
+  const int line_gap = I == 1 ? 8 : 10;
+  const int seq_w = wrap * step_px, seq_h = lines * band_h + (lines - 1) * line_gap;
+  const int margin = 10, row = kGlyphH + 3;
 
+  // Line labels ("steps 0-783") left of the sequence, value labels right of it.
+  std::vector<std::string> line_labels;
+  int label_w = 0;
+  for (int l = 0; l < lines; ++l) {
+    line_labels.push_back(
+        fmt::format("steps {}-{}", l * wrap, std::min(T, (l + 1) * wrap) - 1));
+    label_w = std::max(label_w, text_width(line_labels.back()));
+  }
+  const std::string hi_s = fmt::format("{:.3g}", hi), lo_s = fmt::format("{:.3g}", lo);
+  const std::string top_s = I == 1 ? hi_s : "input 0";
+  const std::string bottom_s = I == 1 ? lo_s : fmt::format("input {}", I - 1);
+  const int right_w = std::max(text_width(top_s), text_width(bottom_s)) + 8;
+
+  const std::string title = fmt::format(
+      "{}, {} example {} (file index {}): label {} ({})", task.options().name, split_name(split),
+      index, fi, label, task.dataset().class_names[label]);
+  const std::string subtitle = fmt::format(
+      "left: the image; right: the sequence the network reads, {} steps x {} input{}, time "
+      "left to right",
+      T, I, I == 1 ? "" : "s");
+  const std::string axis_s = lines > 1 ? "time step within the line (each line continues the one above)"
+                                       : "time step";
+  const std::string legend_value =
+      I == 1 ? fmt::format("bar height: the input's value ({} to {})", lo_s, hi_s)
+             : fmt::format("grey level: the input's value (black {} to white {})", lo_s, hi_s);
+  const std::string legend_pad = "padding step (input 0)";
+
+  const int top = margin + 2 * row + 6;
+  const int x_img = margin, x_seq = x_img + img_w + 2 * margin + label_w + 6;
+  const int axis_y = top + seq_h + 4;
+  const int legend_y = axis_y + 6 + row + row + 4;
+  const int width = std::max({x_seq + seq_w + right_w + margin, margin + text_width(title) + margin,
+                              margin + text_width(subtitle) + margin,
+                              x_seq + text_width(legend_value) + margin});
+  const int height = std::max(top + img_h + row + 4, legend_y + 2 * row) + margin;
+  RgbImage out(width, height, 255);
+
+  draw_text(out, margin, margin, title);
+  draw_text(out, margin, margin + row, subtitle, 90, 90, 90);
   for (int y = 0; y < set.rows; ++y)
     for (int x = 0; x < set.cols; ++x) {
       const uint8_t* p = img + (size_t(y) * set.cols + x) * set.channels;
       uint8_t r = p[0], g = set.channels == 3 ? p[1] : p[0], b = set.channels == 3 ? p[2] : p[0];
-      out.fill_rect(margin + x * scale, margin + y * scale, scale, scale, r, g, b);
+      out.fill_rect(x_img + x * scale, top + y * scale, scale, scale, r, g, b);
     }
-  const int x0 = 2 * margin + img_w;
+  draw_text(out, x_img, top + img_h + 4, fmt::format("image {} x {}", set.rows, set.cols), 90, 90,
+            90);
+
   for (int t = 0; t < T; ++t) {
-    const int x = x0 + (t % wrap) * step_px, y = margin + (t / wrap) * (band_h + gap);
+    const int x = x_seq + (t % wrap) * step_px, y = top + (t / wrap) * (band_h + line_gap);
     const bool pad = task.is_padding(t);
     if (I == 1) {
       const float v = std::clamp((seq[t] - lo) / (hi - lo), 0.f, 1.f);
@@ -172,6 +246,34 @@ void draw_example(const Task& task, Split split, size_t index, const std::string
       const auto g = static_cast<uint8_t>(std::lround(255 * std::clamp(v, 0.f, 1.f)));
       out.fill_rect(x, y + i * band_px, step_px, band_px, pad ? 0 : g, pad ? 40 : g, pad ? 120 : g);
     }
+  }
+  for (int l = 0; l < lines; ++l) {
+    const int y = top + l * (band_h + line_gap);
+    draw_text(out, x_seq - 6 - text_width(line_labels[l]), y + (band_h - kGlyphH) / 2,
+              line_labels[l]);
+  }
+  // The value axis of the first line: its top and bottom.
+  out.fill_rect(x_seq + seq_w + 1, top, 1, band_h, 20, 20, 20);
+  draw_text(out, x_seq + seq_w + 5, top - 3, top_s);
+  draw_text(out, x_seq + seq_w + 5, top + band_h - kGlyphH + 3, bottom_s);
+  // The time axis: ticks at round steps within a line.
+  out.fill_rect(x_seq, axis_y, seq_w, 1, 20, 20, 20);
+  const int dt = tick_step(wrap, std::max(2, seq_w / 90));
+  for (int t = 0; t < wrap; t += dt) {
+    const int x = x_seq + t * step_px;
+    out.fill_rect(x, axis_y, 1, 5, 20, 20, 20);
+    const std::string s = std::to_string(t);
+    draw_text(out, std::min(x - text_width(s) / 2, x_seq + seq_w - text_width(s)), axis_y + 6, s);
+  }
+  draw_text(out, x_seq + (seq_w - text_width(axis_s)) / 2, axis_y + 6 + row, axis_s);
+  // Legend.
+  bool any_pad = false;
+  for (int t = 0; t < T && !any_pad; ++t) any_pad = task.is_padding(t);
+  draw_text(out, x_seq, legend_y, legend_value);
+  if (any_pad) {
+    const int ly = legend_y + row;
+    out.fill_rect(x_seq, ly + 3, 14, 10, I == 1 ? 200 : 0, I == 1 ? 215 : 40, I == 1 ? 255 : 120);
+    draw_text(out, x_seq + 20, ly, legend_pad);
   }
   write_png(path, out);
 }

@@ -24,6 +24,7 @@
 #include "theory/phase.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 namespace rnnmft::cli {
 namespace {
@@ -197,7 +198,7 @@ void register_sweep(CLI::App& app) {
     if (!in) fail("{}: cannot open", absolute_path(*unit));
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(in);
+      j = parse_json(in);
     } catch (const nlohmann::json::exception& e) {
       fail("{}: not valid JSON ({})", absolute_path(*unit), e.what());
     }
@@ -216,7 +217,7 @@ void register_sweep(CLI::App& app) {
       std::ifstream in(path);
       if (!in) fail("{}: cannot open", absolute_path(path));
       try {
-        return nlohmann::json::parse(in);
+        return parse_json(in);
       } catch (const nlohmann::json::exception& e) {
         fail("{}: not valid JSON ({})", absolute_path(path), e.what());
       }

@@ -86,9 +86,17 @@ theory::TheoryOptions with_variant(theory::TheoryOptions o, const CLI::App* cmd,
 }
 
 void add_tied_flags(CLI::App* cmd, TiedFlags& f) {
-  cmd->add_flag("--tied-check,!--no-tied-check", f.on,
-                "Simulate tied networks of width --hidden for T steps beside the theory")
-      ->capture_default_str();
+  // Two flags rather than CLI11's "--tied-check,!--no-tied-check", whose help reads
+  // "--no-tied-check{false}" as if the check were off by default.
+  const auto both = [&f] {
+    if (f.asked_on && f.asked_off) fail("--tied-check and --no-tied-check: give one of them");
+  };
+  cmd->add_flag_callback(
+      "--tied-check", [&f, both] { f.on = f.asked_on = true; both(); },
+      "Simulate tied networks of width --hidden for T steps beside the theory (on by default)");
+  cmd->add_flag_callback(
+      "--no-tied-check", [&f, both] { f.on = false; f.asked_off = true; both(); },
+      "Skip the tied check");
   cmd->add_option("--tied-trials", f.trials, "Tied networks simulated")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();

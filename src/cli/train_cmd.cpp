@@ -121,6 +121,9 @@ void register_train(CLI::App& app) {
       cfg.task = a->task.options;
       if (a->task.permute >= 0) cfg.task.permute = uint64_t(a->task.permute);
       cfg.data_dir = a->task.data_dir.empty() ? "" : absolute_path(a->task.data_dir);
+      if (is_weights_init(cfg.init))  // its header, before a model of --hidden units is allocated
+        check_weights_file(cfg.init, {parse_cell(cfg.cell), parse_gru_variant(cfg.gru_variant), 0,
+                                      cfg.hidden, 0});
     }
     train(cfg, resume);
   });

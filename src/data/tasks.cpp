@@ -87,8 +87,11 @@ Task::Task(std::shared_ptr<const Dataset> data, TaskOptions options)
     case TaskKind::Padded:
       seq_len_ = opt_.seq_len == 0 ? std::max(1000, base_len_) : opt_.seq_len;
       if (seq_len_ < base_len_)
-        fail("task {}: --seq-len {} is shorter than the {} steps of the image", opt_.name, seq_len_,
-             base_len_);
+        fail("task {}: --seq-len {} is shorter than the {} steps of the image{}", opt_.name,
+             seq_len_, base_len_,
+             row_unit_ ? std::string()
+                       : fmt::format(" (with --unit row an image takes {} steps, one per row)",
+                                     tr.rows));
       pad_ = seq_len_ - base_len_;
       break;
     case TaskKind::Repeat:

@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -27,6 +28,8 @@
 #include "train/trainer.h"
 #include "python/request.h"
 #include "util/error.h"
+#include "util/json_read.h"
+#include "util/memory.h"
 #include "util/fp_env.h"
 
 namespace py = pybind11;
@@ -183,6 +186,9 @@ py::dict phase_arrays(const std::string& request) {
   d["m2"] = grid2([](const P& p) { return p.r.jacobian.m2; });
   d["variance"] = grid2([](const P& p) { return p.r.jacobian.variance(); });
   d["log_tied_gain"] = grid2([T](const P& p) { return p.r.tied_log_gain(T); });
+  d["quad_error"] = grid2([](const P& p) { return p.r.quadrature.error; });
+  d["converged"] =
+      grid2([](const P& p) { return !p.failed && p.r.quadrature.converged ? 1.0 : 0.0; });
   return d;
 }
 
@@ -228,7 +234,7 @@ py::tuple simulate_result(const std::string& request) {
 // draws them (initialize_model_from_spec): W_ih (G·N × I), W_hh (G_h·N × N), b_ih, b_hh (zero),
 // float32, PyTorch's gate order.
 py::dict draw_layer(const std::string& spec_text, int input_dim, int hidden, uint64_t seed) {
-  const InitSpec spec = InitSpec::from_json(json::parse(spec_text), "spec");
+  const InitSpec spec = InitSpec::from_json(parse_json(spec_text), "spec");
   if (hidden < 2 || hidden > 20000) fail("hidden_size must be between 2 and 20000 (got {})", hidden);
   if (input_dim < 1 || input_dim > 1000000) fail("input_size must be between 1 and 10⁶ (got {})", input_dim);
   ModelConfig cfg;
@@ -236,6 +242,12 @@ py::dict draw_layer(const std::string& spec_text, int input_dim, int hidden, uin
   cfg.hidden = hidden;
   cfg.input_dim = input_dim;
   cfg.classes = 2;
+  // The model's float parameters, and their copies into the four arrays returned.
+  const double params = double(input_gates(cfg.cell)) * hidden * (input_dim + 1.0) +
+                        double(recurrent_gates(cfg.cell)) * hidden * (hidden + 1.0);
+  check_fits_available(uint64_t(std::min(8.0 * (params + 2.0 * hidden + 2), 1.8e19)),
+                       fmt::format("drawing a {} layer of {} units with {} inputs",
+                                   cell_name(cfg.cell), hidden, input_dim));
   std::optional<RnnModel<float>> model;
   {
     py::gil_scoped_release nogil;
@@ -268,7 +280,7 @@ std::string load_spec_json(const std::string& path) { return load_spec_file(path
 
 // A spec dict checked and normalised (every gate, every field), as training reads it.
 std::string check_spec_json(const std::string& text, const std::string& where) {
-  return InitSpec::from_json(json::parse(text), where).to_json().dump();
+  return InitSpec::from_json(parse_json(text), where).to_json().dump();
 }
 
 }  // namespace

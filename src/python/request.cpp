@@ -45,7 +45,7 @@ std::optional<sim::TiedCheck> tied_check(const Request& r, const InitSpec& spec,
                                          int input_dim, int T, const theory::TheoryOptions& opt) {
   if (!r.get("tied_check", true) || T > sim::kTiedCheckMaxSteps) return std::nullopt;
   return sim::tied_check(spec, sim::beside_theory(hidden, input_dim, T, opt,
-                                                  r.get("tied_trials", 4),
+                                                  r.get("tied_trials", 12),
                                                   r.get<uint64_t>("tied_seed", 0)));
 }
 

@@ -15,6 +15,7 @@
 #include "spec/init_spec.h"
 #include "theory/mean_field.h"
 #include "util/error.h"
+#include "util/json_read.h"
 #include "util/fp_env.h"
 
 #if defined(__SSE__)
@@ -75,7 +76,7 @@ auto guarded(F&& f) -> decltype(f()) {
 // Strict reading of a request: every key must be one the function knows.
 class Request {
  public:
-  Request(const std::string& text, std::vector<std::string> known) : j_(nlohmann::json::parse(text)) {
+  Request(const std::string& text, std::vector<std::string> known) : j_(parse_json(text)) {
     if (!j_.is_object()) fail("request must be a JSON object");
     for (const auto& [k, v] : j_.items()) {
       bool ok = false;

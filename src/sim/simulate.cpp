@@ -2,7 +2,9 @@
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 
@@ -11,7 +13,12 @@
 #include "spec/draw.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/memory.h"
 #include "util/rng.h"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace rnnmft::sim {
 
@@ -110,6 +117,32 @@ json SimResult::to_json() const {
             {"m2_std", m2_state.std}}}};
 }
 
+uint64_t simulate_memory_bytes(const InitSpec& spec, const SimOptions& opt, int threads) {
+  // In double: --width, --steps and --trials are users' numbers and must not wrap the count.
+  const CellDesc& d = describe(spec.cell);
+  bool orthogonal = false;
+  for (const auto& [name, g] : spec.gates) orthogonal = orthogonal || g.orthogonal;
+  const double N = opt.width, I = opt.input_dim, T = opt.steps, trials = opt.trials,
+               Gi = d.input_gates, Gh = d.recurrent_gates, D = d.cell_state ? 2 * N : N;
+  const double at_once = std::max(1.0, std::min(trials, double(std::max(threads, 1))));
+  // Each network being run: its parameters (double), the orthogonal draw's Gaussian matrix, QR
+  // and Q, the batch of two trajectories and its gates.
+  double per_trial = Gi * N * I + Gh * N * N + Gi * N + Gh * N + 2 * N + 2 +
+                     (orthogonal ? 3 * N * N : 0) + 2 * (Gi * N + 6 * N + I);
+  // Jacobians: W_hh taken out, J (and the LSTM's (c, h) Jacobian), J·Jᵀ and the kernel's
+  // products; the eigenvalue solver's Hessenberg/Schur matrices; the SVD and the product's
+  // matrices with --out.
+  if (opt.jacobians > 0 || opt.spectral_radius || !opt.out_dir.empty())
+    per_trial += Gh * N * N + N * N + 3 * D * D;
+  if (opt.spectral_radius) per_trial += 3 * D * D;
+  if (!opt.out_dir.empty()) per_trial += 4 * N * N;
+  // Every trial's trajectories (distance, Q_h, Q_c, correlation over the last tenth), kept until
+  // they are merged, and the merged ones.
+  const double kept = trials * (3.1 * T + 8.0 * opt.jacobians + 4) + 6 * T;
+  const double bytes = 8.0 * (at_once * per_trial + kept);
+  return bytes >= 1.8e19 ? UINT64_MAX : uint64_t(bytes);
+}
+
 SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
   if (opt.width < 2 || opt.width > 20000)
     fail("--hidden (--width) must be between 2 and 20000 (got {})", opt.width);
@@ -126,6 +159,18 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
   if (opt.jacobians < 0 || opt.jacobians > opt.t0 / 2)
     fail("--jacobians must be between 0 and t0/2");
   const CellType cell = spec.cell;
+  {
+#if defined(_OPENMP)
+    const int threads = omp_get_max_threads();
+#else
+    const int threads = 1;
+#endif
+    check_fits_available(
+        simulate_memory_bytes(spec, opt, threads),
+        fmt::format("simulating {} trials of {} steps of a {} of width {} ({} at a time)",
+                    opt.trials, opt.steps, cell_name(cell), opt.width,
+                    std::min(opt.trials, std::max(threads, 1))));
+  }
   const bool lstm = describe(cell).cell_state, gru = describe(cell).reset_gate;
   // A cell state c beside h is read out through an output gate (h = o ⊙ tanh c, the LSTM's).
   const int output_gate = gate_index(cell, "output");
@@ -294,11 +339,13 @@ SimResult simulate(const InitSpec& spec, const SimOptions& opt) {
     const double half = slopes.size() > 1 ? 1.96 * s.std / std::sqrt(double(slopes.size())) : 0.0;
     auto xi_of = [](double sl) { return sl < 0 ? -1.0 / sl : INFINITY; };
     res.chi = std::exp(s.mean);
+    res.chi_lo = std::exp(s.mean - half);
+    res.chi_hi = std::exp(s.mean + half);
     res.xi = xi_of(s.mean);
     res.xi_lo = xi_of(s.mean - half);
     res.xi_hi = xi_of(s.mean + half);
   } else {
-    res.chi = NAN;
+    res.chi = res.chi_lo = res.chi_hi = NAN;
     res.xi = res.xi_lo = res.xi_hi = NAN;
   }
   if (!opt.out_dir.empty()) {

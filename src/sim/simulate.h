@@ -47,11 +47,17 @@ struct SimResult {
   Stat m1, m2;                                   // jacobian (LSTM: J_c)
   Stat m1_state, m2_state;                       // full state (LSTM: (c, h))
   double chi = 0, xi = 0, xi_lo = 0, xi_hi = 0;  // fitted decay of the squared distance
+  double chi_lo = 0, chi_hi = 0;                 // χ's 95 % interval over the trials
   int fitted_trials = 0;
   std::vector<double> Q_h_t, Q_c_t, dist_t;  // trajectories (mean over trials; dist: geometric)
   nlohmann::json to_json() const;
 };
 
+// Refuses (an Error naming the sizes) before allocating when simulate_memory_bytes does not fit the
+// memory available (util/memory.h: the machine's and this process's cgroup's).
 SimResult simulate(const InitSpec& spec, const SimOptions& opt);
+
+// What simulate() allocates at most, in bytes, with `threads` trials run at once.
+uint64_t simulate_memory_bytes(const InitSpec& spec, const SimOptions& opt, int threads);
 
 }  // namespace rnnmft::sim

@@ -26,19 +26,36 @@ struct TiedCheckOptions {
   theory::TheoryOptions theory;  // for the theory's transient
 };
 
+// What a comparison of a measurement (with its noise) against the theory concluded.
+enum class Agreement { Agrees, Disagrees, Inconclusive };
+const char* agreement_name(Agreement a);  // "agrees", "disagrees", "inconclusive"
+
 struct TiedCheck {
   int width = 0, steps = 0;
   double radius_init = 0, radius_end = 0;  // spectral radius at step 1 and at step T
-  double chi = 0;                          // fitted multiplier of the squared distance after t0
+  double chi = 0, chi_lo = 0, chi_hi = 0;  // fitted multiplier of the squared distance after t0
+  double corr = 1, corr_se = 0;            // the trajectories' correlation over the last tenth
   double Q_h = 0, Q_h_theory = 0;          // mean over [T/2, T): tied network, theory's transient
   double Q_c = 0, Q_c_theory = 0;          // LSTM
   double Q_h_se = 0, Q_c_se = 0;           // standard errors over the trials
   bool lstm = false;
+  // The theory's phase (with inputs at every step; not judged for a padded task's zero stretch).
+  bool judge_phase = false, theory_chaotic = false;
+  double theory_c_star = 1, theory_chi_coincident = 0, theory_chi = 0;
   double Q_ratio() const { return Q_h_theory > 0 ? Q_h / Q_h_theory : NAN; }
-  // "Behaves as the theory says": the distance does not grow (χ ≤ 1.005, or χ^T ≤ 10 for short
-  // T) and Q stays within 3× of the theory (up to two standard errors: with few inputs per step a
-  // tied network's Q follows one shared random walk and varies much between networks).
-  bool holds() const;
+  // docs/theory.md §9.4. Three comparisons, each agrees / disagrees / inconclusive:
+  // - phase: ordered theory — the distance must not grow by more than 10× over the 0.7·T steps
+  //   after t0 (decided on χ's 95 % interval), and where the theory's distance shrinks 1000×
+  //   over those steps the trajectories must not stay apart (1 − corr > 0.05 beyond two
+  //   standard errors: the tied network is chaotic where the theory is not); chaotic theory —
+  //   the trajectories must stay apart at the theory's c* (1 − corr within 2× of 1 − c*,
+  //   allowing two standard errors);
+  // - Q_h (and Q_c): within 3× of the theory's transient, allowing two standard errors.
+  // Disagrees if any disagrees; inconclusive if any is within its noise of the boundary.
+  Agreement phase_agreement() const;
+  Agreement q_agreement(double q, double se, double theory) const;
+  Agreement agreement() const;
+  bool holds() const { return agreement() == Agreement::Agrees; }
   std::string summary() const;
   nlohmann::json to_json() const;
 };

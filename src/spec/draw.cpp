@@ -75,6 +75,9 @@ void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng, bool with_he
 template <typename S>
 void draw_preset(RnnModel<S>& m, const std::string& preset, int seq_len, Rng& rng) {
   const ModelConfig& c = m.config();
+  if (!is_preset(preset))  // also refuses arguments where none are taken (keras:5)
+    fail("unknown init preset '{}' (expected pytorch, keras, orthogonal[:gain], chrono[:T_max])",
+         preset);
   const std::string base = preset.substr(0, preset.find(':'));
   const int N = c.hidden, I = c.input_dim, Gi = input_gates(c.cell), Gh = recurrent_gates(c.cell);
   S* P = m.params().data();

@@ -1,13 +1,19 @@
 #include "spec/init_spec.h"
 
+#include <limits.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 namespace rnnmft {
 
@@ -157,6 +163,13 @@ InitSpec InitSpec::from_json(const json& j, const std::string& where) {
     if (gate_index(s.cell, name) >= recurrent_gates(s.cell) && k.recurrent_std != 0)
       fail("{}: {}'s {} gate has no recurrent weights: {}.recurrent_std must be 0", where,
            cell_name(s.cell), name, name);
+    // No field has a default (docs/cells.md §Init spec) except recurrent_dist ("gaussian"): a
+    // field left out must not become 0.
+    for (const char* key : {"recurrent_std", "input_std", "bias_mean", "bias_std"})
+      if (!g.contains(key))
+        fail("{}: gates.{}.{} is missing (every gate needs recurrent_std, input_std, bias_mean "
+             "and bias_std)",
+             where, name, key);
     s.gates[name] = k;
   }
   for (const auto& n : names)
@@ -194,7 +207,7 @@ InitSpec load_spec_file(const std::string& path) {
   if (!in) fail("{}: cannot open init spec", absolute_path(path));
   json j;
   try {
-    j = json::parse(in);
+    j = parse_json(in);
   } catch (const json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     fail("{}: not valid JSON: {}", absolute_path(path), e.what());
   }
@@ -205,9 +218,46 @@ void save_spec_file(const InitSpec& spec, const std::string& path) {
   write_file_atomic(path, spec.to_json().dump(2) + "\n");
 }
 
+namespace {
+
+// An init that is not a preset is a file name: one the system cannot take ("File name too long"
+// from the first stat) is named as the option's value here.
+void check_init_name_length(const std::string& init) {
+  size_t longest = 0;
+  for (size_t b = 0, e; b <= init.size(); b = e + 1) {
+    e = init.find('/', b);
+    if (e == std::string::npos) e = init.size();
+    longest = std::max(longest, e - b);
+  }
+  if (init.size() >= PATH_MAX || longest > NAME_MAX)
+    fail(
+        "init '{}…' ({} characters) is not a preset, and its name is too long for a file (at most "
+        "{} characters, {} between slashes): --init (a sweep's \"init\") takes a preset, "
+        "\"critical\", or the path of a spec or weights file",
+        init.substr(0, 40), init.size(), PATH_MAX - 1, NAME_MAX);
+}
+
+}  // namespace
+
 bool is_preset(const std::string& init) {
-  const std::string base = init.substr(0, init.find(':'));
-  return base == "pytorch" || base == "keras" || base == "orthogonal" || base == "chrono";
+  check_init_name_length(init);
+  const size_t colon = init.find(':');
+  const std::string base = init.substr(0, colon);
+  if (base != "pytorch" && base != "keras" && base != "orthogonal" && base != "chrono")
+    return false;
+  // Refused here, where every command first looks at an init, rather than ignored later.
+  if (colon != std::string::npos && (base == "pytorch" || base == "keras"))
+    fail("init '{}': {} takes no argument (only orthogonal[:gain] and chrono[:T_max] do)", init,
+         base);
+  if (colon != std::string::npos) {
+    const std::string arg = init.substr(colon + 1);
+    char* end = nullptr;
+    errno = 0;
+    const double v = arg.empty() ? NAN : std::strtod(arg.c_str(), &end);
+    if (arg.empty() || end != arg.c_str() + arg.size() || errno == ERANGE || !std::isfinite(v))
+      fail("init '{}': '{}' is not a number", init, arg);
+  }
+  return true;
 }
 
 namespace {

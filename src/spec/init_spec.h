@@ -62,6 +62,9 @@ InitSpec load_spec_file(const std::string& path);
 void save_spec_file(const InitSpec& spec, const std::string& path);
 
 // Built-in presets (docs/cells.md §Presets): pytorch, keras, orthogonal[:gain], chrono[:T_max].
+// Throws an Error for a preset with an argument it does not take (keras:5, pytorch:x) or one that
+// is not a number (chrono:x), and for a name too long to be a file's (every command asks this
+// first about an --init).
 bool is_preset(const std::string& init);
 
 // The Gaussian moments (σ, ν, μ, ρ per gate) of a preset for a layer of N units and I inputs,

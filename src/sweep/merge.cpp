@@ -15,29 +15,10 @@ using nlohmann::json;
 
 namespace rnnmft::sweep {
 
-MergeSummary merge_sweep(const std::string& dir) {
-  const fs::path d(dir), sj = d / "sweep.json";
-  if (!fs::is_regular_file(sj))
-    fail("{}: no sweep.json (is this a sweep directory? rnnmft sweep SPEC --out DIR writes it)",
-         absolute_path(dir));
-  const SweepSpec spec = SweepSpec::load(sj.string());
-  FileLock lock((d / ".lock").string(), false);
-  if (!lock.held())
-    fail("{}: a sweep is running in this directory; merge when it is done", absolute_path(dir));
-  if (fs::is_directory(d / "parts"))
-    for (const auto& e : fs::directory_iterator(d / "parts")) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind(".lock-", 0) != 0) continue;
-      FileLock shard(e.path().string(), false);
-      if (!shard.held())
-        fail("{}: shard {} is still running; merge when every shard is done", absolute_path(dir),
-             name.substr(6));
-    }
-  const std::vector<RunUnit> units = expand(spec, dir);
-  std::map<std::string, size_t> index;
-  for (size_t k = 0; k < units.size(); ++k) index[units[k].id] = k;
+namespace {
 
-  // results.jsonl first, then the parts in name order.
+// The results files to merge: results.jsonl first, then the parts in name order.
+std::vector<std::string> result_files(const fs::path& d, size_t& parts_found) {
   std::vector<std::string> files;
   const std::string merged = (d / "results.jsonl").string();
   if (fs::is_regular_file(merged)) files.push_back(merged);
@@ -57,8 +38,19 @@ MergeSummary merge_sweep(const std::string& dir) {
   std::sort(parts.begin(), parts.end());
   files.insert(files.end(), parts.begin(), parts.end());
   if (parts.empty() && files.empty())
-    fail("{}: no results.jsonl and no parts/results-<i>-of-<n>.jsonl to merge", absolute_path(dir));
+    fail("{}: no results.jsonl and no parts/results-<i>-of-<n>.jsonl to merge",
+         absolute_path(d.string()));
+  parts_found = parts.size();
+  return files;
+}
 
+// One line per run of `units`, from `files`; two different lines of one run, a run not of the
+// sweep or a run without a line are refused.
+std::vector<json> one_line_per_run(const std::vector<RunUnit>& units,
+                                   const std::vector<std::string>& files, const fs::path& sj,
+                                   const std::string& dir, MergeSummary& m) {
+  std::map<std::string, size_t> index;
+  for (size_t k = 0; k < units.size(); ++k) index[units[k].id] = k;
   // Lines of one run agree in everything but the time it took and the revision that ran it
   // (runs are deterministic; a different build shows in the numbers).
   auto comparable = [](json j) {
@@ -68,8 +60,6 @@ MergeSummary merge_sweep(const std::string& dir) {
   };
   std::vector<json> line(units.size());
   std::vector<std::string> from(units.size());
-  MergeSummary m;
-  m.parts = parts.size();
   for (const auto& f : files) {
     for (auto& l : read_results(f)) {
       ++m.lines;
@@ -100,9 +90,36 @@ MergeSummary merge_sweep(const std::string& dir) {
          "that stopped; they resume), then merge again",
          absolute_path(dir), missing.size(), units.size(), some, missing.size() > 5 ? ", …" : "");
   }
+  return line;
+}
+
+}  // namespace
+
+MergeSummary merge_sweep(const std::string& dir) {
+  const fs::path d(dir), sj = d / "sweep.json";
+  if (!fs::is_regular_file(sj))
+    fail("{}: no sweep.json (is this a sweep directory? rnnmft sweep SPEC --out DIR writes it)",
+         absolute_path(dir));
+  const SweepSpec spec = SweepSpec::load(sj.string());
+  FileLock lock((d / ".lock").string(), false);
+  if (!lock.held())
+    fail("{}: a sweep is running in this directory; merge when it is done", absolute_path(dir));
+  if (fs::is_directory(d / "parts"))
+    for (const auto& e : fs::directory_iterator(d / "parts")) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(".lock-", 0) != 0) continue;
+      FileLock shard(e.path().string(), false);
+      if (!shard.held())
+        fail("{}: shard {} is still running; merge when every shard is done", absolute_path(dir),
+             name.substr(6));
+    }
+  const std::vector<RunUnit> units = expand(spec, dir);
+  MergeSummary m;
+  const std::vector<std::string> files = result_files(d, m.parts);
+  const std::vector<json> line = one_line_per_run(units, files, sj, dir, m);
   std::string out;
   for (const auto& l : line) out += l.dump() + "\n";
-  write_file_atomic(merged, out);
+  write_file_atomic((d / "results.jsonl").string(), out);
   m.runs = units.size();
   return m;
 }

@@ -20,6 +20,7 @@
 #include "sweep/run_unit.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -77,7 +78,7 @@ SweepSummary coordinate(const SweepSpec& spec, const SweepOptions& opt, int rank
     int from = 0;
     const std::string msg = recv_text(kReady, from);
     if (!msg.empty()) {
-      const json report = json::parse(msg);
+      const json report = parse_json(msg);
       for (const auto& b : report.at("busy")) {
         ++sum.busy;
         fmt::print(stderr, "rank {}: run {} is being trained by another sweep process: left to "

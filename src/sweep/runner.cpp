@@ -24,6 +24,7 @@
 #include "util/atomic_file.h"
 #include "util/duration.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -83,7 +84,7 @@ std::vector<json> read_results(const std::string& results_path) {
     ++n;
     if (line.empty()) continue;
     try {
-      json j = json::parse(line);
+      json j = parse_json(line);
       j.at("run").get<std::string>();
       out.push_back(std::move(j));
     } catch (const json::exception& e) {
@@ -188,114 +189,160 @@ std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOpti
   return lock;
 }
 
+namespace {
+
+// The best test accuracy so far and the parameters of its run, for the progress lines.
+struct BestRun {
+  double acc = -1;
+  std::string what;
+  void note(const json& line) {
+    if (line["final_test_acc"].is_number() && line["final_test_acc"].get<double>() > acc) {
+      acc = line["final_test_acc"];
+      what = line["params"].dump();
+    }
+  }
+  std::string text() const {
+    return acc >= 0 ? fmt::format("{:.4f} {}", acc, what) : std::string("-");
+  }
+};
+
+// Jobs at once: --jobs, or one ensemble at a time on one GPU, or as many runs as the cores hold.
+int parallel_jobs(const SweepPlan& plan, const SweepOptions& opt) {
+  int threads = 1;
+  bool gpu = false;
+  for (const auto& u : plan.units) threads = std::max(threads, u.config.at("threads").get<int>());
+  for (const RunUnit* u : plan.todo) gpu |= u->config.value("device", "") == "cuda";
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  return opt.jobs > 0 ? opt.jobs : gpu ? 1 : std::max(1, cores / threads);
+}
+
+void announce(const SweepSpec& spec, const SweepOptions& opt, const SweepPlan& plan,
+              const std::vector<Job>& all_jobs, int jobs) {
+  size_t packed = 0;
+  for (const auto& j : all_jobs) packed += j.size() > 1 ? 1 : 0;
+  const size_t largest =
+      all_jobs.empty() ? 0
+                       : std::max_element(all_jobs.begin(), all_jobs.end(),
+                                          [](const Job& a, const Job& b) {
+                                            return a.size() < b.size();
+                                          })->size();
+  fmt::print(stderr,
+             "sweep {}{}: {} runs, {} already finished, {} to do{}, {} at once; results in {}\n",
+             spec.name.empty() ? "" : spec.name,
+             opt.shards > 1 ? fmt::format(" (shard {}/{})", opt.shard, opt.shards) : "",
+             plan.summary.total, plan.summary.already, plan.todo.size(),
+             packed ? fmt::format(" ({} ensemble{} of up to {})", packed, packed > 1 ? "s" : "",
+                                  largest)
+                    : "",
+             jobs, absolute_path(plan.results));
+}
+
+// Runs the jobs `jobs` at a time, each in a process of its own, appending each finished run's
+// line to the results file as its process ends.
+class JobQueue {
+ public:
+  JobQueue(const SweepPlan& plan, const SweepOptions& opt, int jobs, SweepSummary& sum,
+           BestRun& best)
+      : plan_(plan), opt_(opt), jobs_(jobs), sum_(sum), best_(best),
+        tty_(isatty(2) && !opt.quiet), t0_(std::chrono::steady_clock::now()) {}
+
+  void run(std::deque<Job> todo) {
+    while (!todo.empty() || !running_.empty()) {
+      while (!todo.empty() && int(running_.size()) < jobs_) {
+        start(todo.front());
+        todo.pop_front();
+      }
+      show();
+      int status = 0;
+      const pid_t pid = waitpid(-1, &status, 0);
+      if (pid < 0) {
+        if (errno == EINTR) continue;
+        fail("waiting for the run processes failed");
+      }
+      auto it = running_.find(pid);
+      if (it == running_.end()) continue;
+      const StartedJob r = std::move(it->second);
+      running_.erase(it);
+      running_runs_ -= r.job.size();
+      collect(r, status);
+    }
+    if (tty_) fmt::print(stderr, "\r\033[K");
+  }
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+ private:
+  void start(const Job& job) {
+    StartedJob r = start_job(job, opt_);
+    for (const RunUnit* u : r.busy) {
+      ++sum_.busy;
+      if (tty_) fmt::print(stderr, "\r\033[K");
+      fmt::print(stderr, "run {} is being trained by another sweep process: left to it\n", u->id);
+    }
+    if (r.pid < 0) return;
+    running_runs_ += r.job.size();
+    running_[r.pid] = std::move(r);
+  }
+  void collect(const StartedJob& r, int status) {
+    const JobOutcome o = finish_job(r, status);
+    done_now_ += r.job.size();
+    for (const json& line : o.lines) {
+      append_line(plan_.results, line.dump());
+      ++sum_.finished;
+      if (line["diverged"].get<bool>()) ++sum_.diverged;
+      best_.note(line);
+    }
+    for (const std::string& f : o.failures) {
+      ++sum_.failed;
+      if (tty_) fmt::print(stderr, "\r\033[K");
+      fmt::print(stderr, "{}", f);
+    }
+  }
+  void show() const {
+    if (!tty_) return;
+    const double el = elapsed();
+    const size_t to_do = plan_.todo.size();
+    const double eta = done_now_ ? el / double(done_now_) * double(to_do - done_now_) : NAN;
+    fmt::print(stderr, "\r\033[K[sweep] {}/{} runs  running {}  ETA {}  best test acc {}",
+               sum_.already + done_now_, sum_.total, running_runs_, format_duration(eta),
+               best_.text());
+  }
+
+  const SweepPlan& plan_;
+  const SweepOptions& opt_;
+  const int jobs_;
+  SweepSummary& sum_;
+  BestRun& best_;
+  const bool tty_;
+  const std::chrono::steady_clock::time_point t0_;
+  std::map<pid_t, StartedJob> running_;
+  size_t running_runs_ = 0, done_now_ = 0;
+};
+
+}  // namespace
+
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   // Every run's settings are checked (expand) before the directory exists: a spec refused here
   // leaves nothing that would make its corrected version "a different spec".
   std::vector<RunUnit> expanded = expand(spec, opt.out, git_revision());
   const auto dir_lock = claim_sweep_dir(spec, opt);
-  SweepPlan plan = plan_sweep(std::move(expanded), opt);
-  const std::string& results = plan.results;
+  const SweepPlan plan = plan_sweep(std::move(expanded), opt);
   SweepSummary sum = plan.summary;
-  const std::vector<RunUnit>& units = plan.units;
-  int threads = 1;
-  bool gpu = false;
-  for (const auto& u : units) threads = std::max(threads, u.config.at("threads").get<int>());
-  for (const RunUnit* u : plan.todo) gpu |= u->config.value("device", "") == "cuda";
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  // One GPU: one ensemble at a time.
-  const int jobs = opt.jobs > 0 ? opt.jobs : gpu ? 1 : std::max(1, cores / threads);
-  const bool tty = isatty(2) && !opt.quiet;
-
-  double best = -1;
-  std::string best_what;
-  auto note_best = [&](const json& line) {
-    if (line["final_test_acc"].is_number() && line["final_test_acc"].get<double>() > best) {
-      best = line["final_test_acc"];
-      best_what = line["params"].dump();
-    }
-  };
-  for (const auto& l : plan.earlier) note_best(l);
+  const int jobs = parallel_jobs(plan, opt);
+  BestRun best;
+  for (const auto& l : plan.earlier) best.note(l);
   const std::vector<Job> all_jobs = make_jobs(plan.todo, opt.pack);
-  std::deque<Job> todo(all_jobs.begin(), all_jobs.end());
-  size_t packed = 0;
-  for (const auto& j : all_jobs) packed += j.size() > 1 ? 1 : 0;
+  if (!opt.quiet) announce(spec, opt, plan, all_jobs, jobs);
+  JobQueue queue(plan, opt, jobs, sum, best);
+  queue.run(std::deque<Job>(all_jobs.begin(), all_jobs.end()));
   if (!opt.quiet)
-    fmt::print(stderr, "sweep {}{}: {} runs, {} already finished, {} to do{}, {} at once; results in {}\n",
-               spec.name.empty() ? "" : spec.name,
-               opt.shards > 1 ? fmt::format(" (shard {}/{})", opt.shard, opt.shards) : "",
-               sum.total, sum.already, plan.todo.size(),
-               packed ? fmt::format(" ({} ensemble{} of up to {})", packed, packed > 1 ? "s" : "",
-                                    std::max_element(all_jobs.begin(), all_jobs.end(),
-                                                     [](const Job& a, const Job& b) {
-                                                       return a.size() < b.size();
-                                                     })->size())
-                      : "",
-               jobs, absolute_path(results));
-
-  const auto t0 = std::chrono::steady_clock::now();
-  size_t done_now = 0;
-  const size_t to_do = plan.todo.size();
-  std::map<pid_t, StartedJob> running;
-  size_t running_runs = 0;
-  auto show = [&] {
-    if (!tty) return;
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double eta = done_now ? el / double(done_now) * double(to_do - done_now) : NAN;
-    fmt::print(stderr, "\r\033[K[sweep] {}/{} runs  running {}  ETA {}  best test acc {}",
-               sum.already + done_now, sum.total, running_runs, format_duration(eta),
-               best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
-  };
-  while (!todo.empty() || !running.empty()) {
-    while (!todo.empty() && int(running.size()) < jobs) {
-      StartedJob r = start_job(todo.front(), opt);
-      todo.pop_front();
-      for (const RunUnit* u : r.busy) {
-        ++sum.busy;
-        if (tty) fmt::print(stderr, "\r\033[K");
-        fmt::print(stderr, "run {} is being trained by another sweep process: left to it\n",
-                   u->id);
-      }
-      if (r.pid < 0) continue;
-      running_runs += r.job.size();
-      running[r.pid] = std::move(r);
-    }
-    show();
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      fail("waiting for the run processes failed");
-    }
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const StartedJob r = std::move(it->second);
-    running.erase(it);
-    running_runs -= r.job.size();
-    const JobOutcome o = finish_job(r, status);
-    done_now += r.job.size();
-    for (const json& line : o.lines) {
-      append_line(results, line.dump());
-      ++sum.finished;
-      if (line["diverged"].get<bool>()) ++sum.diverged;
-      note_best(line);
-    }
-    for (const std::string& f : o.failures) {
-      ++sum.failed;
-      if (tty) fmt::print(stderr, "\r\033[K");
-      fmt::print(stderr, "{}", f);
-    }
-  }
-  if (tty) fmt::print(stderr, "\r\033[K");
-  if (!opt.quiet) {
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print(stderr,
                "sweep done: {} runs finished now ({} diverged), {} before, {} failed{}, in {}; best "
                "test accuracy {}\n",
                sum.finished, sum.diverged, sum.already, sum.failed,
                sum.busy ? fmt::format(", {} left to another sweep process", sum.busy) : "",
-               format_duration(el),
-               best >= 0 ? fmt::format("{:.4f} {}", best, best_what) : std::string("-"));
-  }
+               format_duration(queue.elapsed()), best.text());
   return sum;
 }
 

@@ -12,6 +12,7 @@
 #include "theory/critical.h"
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -260,7 +261,7 @@ SweepSpec SweepSpec::load(const std::string& path) {
   if (!in) fail("{}: cannot open the sweep spec", absolute_path(path));
   ojson j;
   try {
-    j = ojson::parse(in);
+    j = parse_json<ojson>(in);
   } catch (const ojson::exception& e) {  // syntax, and numbers beyond a double (1e400)
     fail("{}: not valid JSON ({})", absolute_path(path), e.what());
   }
@@ -317,91 +318,109 @@ RunUnit RunUnit::from_json(const json& j, const std::string& where) {
   return u;
 }
 
+namespace {
+
+// Run r's value on each axis: the mixed-radix digits of r, the last axis fastest.
+json grid_point(const SweepSpec& spec, size_t r) {
+  json params = json::object();
+  size_t rest = r;
+  std::vector<size_t> digit(spec.axes.size());
+  for (size_t a = spec.axes.size(); a-- > 0;) {
+    digit[a] = rest % spec.axes[a].values.size();
+    rest /= spec.axes[a].values.size();
+  }
+  for (size_t a = 0; a < spec.axes.size(); ++a)
+    params[spec.axes[a].name] = spec.axes[a].values[digit[a]];
+  return params;
+}
+
+// The init's settings of one run: an existing spec or weights file (made absolute, so that the
+// run resumes from any working directory), gate.params of its cell, spec parameters on an init
+// with Gaussian moments, critical_fix and critical_criterion with init "critical".
+void check_unit_init(RunUnit& u, json& cfg, const std::string& where) {
+  std::string init = cfg["init"];
+  if (!is_preset(init) && init != "critical") {
+    if (!fs::is_regular_file(init))
+      fail("{}: init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
+           "critical) nor an existing file",
+           where, init);
+    init = absolute_path(init);
+    cfg["init"] = init;
+  }
+  // Every gate.param names a gate of the run's cell (checked here, not in the run process).
+  try {
+    InitSpec probe = theory::critical_base(parse_cell(cfg["cell"].get<std::string>()), 100, 1.0);
+    for (const json* set : {&u.spec_overrides, &u.critical_fix})
+      for (const auto& [k, v] : set->items())
+        theory::apply_fix(probe, fmt::format("{}={:.17g}", k, v.get<double>()),
+                          set == &u.critical_fix ? "critical_fix" : "spec parameter");
+  } catch (const Error& e) {
+    fail("{}: {}", where, e.what());
+  }
+  if (!u.spec_overrides.empty() && !has_gaussian_moments(init))
+    fail("{}: spec parameters ({}) need an init with Gaussian moments (a preset, critical or a "
+         "spec .json), not the weights file '{}'",
+         where, u.spec_overrides.dump(), init);
+  if (!u.critical_fix.empty() && init != "critical")
+    fail("{}: critical_fix applies to init \"critical\" only (init is \"{}\")", where, init);
+  if (!u.critical_criterion.empty() && u.critical_criterion != "tied" &&
+      u.critical_criterion != "untied")
+    fail("{}: critical_criterion must be tied or untied (got \"{}\")", where,
+         u.critical_criterion);
+}
+
+// One run of the grid: its id, configuration (checked) and what the sweep changes in its init.
+RunUnit make_unit(const SweepSpec& spec, const json& params, const std::string& out_dir,
+                  const std::string& git) {
+  json all = spec.base;
+  for (const auto& [k, v] : params.items()) all[k] = v;
+  RunUnit u;
+  u.params = params;
+  u.id = run_id(params);
+  u.git = git;
+  u.cache_dir = (fs::path(out_dir) / "cache").string();
+  u.spec_overrides = json::object();
+  u.critical_fix = json::object();
+  json cfg = TrainConfig().to_json();
+  cfg["data_dir"] = "";
+  for (const auto& [k, v] : all.items()) {
+    if (is_spec_param(k)) {
+      u.spec_overrides[k] = v;
+      continue;
+    }
+    const OptionInfo& o = options().at(k);
+    if (k == "critical_fix") u.critical_fix = v;
+    else if (k == "critical_criterion") u.critical_criterion = v.get<std::string>();
+    else if (o.task) cfg["task"][o.field] = v;
+    else cfg[o.field] = v;
+  }
+  if (cfg["data_dir"].get<std::string>() != "")
+    cfg["data_dir"] = absolute_path(cfg["data_dir"].get<std::string>());
+  const std::string where = fmt::format(
+      "{}: run {} ({})", spec.source.empty() ? "sweep" : spec.source, u.id, params.dump());
+  if (!all.contains("task")) fail("{}: no task (set \"task\" in base or the grid)", where);
+  check_unit_init(u, cfg, where);
+  cfg["out"] = (fs::path(out_dir) / "runs" / u.id).string();
+  TrainConfig tc = TrainConfig::from_json(cfg, where);
+  try {
+    tc.validate();
+  } catch (const Error& e) {
+    fail("{}: {}", where, e.what());
+  }
+  u.config = tc.to_json();
+  u.config["out"] = cfg["out"];
+  return u;
+}
+
+}  // namespace
+
 std::vector<RunUnit> expand(const SweepSpec& spec, const std::string& out_dir,
                             const std::string& git) {
   std::vector<RunUnit> units;
   const size_t n = spec.size();
   units.reserve(n);
-  const TrainConfig defaults;
-  for (size_t r = 0; r < n; ++r) {
-    // Mixed-radix digits of r, the last axis fastest.
-    json params = json::object(), all = spec.base;
-    size_t rest = r;
-    std::vector<size_t> digit(spec.axes.size());
-    for (size_t a = spec.axes.size(); a-- > 0;) {
-      digit[a] = rest % spec.axes[a].values.size();
-      rest /= spec.axes[a].values.size();
-    }
-    for (size_t a = 0; a < spec.axes.size(); ++a) {
-      params[spec.axes[a].name] = spec.axes[a].values[digit[a]];
-      all[spec.axes[a].name] = spec.axes[a].values[digit[a]];
-    }
-    RunUnit u;
-    u.params = params;
-    u.id = run_id(params);
-    u.git = git;
-    u.cache_dir = (fs::path(out_dir) / "cache").string();
-    u.spec_overrides = json::object();
-    u.critical_fix = json::object();
-    json cfg = defaults.to_json();
-    cfg["data_dir"] = "";
-    for (const auto& [k, v] : all.items()) {
-      if (is_spec_param(k)) {
-        u.spec_overrides[k] = v;
-        continue;
-      }
-      const OptionInfo& o = options().at(k);
-      if (k == "critical_fix") u.critical_fix = v;
-      else if (k == "critical_criterion") u.critical_criterion = v.get<std::string>();
-      else if (o.task) cfg["task"][o.field] = v;
-      else cfg[o.field] = v;
-    }
-    if (cfg["data_dir"].get<std::string>() != "")
-      cfg["data_dir"] = absolute_path(cfg["data_dir"].get<std::string>());
-    const std::string where = fmt::format("{}: run {} ({})", spec.source.empty() ? "sweep" : spec.source,
-                                          u.id, params.dump());
-    if (!all.contains("task")) fail("{}: no task (set \"task\" in base or the grid)", where);
-    std::string init = cfg["init"];
-    // A spec or weights file: absolute, so that the run resumes from any working directory.
-    if (!is_preset(init) && init != "critical") {
-      if (!fs::is_regular_file(init))
-        fail("{}: init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
-             "critical) nor an existing file",
-             where, init);
-      init = absolute_path(init);
-      cfg["init"] = init;
-    }
-    // Every gate.param names a gate of the run's cell (checked here, not in the run process).
-    try {
-      InitSpec probe = theory::critical_base(parse_cell(cfg["cell"].get<std::string>()), 100, 1.0);
-      for (const json* set : {&u.spec_overrides, &u.critical_fix})
-        for (const auto& [k, v] : set->items())
-          theory::apply_fix(probe, fmt::format("{}={:.17g}", k, v.get<double>()),
-                            set == &u.critical_fix ? "critical_fix" : "spec parameter");
-    } catch (const Error& e) {
-      fail("{}: {}", where, e.what());
-    }
-    if (!u.spec_overrides.empty() && !has_gaussian_moments(init))
-      fail("{}: spec parameters ({}) need an init with Gaussian moments (a preset, critical or a "
-           "spec .json), not the weights file '{}'",
-           where, u.spec_overrides.dump(), init);
-    if (!u.critical_fix.empty() && init != "critical")
-      fail("{}: critical_fix applies to init \"critical\" only (init is \"{}\")", where, init);
-    if (!u.critical_criterion.empty() && u.critical_criterion != "tied" &&
-        u.critical_criterion != "untied")
-      fail("{}: critical_criterion must be tied or untied (got \"{}\")", where,
-           u.critical_criterion);
-    cfg["out"] = (fs::path(out_dir) / "runs" / u.id).string();
-    TrainConfig tc = TrainConfig::from_json(cfg, where);
-    try {
-      tc.validate();
-    } catch (const Error& e) {
-      fail("{}: {}", where, e.what());
-    }
-    u.config = tc.to_json();
-    u.config["out"] = cfg["out"];
-    units.push_back(std::move(u));
-  }
+  for (size_t r = 0; r < n; ++r)
+    units.push_back(make_unit(spec, grid_point(spec, r), out_dir, git));
   // Distinct parameters give distinct ids; a collision would merge two runs' results.
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < units.size(); ++i)

@@ -11,13 +11,7 @@ namespace rnnmft::theory {
 namespace {
 
 GateInit gate(double s, double n, double m, double r, bool orth = false) {
-  GateInit g;
-  g.recurrent_std = s;
-  g.input_std = n;
-  g.bias_mean = m;
-  g.bias_std = r;
-  g.orthogonal = orth;
-  return g;
+  return {.recurrent_std = s, .input_std = n, .bias_mean = m, .bias_std = r, .orthogonal = orth};
 }
 
 // The critical search's base points (docs/theory.md §6): the gates that the search does not move
@@ -74,10 +68,19 @@ Transient lstm_transient(const InitSpec& s, const TheoryOptions& opt, const Gaus
 
 const CellTheory& cell_theory(CellType c) {
   // The minimalRNN and the GRU share the affine maps (maps/affine.cpp).
-  static const CellTheory vanilla{maps::analyze_vanilla, maps::vanilla_transient, vanilla_base},
-      minimal{maps::analyze_affine, maps::affine_transient, minimal_base},
-      gru{maps::analyze_affine, maps::affine_transient, gru_base},
-      lstm{maps::analyze_lstm, lstm_transient, lstm_base, true};
+  static const CellTheory vanilla{.analyze = maps::analyze_vanilla,
+                                   .transient = maps::vanilla_transient,
+                                   .critical_base = vanilla_base},
+      minimal{.analyze = maps::analyze_affine,
+              .transient = maps::affine_transient,
+              .critical_base = minimal_base},
+      gru{.analyze = maps::analyze_affine,
+          .transient = maps::affine_transient,
+          .critical_base = gru_base},
+      lstm{.analyze = maps::analyze_lstm,
+           .transient = lstm_transient,
+           .critical_base = lstm_base,
+           .sampled = true};
   switch (c) {
     case CellType::Vanilla:
       return vanilla;

@@ -155,6 +155,13 @@ double solve_increasing(const std::function<double(double)>& f, double target, d
   fail("critical: {} did not converge along {} (bracket [{:.6g}, {:.6g}])", what, knob, a, b);
 }
 
+// True when g(x) stays within tol of g0 over content scales 10⁻² … 10³ (a factor √10 apart).
+bool content_has_no_effect(const std::function<double(double)>& g, double g0, double tol) {
+  for (double x = 1e-2; x <= 1.001e3; x *= std::sqrt(10.0))
+    if (std::abs(g(x) - g0) > tol) return false;
+  return true;
+}
+
 }  // namespace
 
 CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
@@ -187,8 +194,10 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
              fmt::format("{}", fmt::join(solved, ", ")));
   TheoryOptions topt = opt.theory;
   topt.horizon = T;
+  topt.order_raise = false;  // the solution's numbers at the order it was solved at, with their error
   TheoryOptions search = topt;
   search.timescale = false;
+  search.order_check = false;
   auto eval = [&](const std::string& knob, double x) {
     param_ref(res.spec, knob) = x;
     return analyze(res.spec, search);
@@ -220,8 +229,13 @@ CriticalResult critical_init(CellType cell, const CriticalOptions& opt) {
              "other recurrent weights are too large for this T; lower them with --fix",
              kn.content, T, at0.tied_log_gain(T));
       // Without a state to feed back (the minimalRNN at R = 0: h = z = 0) the content scale has
-      // no recurrent part to set: only ξ = T is left to solve.
-      if (std::abs(eval(kn.content, 1e3).tied_log_gain(T) - at0.tied_log_gain(T)) <= tol) {
+      // no recurrent part to set: only ξ = T is left to solve. One large scale is not enough to
+      // tell: it saturates the content nonlinearity (tanh' → 0), which also gives G_T(0) back
+      // (the GRU at T = 200: ln G_T = −0.999 at σ = 0 and at σ = 1000, +33 at σ = 100). So the
+      // whole range is probed before the knob is declared free.
+      if (std::abs(eval(kn.content, 1e3).tied_log_gain(T) - at0.tied_log_gain(T)) <= tol &&
+          content_has_no_effect([&](double x) { return eval(kn.content, x).tied_log_gain(T); },
+                                at0.tied_log_gain(T), tol)) {
         content = 0;
         param_ref(res.spec, kn.content) = 0;
         gain_free = true;

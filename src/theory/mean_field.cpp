@@ -3,7 +3,9 @@
 // cells.h; this file holds the checks of options and results, the tied gain and the JSON.
 #include "theory/mean_field.h"
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <utility>
 
 #include "theory/cells.h"
@@ -97,6 +99,12 @@ json TheoryResult::to_json() const {
             {"jacobian_state", jac(jacobian_state)}};
   j["jacobian"]["diagonal_m1"] = jacobian.diag;
   if (describe(cell).reset_gate) j["gru_variant"] = gru_variant_name(gru_variant);
+  if (quadrature.checked)
+    j["quadrature"] = {{"order", quadrature.order},
+                       {"compared_order", quadrature.compared_order},
+                       {"relative_error", num(quadrature.error)},
+                       {"worst", quadrature.worst},
+                       {"converged", quadrature.converged}};
   const double lg = tied_log_gain(horizon);
   j["tied_gain"] = {{"steps", horizon},
                     {"log_gain", num(lg)},
@@ -124,6 +132,88 @@ void check_finite(const TheoryResult& r, const InitSpec& spec) {
           name, spec.source.empty() ? "this spec" : spec.source));
 }
 
+namespace {
+
+TheoryResult analyze_at_order(const InitSpec& spec, const TheoryOptions& opt, int order) {
+  const GaussHermite& gh = GaussHermite::cached(order);
+  TheoryResult r = cell_theory(spec.cell).analyze(spec, opt, gh);
+  r.horizon = opt.horizon;
+  check_finite(r, spec);
+  return r;
+}
+
+// Largest relative difference between the reported numbers of two results (ξ: ∞ = ∞; c*, a
+// correlation, by its absolute difference), and which number it is.
+std::pair<double, const char*> relative_difference(const TheoryResult& a, const TheoryResult& b) {
+  auto d = [](double x, double y) {
+    if (x == y) return 0.0;  // equal, or both infinite
+    if (!std::isfinite(x) || !std::isfinite(y)) return double(INFINITY);
+    return std::abs(x - y) / std::max(std::abs(x), std::abs(y));
+  };
+  const std::pair<double, const char*> v[] = {{d(a.jacobian.m1, b.jacobian.m1), "m1"},
+                                              {d(a.jacobian.m2, b.jacobian.m2), "m2"},
+                                              {d(a.chi, b.chi), "χ"},
+                                              {d(a.xi(), b.xi()), "ξ"},
+                                              // a correlation: its absolute change (it may be 0)
+                                              {std::abs(a.corr - b.corr), "c*"},
+                                              {d(a.Q_h, b.Q_h), "Q_h"}};
+  return *std::max_element(std::begin(v), std::end(v),
+                           [](const auto& p, const auto& q) { return p.first < q.first; });
+}
+
+// §1.1: compare with half the order; while the two differ by more than the tolerance, double the
+// order (and compare with the previous one). A result the theory cannot give at the other order
+// counts as not converged.
+void check_quadrature(const InitSpec& spec, const TheoryOptions& opt, TheoryResult& r) {
+  const int cap = describe(spec.cell).reset_gate && opt.gru_variant == GruVariant::ResetAfter
+                      ? std::max(opt.order, 200)
+                      : std::max(opt.order, 400);
+  auto differ = [&](const TheoryResult& a, int order) -> std::pair<double, const char*> {
+    try {
+      return relative_difference(a, analyze_at_order(spec, opt, order));
+    } catch (const NonFiniteTheory&) {
+      return {INFINITY, "a non-finite moment"};
+    }
+  };
+  QuadratureCheck q;
+  q.checked = true;
+  q.order = opt.order;
+  q.compared_order = std::max(4, opt.order / 2);
+  if (cell_theory(spec.cell).sampled) {
+    // The LSTM's numbers come from sampling (§4), its integrals are over the gates only: the two
+    // orders are compared on a sixteenth of the samples with the same seed (common random
+    // numbers cancel the sampling noise), so the check costs an eighth of the sampling.
+    TheoryOptions few = opt;
+    few.samples = std::min<int64_t>(opt.samples, std::max<int64_t>(1000, opt.samples / 16));
+    few.groups = 2;  // the groups only estimate the sampling error, which cancels here
+    try {
+      std::tie(q.error, q.worst) = relative_difference(
+          analyze_at_order(spec, few, q.order), analyze_at_order(spec, few, q.compared_order));
+    } catch (const NonFiniteTheory&) {
+      q.error = INFINITY;
+      q.worst = "a non-finite moment";
+    }
+  } else {
+    std::tie(q.error, q.worst) = differ(r, q.compared_order);
+  }
+  while (opt.order_raise && q.error > opt.order_tol && 2 * q.order <= cap) {
+    TheoryResult up;
+    try {
+      up = analyze_at_order(spec, opt, 2 * q.order);
+    } catch (const NonFiniteTheory&) {
+      break;
+    }
+    std::tie(q.error, q.worst) = relative_difference(up, r);
+    q.compared_order = q.order;
+    q.order *= 2;
+    r = up;
+  }
+  q.converged = q.error <= opt.order_tol;
+  r.quadrature = q;
+}
+
+}  // namespace
+
 TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
   if (!(opt.input_var >= 0) || !std::isfinite(opt.input_var))
     fail("--input-var must be ≥ 0 (got {})", opt.input_var);
@@ -140,10 +230,8 @@ TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
   }
   if (!std::isnan(opt.input_overlap) && !(std::abs(opt.input_overlap) <= opt.input_var))
     fail("--input-overlap must satisfy |R_ab| ≤ R = {} (got {})", opt.input_var, opt.input_overlap);
-  const GaussHermite& gh = GaussHermite::cached(opt.order);
-  TheoryResult r = cell_theory(spec.cell).analyze(spec, opt, gh);
-  r.horizon = opt.horizon;
-  check_finite(r, spec);
+  TheoryResult r = analyze_at_order(spec, opt, opt.order);
+  if (opt.order_check) check_quadrature(spec, opt, r);
   return r;
 }
 

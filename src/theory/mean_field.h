@@ -30,6 +30,26 @@ struct TheoryOptions {
   bool timescale = true;  // solve the covariance map (off inside searches that need only m1)
   // GRU only: where the reset gate acts (§3.4 for reset-after, PyTorch's nn.GRU).
   GruVariant gru_variant = GruVariant::ResetBefore;
+  // The quadrature's own error (§1.1): the numbers again at half the order; where they differ by
+  // more than order_tol (relative, on m1, m2, χ, ξ, c*, Q_h) the order is doubled, up to 400
+  // (200 for the reset-after GRU's 4-D integral), and the result says whether it converged.
+  // Off inside the critical search, which calls the theory hundreds of times and checks its
+  // solution.
+  bool order_check = true;
+  double order_tol = 1e-4;
+  // Raise the order where the check fails (off: report the error at `order`, as the critical
+  // search does for its solution, which it solved at that order).
+  bool order_raise = true;
+};
+
+// How far the quadrature can be trusted (TheoryOptions::order_check).
+struct QuadratureCheck {
+  bool checked = false;
+  int order = 0;           // the order the result is at
+  int compared_order = 0;  // the order it was compared with
+  double error = 0;        // largest relative difference between the two
+  std::string worst;       // which number it is
+  bool converged = true;   // error ≤ order_tol
 };
 
 struct Moments2 {
@@ -53,6 +73,7 @@ struct TheoryResult {
   Moments2 jacobian;                          // J (LSTM: J_c = ∂c_t/∂c_{t−1})
   Moments2 jacobian_state;                    // full state (LSTM: (c, h), 2N × 2N)
   int horizon = 1000;
+  QuadratureCheck quadrature;
 
   static double timescale(double chi) {
     return chi >= 1.0 ? INFINITY : (chi <= 0.0 ? 0.0 : -1.0 / std::log(chi));

@@ -39,6 +39,14 @@ std::string verdict(const TheoryResult& r, int T) {
   const double lg = r.tied_log_gain(T);
   s += fmt::format("; tied networks: gradient gain over T ≈ {}{}", factor(lg),
                    lg > std::log(100.0) ? " (they grow out of the theory's state)" : "");
+  if (r.quadrature.checked && !r.quadrature.converged)
+    s = fmt::format("NOT CONVERGED, unreliable: {} changes by {} between quadrature orders {} and {} "
+                    "(the integrands are narrower than the rule resolves; docs/theory.md §1.1) — {}",
+                    r.quadrature.worst,
+                    std::isfinite(r.quadrature.error)
+                        ? fmt::format("{:.2g} %", 100 * r.quadrature.error)
+                        : std::string("an infinite amount"),
+                    r.quadrature.compared_order, r.quadrature.order, s);
   return s;
 }
 

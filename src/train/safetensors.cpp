@@ -9,6 +9,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_read.h"
 
 namespace rnnmft {
 
@@ -152,7 +153,7 @@ bool looks_like_safetensors(const std::string& path) {
   return n <= size - 8 && b[8] == '{';  // a JSON text's first 8 bytes make a far larger n
 }
 
-SafeTensors read_safetensors(const std::string& path) {
+SafeTensors read_safetensors(const std::string& path, bool with_data) {
   SafeTensors st;
   st.path = absolute_path(path);
   const std::string& where = st.path;
@@ -163,13 +164,23 @@ SafeTensors read_safetensors(const std::string& path) {
   in.read(reinterpret_cast<char*>(len), 8);
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
-  if (n > size - 8 || n > (uint64_t(100) << 20))
-    fail("{}: header length {} does not fit the {}-byte file", where, n, size);
+  if (n > size - 8 || n > (uint64_t(100) << 20)) {
+    // A JSON text's first 8 bytes read as a huge length: say what the file looks like instead.
+    size_t k = 0;
+    while (k < 8 && (len[k] == ' ' || len[k] == '\n' || len[k] == '\r' || len[k] == '\t')) ++k;
+    if (k < 8 && (len[k] == '{' || len[k] == '['))
+      fail(
+          "{}: not a safetensors file: it begins like JSON text (an init spec goes to `train "
+          "--init`; weights are written by `rnnmft export`)",
+          where);
+    fail("{}: not a safetensors file: header length {} does not fit the {}-byte file", where, n,
+         size);
+  }
   std::string h(n, '\0');
   in.read(h.data(), std::streamsize(n));
   json header;
   try {
-    header = json::parse(h);
+    header = parse_json(h);
   } catch (const json::exception& e) {  // syntax, and numbers beyond a double (1e400)
     fail("{}: header is not valid JSON ({})", where, e.what());
   }
@@ -204,6 +215,10 @@ SafeTensors read_safetensors(const std::string& path) {
       if (off[1] - off[0] != nbytes)
         fail("{}: tensor '{}' holds {} bytes, its shape and dtype need {}", where, name,
              off[1] - off[0], nbytes);
+      if (!with_data) {
+        st.tensors[name] = std::move(t);
+        continue;
+      }
       t.bytes.resize(off[1] - off[0]);
       in.seekg(std::streamoff(8 + n + off[0]));
       in.read(reinterpret_cast<char*>(t.bytes.data()), std::streamsize(t.bytes.size()));

@@ -35,7 +35,9 @@ struct SafeTensors {
 
 // Written atomically: a temporary file beside the target, then rename.
 void write_safetensors(const std::string& path, const SafeTensors& st);
-SafeTensors read_safetensors(const std::string& path);
+// with_data = false: the header only, checked as strictly (each tensor's bytes within the file),
+// with every tensor's `bytes` left empty: the shapes of a file before anything is allocated.
+SafeTensors read_safetensors(const std::string& path, bool with_data = true);
 // Whether a file begins as a safetensors file does (an 8-byte header length that fits the file,
 // then '{'): how --init tells weights from a spec whatever the file is named.
 bool looks_like_safetensors(const std::string& path);

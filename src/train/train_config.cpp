@@ -113,7 +113,9 @@ void TrainConfig::validate() const {
   make_optimizer(optimizer, 1);
   if (schedule != "constant" && schedule != "cosine")
     fail("unknown schedule '{}' (expected constant or cosine)", schedule);
-  if (!(lr > 0) || !std::isfinite(lr)) fail("--lr must be a positive finite number (got {})", lr);
+  if (!(lr >= std::numeric_limits<float>::min() && lr <= std::numeric_limits<float>::max()))
+    fail("--lr must be a positive number that a float holds, {:g} to {:g} (got {})",
+         std::numeric_limits<float>::min(), std::numeric_limits<float>::max(), lr);
   if (!(clip >= 0) || !std::isfinite(clip)) fail("--clip must be ≥ 0 (got {})", clip);
   if (steps < 1) fail("--steps must be at least 1 (got {})", steps);
   if (batch < 1) fail("--batch must be at least 1 (got {})", batch);

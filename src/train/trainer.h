@@ -69,16 +69,17 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
 void initialize_model_from_spec(RnnModel<float>& model, const InitSpec& spec, uint64_t seed);
 
 // --init critical: theory::critical_init for the run's cell at the task's T and R (GRU: the
-// reset-before theory), its design fields set from the run.
+// run's variant), its design fields set from the run. Says on stderr what it solves for before
+// the solve (seconds to tens of seconds) and how long it took after.
 // `fixes` ("gate.param=value") and `criterion` as in theory::CriticalOptions.
 theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& task,
                                           const TaskInputStats& stats,
                                           const std::vector<std::string>& fixes = {},
                                           std::optional<theory::Criterion> criterion = {});
 
-// Runs (or, with resume, continues) a training run; returns the final metrics JSON. With `slot`,
-// the steps and evaluations run on that place of an ensemble shared with other runs
-// (train/ensemble_hub.h) instead of an engine of the run's own.
+// Runs (or, with resume, continues) a training run through its stages (train/run_stages.h);
+// returns the final metrics JSON. With `slot`, the steps and evaluations run on that place of an
+// ensemble shared with other runs (train/ensemble_hub.h) instead of an engine of the run's own.
 nlohmann::json train(const TrainConfig& cfg, bool resume, const HubSlot* slot = nullptr);
 
 // Loads the model of a finished or interrupted run directory (its config and checkpoint).

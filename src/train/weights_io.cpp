@@ -3,6 +3,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <cmath>
+#include <utility>
 
 #include "util/error.h"
 
@@ -14,6 +18,19 @@ SafeTensors export_weights(const RnnModel<float>& m) {
                 Gh = recurrent_gates(c.cell);
   const float* P = m.params().data();
   const ParamLayout& L = m.layout();
+  // Weights that are not finite are refused here, not written (a checkpoint with a NaN in it).
+  const std::pair<const char*, std::pair<size_t, size_t>> blocks[] = {
+      {"rnn.weight_ih_l0", {L.w_ih, size_t(Gi * N * I)}},
+      {"rnn.weight_hh_l0", {L.w_hh, size_t(Gh * N * N)}},
+      {"rnn.bias_ih_l0", {L.b_ih, size_t(Gi * N)}},
+      {"rnn.bias_hh_l0", {L.b_hh, size_t(Gh * N)}},
+      {"head.weight", {L.w_head, size_t(C * N)}},
+      {"head.bias", {L.b_head, size_t(C)}}};
+  for (const auto& [name, block] : blocks)
+    for (size_t i = 0; i < block.second; ++i)
+      if (!std::isfinite(P[block.first + i]))
+        fail("tensor '{}' holds {} at element {}: non-finite weights are not exported", name,
+             P[block.first + i], i);
   SafeTensors st;
   st.add_f32("rnn.weight_ih_l0", {Gi * N, I}, P + L.w_ih);
   st.add_f32("rnn.weight_hh_l0", {Gh * N, N}, P + L.w_hh);
@@ -75,6 +92,29 @@ ModelConfig config_from_weights(const SafeTensors& st) {
            fmt::join(t->second.shape, "×"), cell_name(c.cell), N, fmt::join(shape, "×"));
   }
   return c;
+}
+
+void check_weights_file(const std::string& path, const ModelConfig& want) {
+  const SafeTensors st = read_safetensors(path, false);
+  const ModelConfig w = config_from_weights(st);
+  if (w.cell != want.cell || w.hidden != want.hidden ||
+      (want.input_dim > 0 && w.input_dim != want.input_dim) ||
+      (want.classes > 0 && w.classes != want.classes) ||
+      (describe(want.cell).reset_gate && w.gru != want.gru))
+    fail("{}: weights are for {} (hidden {}, input {}, classes {}{}), the run is {} (hidden "
+         "{}{}{})",
+         st.path, cell_name(w.cell), w.hidden, w.input_dim, w.classes,
+         describe(w.cell).reset_gate ? ", " + std::string(gru_variant_name(w.gru)) : "",
+         cell_name(want.cell), want.hidden,
+         want.input_dim > 0 ? fmt::format(", input {}, classes {}", want.input_dim, want.classes)
+                            : "",
+         describe(want.cell).reset_gate ? ", " + std::string(gru_variant_name(want.gru)) : "");
+}
+
+bool is_weights_init(const std::string& init) {
+  if (init.size() > 12 && init.compare(init.size() - 12, 12, ".safetensors") == 0) return true;
+  std::error_code ec;
+  return std::filesystem::is_regular_file(init, ec) && looks_like_safetensors(init);
 }
 
 void import_weights(RnnModel<float>& m, const SafeTensors& st) {

@@ -18,7 +18,8 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   // Per process: writers of the same file (runs sharing a cache entry) never share a temporary.
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("{}: cannot write ({})", absolute_path(tmp), std::strerror(errno));
+  // Named by the path asked for: the temporary beside it is this function's business.
+  if (fd < 0) fail("{}: cannot write ({})", absolute_path(path), std::strerror(errno));
   size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -26,7 +27,8 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     if (n <= 0) {
       const int err = errno;
       ::close(fd);
-      std::filesystem::remove(tmp);
+      std::error_code rm;
+      std::filesystem::remove(tmp, rm);
       fail("{}: write failed ({}); the previous file, if any, is untouched", absolute_path(path),
            n < 0 ? std::strerror(err) : "no progress");
     }
@@ -36,12 +38,17 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
   if (!synced) {
-    std::filesystem::remove(tmp);
+    std::error_code rm;
+    std::filesystem::remove(tmp, rm);
     fail("{}: fsync failed; the previous file, if any, is untouched", absolute_path(path));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("{}: cannot replace ({})", absolute_path(path), ec.message());
+  if (ec) {
+    std::error_code rm;
+    std::filesystem::remove(tmp, rm);
+    fail("{}: cannot replace ({})", absolute_path(path), ec.message());
+  }
   const std::string dir = std::filesystem::path(absolute_path(path)).parent_path().string();
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

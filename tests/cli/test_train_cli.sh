@@ -114,8 +114,10 @@ expect_ok "a reset-before spec on a reset-after run warns" "warning:" \
 
 # 7. A spec designed for T = 300 on a padded task of T = 100 warns (stderr and log.jsonl); one
 #    designed for this run does not; a spec without designed_for never does.
-gates='"gates": {"input": {"recurrent_std": 0.5, "input_std": 1}, "forget": {"recurrent_std": 0.5, "input_std": 1, "bias_mean": 2},
-  "cell": {"recurrent_std": 1, "input_std": 1}, "output": {"recurrent_std": 0.5, "input_std": 1}}'
+gates='"gates": {"input": {"recurrent_std": 0.5, "input_std": 1, "bias_mean": 0, "bias_std": 0},
+  "forget": {"recurrent_std": 0.5, "input_std": 1, "bias_mean": 2, "bias_std": 0},
+  "cell": {"recurrent_std": 1, "input_std": 1, "bias_mean": 0, "bias_std": 0},
+  "output": {"recurrent_std": 0.5, "input_std": 1, "bias_mean": 0, "bias_std": 0}}'
 echo "{\"cell\": \"lstm\", $gates, \"designed_for\": {\"seq_len\": 300, \"input_var\": 0, \"width\": 8}}" > "$tmp/t300.json"
 echo "{\"cell\": \"lstm\", $gates, \"designed_for\": {\"seq_len\": 100, \"input_var\": 0, \"width\": 8, \"task\": \"mnist-padded\"}}" > "$tmp/t100.json"
 echo "{\"cell\": \"lstm\", $gates}" > "$tmp/plain.json"

@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import struct
 import tempfile
 import unittest
 
@@ -115,6 +116,68 @@ class CliParity(unittest.TestCase):
         self.assertAlmostEqual(float(w["bias_ih"][100:200].mean()), 2.0, delta=0.02)
         self.assertTrue(np.array_equal(w["weight_hh"], rnnmft.draw(spec, 5, 100, seed=1)["weight_hh"]))
         self.assertEqual(rnnmft.gate_names("gru"), ["reset", "update", "candidate"])
+
+
+class Safetensors(unittest.TestCase):
+    """rnnmft.load_weights reads safetensors without the safetensors package (no torch needed)
+    and refuses a bad file with the reason."""
+
+    @staticmethod
+    def write(path, tensors, meta=None, pad=b""):
+        header, blobs, off = {}, [], 0
+        for name, (dtype, a) in tensors.items():
+            b = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
+            header[name] = {"dtype": dtype, "shape": list(a.shape),
+                            "data_offsets": [off, off + len(b)]}
+            blobs.append(b)
+            off += len(b)
+        if meta:
+            header["__metadata__"] = meta
+        h = json.dumps(header).encode() + pad
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+    def test_read(self):
+        a = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+        b = np.linspace(-1, 1, 5)
+        c = np.array([3, -2], dtype=np.int64)
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "t.safetensors")
+            self.write(p, {"a": ("F32", a), "b": ("F64", b), "c": ("I64", c)}, {"cell": "lstm"},
+                       pad=b"   ")
+            w = rnnmft.load_weights(p)
+        self.assertEqual(sorted(w), ["a", "b", "c"])
+        self.assertTrue(np.array_equal(w["a"], a) and w["a"].dtype == np.float32)
+        self.assertTrue(np.array_equal(w["b"], b) and w["b"].dtype == np.float64)
+        self.assertTrue(np.array_equal(w["c"], c))
+        self.assertEqual(w.metadata, {"cell": "lstm"})
+        w["a"][0, 0] = 5.0  # a writable copy
+
+    def test_bad_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "t.safetensors")
+            good = os.path.join(d, "good.safetensors")
+            self.write(good, {"a": ("F32", np.ones((4, 4), np.float32))})
+            with open(good, "rb") as f:
+                raw = f.read()
+
+            def bad(pattern, content):
+                with open(p, "wb") as f:
+                    f.write(content)
+                with self.assertRaisesRegex(ValueError, pattern):
+                    rnnmft.load_weights(p)
+
+            bad("only 3 bytes", b"abc")
+            bad("it is JSON text", json.dumps({"cell": "lstm", "gates": {}}).encode())
+            bad("header length 1099511627776 is above the", struct.pack("<Q", 1 << 40) + b"{}")
+            bad("truncated: the header announces", raw[:20])
+            bad("truncated: tensor 'a' ends at byte 64", raw[:-8])
+            bad("header does not start with", struct.pack("<Q", 2) + b"[]")
+            bad("header is not valid JSON", struct.pack("<Q", 3) + b"{x}")
+            n = len(raw) - 8 - 64
+            bad("dtype Q8", raw[:8 + n].replace(b"F32", b"Q8 ") + raw[8 + n:])
+            with self.assertRaisesRegex(ValueError, "cannot read"):
+                rnnmft.load_weights(os.path.join(d, "missing.safetensors"))
 
 
 class Errors(unittest.TestCase):

@@ -17,9 +17,6 @@ from common import BIN, HERE, ROOT, cli, cli_json
 import rnnmft
 import rnnmft.torch as rt
 
-sys.path.insert(0, os.path.join(ROOT, "tests", "train"))
-import st_io  # noqa: E402  (safetensors without the safetensors package)
-
 torch.set_num_threads(2)
 
 
@@ -144,8 +141,8 @@ class SameDrawAsTrain(unittest.TestCase):
                     8, "--eval-every", 1000, "--out", run)
                 w_path = os.path.join(d, "w.safetensors")
                 cli("export", run, "-o", w_path)
-                w, meta = st_io.read(w_path)
-            self.assertEqual(meta["cell"], cell)
+                w = rnnmft.load_weights(w_path)
+            self.assertEqual(w.metadata["cell"], cell)
             for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0"):
                 a, b = getattr(m, k).detach().numpy(), w[f"rnn.{k}"]
                 self.assertEqual(a.shape, b.shape, k)
@@ -153,6 +150,88 @@ class SameDrawAsTrain(unittest.TestCase):
             self.assertLess(float(np.max(np.abs(w["rnn.bias_hh_l0"]))), 1e-20)
             # And so the moments: the spec's within sampling error.
             RoundTrip.check_moments(self, rt.diagnose(m, seq_len=300, input_var=0.0)[0], spec, N, I)
+
+
+class LoadWeights(unittest.TestCase):
+    """rnnmft.load_weights: an `rnnmft export` loaded into nn.LSTM/nn.GRU + nn.Linear computes
+    `rnnmft eval`'s loss and accuracy; bad files are refused with the reason."""
+
+    def test_export_into_torch_gives_eval_loss(self):
+        N, limit = 24, 200
+        for cell, cls in [("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)]:
+            with tempfile.TemporaryDirectory() as d:
+                run = os.path.join(d, "run")
+                cli("train", "--task", "mnist-row", "--cell", cell, "--hidden", N, "--steps", 40,
+                    "--lr", "0.005", "--batch", 32, "--eval-every", 1000, "--seed", 3,
+                    "--gru-variant", "reset-after", "--out", run)
+                wp, gp = os.path.join(d, "w.safetensors"), os.path.join(d, "g.safetensors")
+                cli("export", run, "-o", wp)
+                cli("grads", "--weights", wp, "--task", "mnist-row", "--split", "test",
+                    "--limit", limit, "-o", gp)
+                ev = cli_json("eval", "--weights", wp, "--task", "mnist-row", "--split", "test",
+                              "--limit", limit)
+                rnn, head = cls(28, N), torch.nn.Linear(N, 10)
+                w = rnnmft.load_weights(wp, into=(rnn, head))
+                g = rnnmft.load_weights(gp)
+            self.assertEqual(w.metadata["cell"], cell)
+            self.assertTrue(torch.equal(rnn.weight_hh_l0.detach(),
+                                        torch.from_numpy(w["rnn.weight_hh_l0"])))
+            self.assertEqual(g["x"].shape[1:], (limit, 28))  # T × B × I
+            with torch.no_grad():
+                logits = head(rnn(torch.from_numpy(g["x"]).float())[0][-1])
+                y = torch.from_numpy(g["labels"]).long()
+                loss = torch.nn.functional.cross_entropy(logits, y).item()
+                acc = (logits.argmax(1) == y).float().mean().item()
+            self.assertLess(abs(loss - ev["loss"]) / ev["loss"], 1e-4, (cell, loss, ev))
+            self.assertLess(abs(acc - ev["accuracy"]), 1e-3, (cell, acc, ev))
+            self.assertIn("rnn.weight_ih_l0 (", repr(w))
+
+    def test_refusals(self):
+        with tempfile.TemporaryDirectory() as d:
+            run = os.path.join(d, "run")
+            cli("train", "--task", "mnist-row", "--cell", "gru", "--hidden", 8, "--steps", 1,
+                "--batch", 8, "--eval-every", 1000, "--gru-variant", "reset-before", "--out", run)
+            wp = os.path.join(d, "w.safetensors")
+            cli("export", run, "-o", wp)
+            with self.assertRaisesRegex(ValueError, "reset-before GRU"):
+                rnnmft.load_weights(wp, into=(torch.nn.GRU(28, 8), torch.nn.Linear(8, 10)))
+            with self.assertRaisesRegex(ValueError, "weights of a gru cell, loaded into LSTM"):
+                rnnmft.load_weights(wp, into=(torch.nn.LSTM(28, 8), torch.nn.Linear(8, 10)))
+            with self.assertRaisesRegex(ValueError, "into= takes a pair"):
+                rnnmft.load_weights(wp, into=torch.nn.GRU(28, 8))
+            # A module of the wrong size: the message says which one to build.
+            w = rnnmft.load_weights(wp)
+            w.metadata["gru_variant"] = "reset-after"
+            from rnnmft.weights import _module_hint
+            self.assertEqual(_module_hint(w, "gru"),
+                             "torch.nn.GRU(28, 8) and torch.nn.Linear(8, 10)")
+
+
+class Readme(unittest.TestCase):
+    def test_repl_lines_echo_little(self):
+        """The README's Python session, typed into the interpreter, echoes a few lines at most
+        (no result dict of several KB): each >>> line is run as the REPL runs it."""
+        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+            lines = [l[4:] for l in f.read().split("\n") if l.startswith(">>> ")]
+        self.assertGreaterEqual(len(lines), 4)
+        echoed = []
+        hook = sys.displayhook
+        sys.displayhook = lambda v: echoed.append(repr(v)) if v is not None else None
+        try:
+            env = {}
+            for line in lines:
+                exec(compile(line, "<README>", "single"), env)
+        finally:
+            sys.displayhook = hook
+        self.assertLess(sum(map(len, echoed)), 500, echoed)
+
+    def test_venv_is_ignored(self):
+        """docs/python.md's install makes .venv/ in the checkout; git ignores it."""
+        if not os.path.isdir(os.path.join(ROOT, ".git")):
+            self.skipTest("not a git checkout")
+        for path in (".venv/", "build-pip/"):
+            r = subprocess.run(["git", "-C", ROOT, "check-ignore", "-q", path])
+            self.assertEqual(r.returncode, 0, f"{path} is not in .gitignore")
 
 
 class Refusals(unittest.TestCase):

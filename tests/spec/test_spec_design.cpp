@@ -129,12 +129,9 @@ TEST(SpecDesign, StrictErrors) {
   expect_design_error({{"task", 7}}, "designed_for.task must be a string");
   expect_design_error({{"criterion", json::object()}}, "designed_for.criterion must be a string");
   // A GRU variant on a spec for another cell.
+  const json g = {{"recurrent_std", 1.0}, {"input_std", 1.0}, {"bias_mean", 0.0}, {"bias_std", 0.0}};
   json lstm = {{"cell", "lstm"},
-               {"gates",
-                {{"input", json::object()},
-                 {"forget", json::object()},
-                 {"cell", json::object()},
-                 {"output", json::object()}}}};
+               {"gates", {{"input", g}, {"forget", g}, {"cell", g}, {"output", g}}}};
   expect_design_error({{"gru_variant", "reset-before"}}, "designed_for.gru_variant is set", lstm);
 }
 

@@ -249,13 +249,21 @@ TEST(MeanField, GruResetAfterRoutesAgreeAndReduceToResetBefore) {
   auto gru = [](double r_sigma, double r_nu, double r_rho, double c_sigma) {
     return spec_of({{"cell", "gru"},
                     {"gates",
-                     {{"update", {{"recurrent_std", 1.0}, {"input_std", 0.5}, {"bias_mean", 0.5}}},
+                     {{"update",
+                       {{"recurrent_std", 1.0},
+                        {"input_std", 0.5},
+                        {"bias_mean", 0.5},
+                        {"bias_std", 0.0}}},
                       {"reset",
                        {{"recurrent_std", r_sigma},
                         {"input_std", r_nu},
                         {"bias_mean", 0.3},
                         {"bias_std", r_rho}}},
-                      {"candidate", {{"recurrent_std", c_sigma}, {"input_std", 1.0}}}}}});
+                      {"candidate",
+                       {{"recurrent_std", c_sigma},
+                        {"input_std", 1.0},
+                        {"bias_mean", 0.0},
+                        {"bias_std", 0.0}}}}}});
   };
   for (double rs : {0.5, 2.0, 3.0}) {
     SCOPED_TRACE(fmt::format("reset σ = {}", rs));

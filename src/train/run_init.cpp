@@ -1,0 +1,140 @@
+// The model's starting point (train/run_stages.h): a resumed run's checkpoint, or a new run's
+// init — drawn from a preset or spec, loaded from weights, or the critical init solved for the
+// task — with the files a new run writes before its first step.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "data/task_stats.h"
+#include "spec/init_spec.h"
+#include "train/run_stages.h"
+#include "train/safetensors.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/json_read.h"
+#include "util/parse_number.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rnnmft {
+
+bool all_finite(const AlignedVector<float>& v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+namespace {
+
+// Keeps the log consistent with a checkpoint: drops entries after `step`. Returns whether a
+// periodic validation at `step` stays in it.
+bool truncate_log(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  std::vector<std::string> keep;
+  std::string line;
+  bool val_at_step = false;
+  while (std::getline(in, line)) {
+    try {
+      const json j = parse_json(line);
+      const int64_t s = j.value("step", int64_t(0));
+      // The final evaluation of the interrupted run is not part of the continued one.
+      if (s <= step && !j.contains("test_loss")) {
+        keep.push_back(line);
+        val_at_step |= s == step && j.contains("val_loss");
+      }
+    } catch (const json::exception&) {
+    }
+  }
+  in.close();
+  std::string out;
+  for (const auto& l : keep) out += l + "\n";
+  write_file_atomic(path, out);  // whole or not at all: no history lost to a crash here
+  return val_at_step;
+}
+
+// --init critical for a new run: the model drawn from the solved spec; init_spec.json's content,
+// the line that reports it, and a warning when the search missed its criterion.
+struct SolvedInit {
+  json spec_file;
+  std::string line;
+  std::vector<std::string> warnings;
+};
+
+SolvedInit solve_critical_init(const RunDir& d, const TrainConfig& cfg, const Task& task,
+                               RnnModel<float>& model) {
+  const TaskInputStats stats = task_input_stats(task);
+  const theory::CriticalResult r = solve_run_critical(cfg, task, stats);
+  initialize_model_from_spec(model, r.spec, cfg.seed);
+  SolvedInit s;
+  if (!r.reached)
+    s.warnings.push_back(fmt::format(
+        "--init critical: the {} criterion was not reached for {} (T·ln m1 = {:.4f}, ln G_T = "
+        "{:.4f}); the spec is the nearest the search found (notes in init_spec.json)",
+        theory::criterion_name(r.criterion), cfg.cell, r.log_m1_T, r.log_gain_T));
+  json diag = r.to_json();
+  diag["task_inputs"] = stats.description;
+  s.spec_file = r.spec.to_json();
+  s.spec_file["diagnostics"] = diag;
+  s.line = fmt::format(
+      "init critical ({} criterion): solved {} for {} at T = {}, R = {:.4g} ({}); m1 = {:.4f}, "
+      "ξ = {:.4g}, tied gain over T = {:.3g}; spec in {}",
+      theory::criterion_name(r.criterion), r.knobs_text(), cfg.cell, task.seq_len(),
+      stats.input_var, stats.description, r.diagnostics.jacobian.m1, r.diagnostics.xi(),
+      std::exp(r.log_gain_T), absolute_path((d.dir / "init_spec.json").string()));
+  return s;
+}
+
+}  // namespace
+
+RunStart restore_checkpoint(const RunDir& d, const TrainConfig& cfg, RnnModel<float>& model,
+                            Optimizer& opt) {
+  const std::string& ck_path = d.checkpoint;
+  const SafeTensors ck = read_safetensors(ck_path);
+  model.set_params(ck.get_f32("params", {int64_t(model.params().size())}));
+  for (auto& [name, v] : opt.state()) *v = ck.get_f32(name, {int64_t(v->size())});
+  if (!all_finite(model.params()))
+    fail("{}: the checkpoint holds non-finite parameters and cannot be resumed",
+         absolute_path(ck_path));
+  RunStart s;
+  s.step = parse_int64_strict(ck.meta("step"), absolute_path(ck_path) + ": metadata 'step'");
+  s.wall_before = parse_double_strict(ck.meta("wall_time_s"),
+                                      absolute_path(ck_path) + ": metadata 'wall_time_s'");
+  if (s.step < 0 || !(s.wall_before >= 0) || !std::isfinite(s.wall_before))
+    fail("{}: metadata 'step' = {} and 'wall_time_s' = {} must be non-negative",
+         absolute_path(ck_path), s.step, s.wall_before);
+  if (s.step > cfg.steps)
+    fail("{}: checkpoint is at step {}, beyond --steps {}", ck_path, s.step, cfg.steps);
+  // A finished run extended past its end logged its validation at `step` as part of the final
+  // evaluation, which the log drops: the loop redoes it where a validation is due.
+  s.revalidate = !truncate_log(d.log, s.step) && s.step > 0 && s.step % cfg.eval_every == 0 &&
+                 s.step < cfg.steps;
+  return s;
+}
+
+RunStart init_new_run(const RunDir& d, const TrainConfig& cfg, const Task& task,
+                      RnnModel<float>& model) {
+  SolvedInit solved;  // --init critical only
+  std::vector<std::string> warnings;
+  // A resumed run reloads its checkpoint instead: the critical init is solved once, here.
+  if (cfg.init == "critical") {
+    solved = solve_critical_init(d, cfg, task, model);
+    warnings = solved.warnings;
+  } else if (auto spec = initialize_model(model, cfg.init, task.seq_len(), cfg.seed);
+             spec && !spec->design.empty()) {
+    const TaskInputStats stats = task_input_stats(task);
+    warnings = design_mismatches(spec->design, spec->source, task.seq_len(), stats.input_var,
+                                 cfg.gru_variant, cfg.hidden, cfg.task.name);
+  }
+  fs::create_directories(d.dir);
+  if (!solved.spec_file.is_null())
+    write_json_atomic((d.dir / "init_spec.json").string(), solved.spec_file);
+  write_json_atomic(d.config, cfg.to_json());
+  if (!solved.line.empty()) fmt::print(stderr, "{}\n", solved.line);
+  for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+  // Every log line goes out in one checked write and reaches the disk (util/atomic_file.h).
+  for (const auto& w : warnings) append_line(d.log, json{{"warning", w}}.dump());
+  return {};
+}
+
+}  // namespace rnnmft
