@@ -10,12 +10,14 @@ fine grids (written by `rnnmft report` before it runs this script). Writes into 
   agreement.png   fraction of cells where "trained" equals "ξ ≥ T/c", against c
 Run with Debian's /usr/bin/python3 (matplotlib, numpy).
 """
+import contextlib
 import csv
 import json
 import math
 import os
 import statistics
 import sys
+import tempfile
 
 try:
     import matplotlib
@@ -40,6 +42,45 @@ C_RANGE = (0.1, 1000.0)
 def die(msg):
     print(f"rnnmft report: error: {msg}", file=sys.stderr)
     sys.exit(1)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()
+
+
+@contextlib.contextmanager
+def replacing(path, mode="w", **kw):
+    """Opens a temporary file beside `path` that replaces it once written whole: a failed write
+    (a full disk) leaves the file that was there, never a truncated one, and ends the report with
+    one message naming the file and the OS error."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".",
+                                   prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp's 0600 is not what open() would have made
+        with os.fdopen(fd, mode, **kw) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())  # ENOSPC may only show when the data reach the disk
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        die(f"cannot write {path}: {e.strerror or e}")
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def save_fig(fig, path):
+    with replacing(path, "wb") as fh:
+        fig.savefig(fh, format=os.path.splitext(path)[1][1:], dpi=110)
+    plt.close(fig)
 
 
 def load(sweep_dir):
@@ -112,7 +153,7 @@ def write_tables(out, axes, runs, seed_axis):
         for t in THRESHOLDS:
             row[f"steps_to_{int(t * 100)}"] = steps_to(r.get("curve", []), t)
         rows.append(row)
-    with open(os.path.join(out, "runs.csv"), "w", newline="") as f:
+    with replacing(os.path.join(out, "runs.csv"), newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for row in rows:
@@ -137,7 +178,7 @@ def write_tables(out, axes, runs, seed_axis):
             s[f"median_steps_to_{k}"] = median_steps([x[f"steps_to_{k}"] for x in rs])
             s[f"reached_{k}"] = sum(1 for x in rs if x[f"steps_to_{k}"] is not None)
         summary.append(s)
-    with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
+    with replacing(os.path.join(out, "summary.csv"), newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(summary[0].keys()))
         w.writeheader()
         for s in summary:
@@ -191,9 +232,7 @@ def plot_curves(out, runs, seed_axis, curve_axis, spec):
     for ax in list(axs.flat)[n:]:
         ax.axis("off")
     fig.tight_layout()
-    path = os.path.join(out, "curves.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_fig(fig, os.path.join(out, "curves.png"))
     return "curves.png"
 
 
@@ -278,8 +317,7 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric, spec):
         ax.set_title(f"{task_of(spec, rs[0])}: {label_of(gk)}", fontsize=9)
         fig.tight_layout()
         name = f"heatmap{'' if len(groups) == 1 else '_' + str(gi)}.png"
-        fig.savefig(os.path.join(out, name), dpi=110)
-        plt.close(fig)
+        save_fig(fig, os.path.join(out, name))
         figs.append((label_of(gk), name))
     # Agreement of "trained" with "ξ ≥ T/c" for c on a log grid.
     cs = np.logspace(math.log10(C_RANGE[0]), math.log10(C_RANGE[1]), 81)
@@ -308,8 +346,7 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric, spec):
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "agreement.png"), dpi=110)
-    plt.close(fig)
+    save_fig(fig, os.path.join(out, "agreement.png"))
     return figs, {"best_c": float(cs[best]), "agreement": agree[best], "cells": len(cells),
                   "agreement_at_c1": agree[int(np.argmin(abs(cs - 1)))],
                   "best_c_at_edge": edge, "c_range": list(C_RANGE)}, cells
@@ -382,7 +419,10 @@ def main():
     spec, runs = load(sweep_dir)
     if not runs:
         die(f"{sweep_dir}/results.jsonl has no finished runs yet")
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        die(f"cannot create {out}: {e.strerror or e}")
     axes = list(spec["grid"].keys())
 
     def grid_order(r):  # the sweep's order (first axis slowest), not the finishing order
@@ -429,7 +469,7 @@ def main():
                   f"{len(at_chance)} group(s) whose common training loss is at chance "
                   f"(ln 10 = {CHANCE_LOSS:.4g})")
         if gen:
-            with open(os.path.join(out, "generalization.csv"), "w", newline="") as fh:
+            with replacing(os.path.join(out, "generalization.csv"), newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=list(gen[0].keys()))
                 w.writeheader()
                 w.writerows(gen)
@@ -463,7 +503,7 @@ def main():
                    f"at c = 1: {ag['agreement_at_c1']:.0%}; best c = {ag['best_c']:.3g} with "
                    f"{ag['agreement']:.0%} of {ag['cells']} cells{edge}.", "",
                    "![agreement](agreement.png)", ""]
-            with open(os.path.join(out, "agreement.json"), "w") as fh:
+            with replacing(os.path.join(out, "agreement.json")) as fh:
                 json.dump(ag, fh, indent=2)
             print(f"agreement: trained ({metric} ≥ {threshold}) = (ξ ≥ T/c) in "
                   f"{ag['agreement']:.0%} of {ag['cells']} cells at the best c = "
@@ -471,7 +511,7 @@ def main():
     rcol = ["run"] + axes + ["xi", "final_test_acc", "final_val_acc", "final_train_loss",
                              "diverged"] + [f"steps_to_{int(t * 100)}" for t in THRESHOLDS]
     md += ["## Runs", "", md_table(rows, rcol), ""]
-    with open(os.path.join(out, "report.md"), "w") as fh:
+    with replacing(os.path.join(out, "report.md")) as fh:
         fh.write("\n".join(md))
     print(f"wrote {os.path.join(out, 'report.md')} ({len(runs)} runs)")
 

@@ -16,6 +16,7 @@ import json
 import math
 import numbers
 import os
+import reprlib
 
 from . import _rnnmft
 from .weights import Weights, load_weights
@@ -41,9 +42,32 @@ def __getattr__(name):
 
 # --- argument checks (what C++ does not check, or checks with a flag's name) -----------------
 
+# The C++ side counts steps, trials and sizes in 32-bit ints.
+_INT32_MAX = 2**31 - 1
+# An input dimension beyond this is refused by the weight draw (module.cpp), so by all.
+_INPUT_DIM_MAX = 10**6
+
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxstring, _repr.maxother = 3, 60, 60
+
+
+def _show(v):
+    # A bounded repr for messages: a deeply nested or self-referencing argument must give a
+    # ValueError naming it, not a RecursionError from repr(), and a 10⁶-character string no
+    # 10⁶-character message.
+    return _repr.repr(v)
+
+
+def _bool(name, v):
+    # bool("no") is True: a flag given as a string or a number is a mistake, not a truthy value.
+    if isinstance(v, bool) or type(v).__name__ == "bool_":  # numpy.bool_ too
+        return bool(v)
+    raise ValueError(f"{name} must be True or False (got {_show(v)})")
+
+
 def _int(name, v, lo=None, hi=None):
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise ValueError(f"{name} must be an integer (got {v!r})")
+        raise ValueError(f"{name} must be an integer (got {_show(v)})")
     v = int(v)
     if lo is not None and v < lo:
         raise ValueError(f"{name} must be at least {lo} (got {v})")
@@ -54,7 +78,7 @@ def _int(name, v, lo=None, hi=None):
 
 def _float(name, v, lo=None, allow_nan=False):
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise ValueError(f"{name} must be a number (got {v!r})")
+        raise ValueError(f"{name} must be a number (got {_show(v)})")
     v = float(v)
     if math.isnan(v) and allow_nan:
         return v
@@ -67,13 +91,13 @@ def _float(name, v, lo=None, allow_nan=False):
 
 def _cell(cell):
     if not isinstance(cell, str) or cell not in CELLS:
-        raise ValueError(f"cell must be one of {', '.join(CELLS)} (got {cell!r})")
+        raise ValueError(f"cell must be one of {', '.join(CELLS)} (got {_show(cell)})")
     return cell
 
 
 def _variant(v):
     if v not in GRU_VARIANTS:
-        raise ValueError(f"gru_variant must be 'reset-after' or 'reset-before' (got {v!r})")
+        raise ValueError(f"gru_variant must be 'reset-after' or 'reset-before' (got {_show(v)})")
     return v
 
 
@@ -90,7 +114,7 @@ def _check_finite_tree(obj, path, depth=0):
     if isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str):
-                raise ValueError(f"{path}: key {k!r} is not a string")
+                raise ValueError(f"{path}: key {_show(k)} is not a string")
             _check_finite_tree(v, f"{path}.{k}", depth + 1)
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
@@ -116,6 +140,17 @@ def _json_default(o):
     if isinstance(o, numbers.Real):
         return float(o)
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def _path(name, p):
+    if isinstance(p, (os.PathLike, bytes)):
+        p = os.fsdecode(p)
+    if not isinstance(p, str):
+        raise ValueError(f"{name} must be a file path (got {type(p).__name__})")
+    # C++ opens the path as a C string: "a.json\0x" would silently open a.json.
+    if "\0" in p:
+        raise ValueError(f"{name} {_show(p)} contains a NUL character")
+    return p
 
 
 def _init(init):
@@ -153,13 +188,13 @@ def _theory_opts(input_var=1.0, gru_variant="reset-before", **kw):
     if order is not None:
         o["order"] = _int("order", order, lo=2, hi=400)
     if samples is not None:
-        o["samples"] = _int("samples", samples, lo=1000)
+        o["samples"] = _int("samples", samples, lo=1000, hi=2**63 - 1)
     if groups is not None:
-        o["groups"] = _int("groups", groups, lo=2)
+        o["groups"] = _int("groups", groups, lo=2, hi=_INT32_MAX)
     if burn_in is not None:
-        o["burn_in"] = _int("burn_in", burn_in, lo=0)
+        o["burn_in"] = _int("burn_in", burn_in, lo=0, hi=_INT32_MAX)
     if average is not None:
-        o["average"] = _int("average", average, lo=1)
+        o["average"] = _int("average", average, lo=1, hi=_INT32_MAX)
     if mc_seed is not None:
         o["mc_seed"] = _int("mc_seed", mc_seed, lo=0, hi=2**64 - 1)
     return o
@@ -167,11 +202,12 @@ def _theory_opts(input_var=1.0, gru_variant="reset-before", **kw):
 
 def _model_opts(width, input_dim):
     return {"hidden": _int("width", width, lo=2, hi=20000),
-            "input_dim": _int("input_dim", input_dim, lo=1)}
+            "input_dim": _int("input_dim", input_dim, lo=1, hi=_INPUT_DIM_MAX)}
 
 
 def _tied_opts(tied_check, tied_trials, tied_seed):
-    return {"tied_check": bool(tied_check), "tied_trials": _int("tied_trials", tied_trials, lo=1),
+    return {"tied_check": _bool("tied_check", tied_check),
+            "tied_trials": _int("tied_trials", tied_trials, lo=1, hi=_INT32_MAX),
             "tied_seed": _int("tied_seed", tied_seed, lo=0, hi=2**64 - 1)}
 
 
@@ -185,7 +221,7 @@ def _fixes(cell, fix):
         items = []
         for f in fix:
             if not isinstance(f, str) or "=" not in f:
-                raise ValueError(f"fix {f!r} is not 'gate.param=value'")
+                raise ValueError(f"fix {_show(f)} is not 'gate.param=value'")
             k, v = f.split("=", 1)
             items.append((k, v))
     else:
@@ -194,14 +230,14 @@ def _fixes(cell, fix):
     out = []
     for key, value in items:
         if not isinstance(key, str) or key.count(".") != 1:
-            raise ValueError(f"fix key {key!r} is not 'gate.param'")
+            raise ValueError(f"fix key {_show(key)} is not 'gate.param'")
         gate, param = key.split(".")
         if gate not in gates:
             raise ValueError(f"fix '{key}': {cell} has no gate '{gate}' (its gates: "
                              f"{', '.join(gates)})")
         if param == "recurrent_dist":
             if value not in ("gaussian", "orthogonal"):
-                raise ValueError(f"fix '{key}': 'gaussian' or 'orthogonal' (got {value!r})")
+                raise ValueError(f"fix '{key}': 'gaussian' or 'orthogonal' (got {_show(value)})")
             out.append(f"{key}={value}")
             continue
         if param not in SPEC_PARAMS:
@@ -211,7 +247,7 @@ def _fixes(cell, fix):
             try:
                 value = float(value)
             except ValueError:
-                raise ValueError(f"fix '{key}': {value!r} is not a number") from None
+                raise ValueError(f"fix '{key}': {_show(value)} is not a number") from None
         v = _float(f"fix '{key}'", value)
         if param != "bias_mean" and v < 0:
             raise ValueError(f"fix '{key}' = {v}: standard deviations are ≥ 0")
@@ -240,7 +276,7 @@ def _axis(name, a):
     hi = _float(f"{name} upper bound", hi)
     n = _int(f"{name} points", n, lo=1, hi=1000)
     if not isinstance(p, str) or "." not in p:
-        raise ValueError(f"{name}: {p!r} is not gate.param")
+        raise ValueError(f"{name}: {_show(p)} is not gate.param")
     param = p.split(".", 1)[1]
     if param not in SPEC_PARAMS:
         raise ValueError(f"{name}: unknown parameter '{param}' ({', '.join(SPEC_PARAMS)})")
@@ -303,6 +339,7 @@ def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, wid
     with ``json.dump`` for ``rnnmft train --init``.
     """
     cell = _cell(cell)
+    check = _bool("check", check)
     req = {"cell": cell, "seq_len": _seq_len(seq_len), "fixes": _fixes(cell, fix),
            "tol": _float("tol", tol), **_model_opts(width, input_dim),
            **_tied_opts(tied_check, tied_trials, tied_seed),
@@ -311,7 +348,7 @@ def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, wid
         raise ValueError(f"tol must be > 0 (got {tol})")
     if criterion is not None:
         if criterion not in ("tied", "untied"):
-            raise ValueError(f"criterion must be 'tied' or 'untied' (got {criterion!r})")
+            raise ValueError(f"criterion must be 'tied' or 'untied' (got {_show(criterion)})")
         req["criterion"] = criterion
     spec = json.loads(_rnnmft.critical(_dumps(req, "request")))
     d = spec["diagnostics"]
@@ -333,8 +370,15 @@ def compare(cells=("lstm", "gru"), inits=("critical", "pytorch", "keras", "chron
     """
     if isinstance(cells, str):
         cells = [cells]
-    if isinstance(inits, (str, dict)):
+    if isinstance(inits, (str, dict, os.PathLike)):
         inits = [inits]
+    # Only lists: bytes or a dict would be iterated into nonsense; nothing to compare is an error,
+    # not an empty result.
+    for name, v in (("cells", cells), ("inits", inits)):
+        if not isinstance(v, (list, tuple)):
+            raise ValueError(f"{name} must be a list (got {type(v).__name__})")
+        if not v:
+            raise ValueError(f"{name} is empty: name at least one")
     req = {"cells": [_cell(c) for c in cells],
            "inits": [{"critical": True} if i == "critical" else _init(i) for i in inits],
            "seq_len": _seq_len(seq_len), **_model_opts(width, input_dim),
@@ -388,13 +432,16 @@ def simulate(cell, init="pytorch", *, width=128, input_dim=1, steps=300, t0=100,
     the steps (mean over trials; dist geometric).
     """
     req = {"cell": _cell(cell), "init": _init(init), "width": _int("width", width, lo=2, hi=20000),
-           "input_dim": _int("input_dim", input_dim, lo=1), "steps": _int("steps", steps, lo=8),
-           "t0": _int("t0", t0, lo=2), "tied": bool(tied), "trials": _int("trials", trials, lo=1),
+           "input_dim": _int("input_dim", input_dim, lo=1, hi=_INPUT_DIM_MAX),
+           "steps": _int("steps", steps, lo=8, hi=_INT32_MAX),
+           "t0": _int("t0", t0, lo=2, hi=_INT32_MAX), "tied": _bool("tied", tied),
+           "trials": _int("trials", trials, lo=1, hi=_INT32_MAX),
            "input_var": _float("input_var", input_var, lo=0.0),
            "seed": _int("seed", seed, lo=0, hi=2**64 - 1),
-           "jacobians": _int("jacobians", jacobians, lo=0),
-           "gru_variant": _variant(gru_variant), "spectral_radius": bool(spectral_radius),
-           "input_steps": _int("input_steps", input_steps, lo=-1)}
+           "jacobians": _int("jacobians", jacobians, lo=0, hi=_INT32_MAX),
+           "gru_variant": _variant(gru_variant),
+           "spectral_radius": _bool("spectral_radius", spectral_radius),
+           "input_steps": _int("input_steps", input_steps, lo=-1, hi=_INT32_MAX)}
     text, traj = _rnnmft.simulate(_dumps(req, "init"))
     out = json.loads(text)
     out["trajectories"] = dict(traj)
@@ -405,16 +452,17 @@ def preset(name, cell, *, width=128, input_dim=1, seq_len=1000):
     """The Gaussian moments of a preset (docs/cells.md §Presets) for ``width`` units and
     ``input_dim`` inputs, as a spec dict (chrono's T_max defaults to seq_len)."""
     if not isinstance(name, str) or name.split(":")[0] not in PRESETS:
-        raise ValueError(f"unknown init preset {name!r} (expected pytorch, keras, "
+        raise ValueError(f"unknown init preset {_show(name)} (expected pytorch, keras, "
                          f"orthogonal[:gain], chrono[:T_max])")
     return json.loads(_rnnmft.preset(name, _cell(cell), _int("width", width, lo=2, hi=20000),
-                                     _int("input_dim", input_dim, lo=1), _seq_len(seq_len)))
+                                     _int("input_dim", input_dim, lo=1, hi=_INPUT_DIM_MAX),
+                                     _seq_len(seq_len)))
 
 
 def load_spec(path):
     """A spec file (``rnnmft critical -o``, docs/cells.md §Init spec), strictly checked, as a
     dict."""
-    return json.loads(_rnnmft.load_spec(os.fspath(path)))
+    return json.loads(_rnnmft.load_spec(_path("path", path)))
 
 
 def check_spec(spec):
@@ -432,6 +480,7 @@ def draw(spec, input_size, hidden_size, seed=0):
     with PyTorch's names, shapes and gate order."""
     if not isinstance(spec, dict):
         raise ValueError(f"a spec must be a dict (got {type(spec).__name__})")
-    return dict(_rnnmft.draw_layer(_dumps(spec), _int("input_size", input_size, lo=1),
+    return dict(_rnnmft.draw_layer(_dumps(spec),
+                                   _int("input_size", input_size, lo=1, hi=_INPUT_DIM_MAX),
                                    _int("hidden_size", hidden_size, lo=2, hi=20000),
                                    _int("seed", seed, lo=0, hi=2**64 - 1)))

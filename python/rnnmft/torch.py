@@ -124,7 +124,7 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
     seed = _rnnmft_pkg._int("seed", seed, lo=0, hi=2**64 - 1)
     params = dict(module.named_parameters())
     multi = len({ly.layer for ly in layers}) > 1
-    run_stacked = bool(stacked) and multi and T <= _STACKED_MAX_LEN
+    run_stacked = _rnnmft_pkg._bool("stacked", stacked) and multi and T <= _STACKED_MAX_LEN
     content = _CONTENT[cell]
     nu_fixed = any(k == f"{content}.input_std" for k in _fix_keys(fixes))
 
@@ -257,7 +257,9 @@ def estimate_spec(module, layer=0, direction="forward"):
     for ly in layers:
         if ly.layer == layer and ly.direction == direction:
             return _estimate(cell, N, ly, params, has_bias)
-    raise ValueError(f"{type(module).__name__} has no layer {layer} direction {direction!r}")
+    show = _rnnmft_pkg._show  # bounded: a nested argument must not end in a RecursionError
+    raise ValueError(f"{type(module).__name__} has no layer {show(layer)} direction "
+                     f"{show(direction)}")
 
 
 def _estimate(cell, N, ly, params, has_bias):
@@ -383,7 +385,7 @@ def diagnose(module, seq_len, *, input_var=1.0, gru_variant=None, tied_check=Fal
     R0 = _rnnmft_pkg._float("input_var", input_var, lo=0.0)
     variant = _gru_variant(cell, gru_variant)
     params = dict(module.named_parameters())
-    run_stacked = bool(stacked) and T <= _STACKED_MAX_LEN
+    run_stacked = _rnnmft_pkg._bool("stacked", stacked) and T <= _STACKED_MAX_LEN
     out = Diagnosis()
     results = {}  # layer → two-time results per direction
     ms_prev = {}  # layer → mean squares per direction

@@ -76,6 +76,8 @@ def _read(path):
         header = json.loads(raw[8:8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _bad(path, f"header is not valid JSON ({e})") from None
+    except RecursionError:  # json's decoder recurses once per level of nesting
+        raise _bad(path, "header is nested too deeply to be a safetensors header") from None
     if not isinstance(header, dict):
         raise _bad(path, "header is not a JSON object")
     meta = header.pop("__metadata__", None) or {}
@@ -85,12 +87,16 @@ def _read(path):
     out = {}
     for name, h in header.items():
         try:
-            dtype, shape, (b, e) = h["dtype"], [int(s) for s in h["shape"]], h["data_offsets"]
+            dtype, shape, (b, e) = h["dtype"], list(h["shape"]), h["data_offsets"]
         except (KeyError, TypeError, ValueError):
             raise _bad(path, f"tensor '{name}' has a malformed header entry (needs dtype, shape "
                              "and data_offsets [begin, end])") from None
-        if dtype not in _DTYPES:
-            raise _bad(path, f"tensor '{name}' has dtype {dtype}; readable: "
+        # JSON integers only: int() would take 1.5, true or "1" as a dimension.
+        if not all(type(s) is int for s in shape):
+            raise _bad(path, f"tensor '{name}' has shape {json.dumps(shape)[:100]}: not a list "
+                             "of integers")
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
+            raise _bad(path, f"tensor '{name}' has dtype {str(dtype)[:60]}; readable: "
                              f"{', '.join(_DTYPES)}")
         if not (isinstance(b, int) and isinstance(e, int) and 0 <= b <= e):
             raise _bad(path, f"tensor '{name}' has data_offsets [{b}, {e}]")
@@ -98,7 +104,9 @@ def _read(path):
             raise _bad(path, f"truncated: tensor '{name}' ends at byte {e} of the data, the file "
                              f"holds {len(data)}")
         dt = np.dtype(_DTYPES[dtype])
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = 1
+        for s in shape:  # Python ints: np.prod in int64 overflows (2^64) or wraps to 0
+            count *= s
         if any(s < 0 for s in shape) or count * dt.itemsize != e - b:
             raise _bad(path, f"tensor '{name}' holds {e - b} bytes, its shape {shape} and dtype "
                              f"{dtype} need {count * dt.itemsize}")

@@ -27,6 +27,45 @@
 #include "util/json_read.h"
 
 namespace rnnmft::cli {
+
+namespace {
+
+// What `report` accepts from results.jsonl: whole lines of runs of the directory's grid, one per
+// run. Lines written before results carried the spec hash ("sweep") or train_curve are read; one
+// that carries a spec hash must carry this spec's.
+sweep::LineCheck report_lines(const sweep::SweepSpec& spec) {
+  auto ids = std::make_shared<std::map<std::string, nlohmann::json>>();
+  for (size_t r = 0; r < spec.size(); ++r) {
+    nlohmann::json p = spec.point(r);
+    const std::string id = sweep::run_id(p);
+    (*ids)[id] = std::move(p);
+  }
+  const std::string hash = spec.runs_hash();
+  auto seen = std::make_shared<std::map<std::string, std::string>>();  // run → its line's place
+  return [ids, hash, seen](const nlohmann::json& l, const std::string& where) {
+    // "sweep" and "train_curve" came later than the rest; report.py reads lines without them.
+    for (const auto& k : sweep::result_keys())
+      if (k != "sweep" && k != "train_curve" && !l.contains(k))
+        fail("{}: not a whole results line: '{}' is missing", where, k);
+    sweep::check_line_types(l, where);
+    const std::string id = l["run"].get<std::string>();
+    auto it = ids->find(id);
+    if (it == ids->end())
+      fail("{}: run {} is not a run of this directory's sweep.json", where, id);
+    if (l["params"] != it->second)
+      fail("{}: run {} has parameters {}, but sweep.json's run {} has {}", where, id,
+           l["params"].dump(), id, it->second.dump());
+    if (l.contains("sweep") && l["sweep"] != hash)
+      fail("{}: run {} of another sweep (spec hash {}, sweep.json's is {})", where, id,
+           l["sweep"].dump(), hash);
+    // One row per run: a second line would be drawn twice.
+    if (!seen->emplace(id, where).second)
+      fail("{}: a second line of run {} (the first is {}); delete one", where, id,
+           seen->at(id));
+  };
+}
+
+}  // namespace
 namespace {
 
 namespace fs = std::filesystem;
@@ -272,7 +311,7 @@ void register_sweep(CLI::App& app) {
     if (!fs::is_regular_file(rp))
       fail("{}: no results.jsonl (is this a sweep directory? run rnnmft sweep SPEC --out DIR)",
            absolute_path(ra->dir));
-    const std::vector<json> runs = sweep::read_results(rp);
+    const std::vector<json> runs = sweep::read_results(rp, report_lines(spec));
     if (runs.empty()) fail("{}: no finished runs yet", absolute_path(ra->dir));
     double thr = ra->threshold;
     if (thr_opt->count() == 0)

@@ -4,10 +4,13 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
+#include <limits>
 #include <new>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cells/cell_type.h"
@@ -88,7 +91,20 @@ class Request {
   const nlohmann::json& at(const char* k) const { return j_.at(k); }
   template <typename T>
   T get(const char* k, T dflt) const {
-    return has(k) ? j_.at(k).get<T>() : dflt;
+    if (!has(k)) return dflt;
+    const nlohmann::json& v = j_.at(k);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // nlohmann's get<int> narrows silently (2^32 + 5 becomes 5, 10^12 a negative count): a
+      // number out of T's range must be refused by name, not run wrapped.
+      if (!v.is_number_integer()) fail("{} must be an integer (got {})", k, v.dump());
+      using L = std::numeric_limits<T>;
+      const bool in_range = v.is_number_unsigned()
+                                ? v.get<uint64_t>() <= uint64_t(L::max())
+                                : v.get<int64_t>() >= int64_t(L::min()) &&
+                                      (!L::is_signed || v.get<int64_t>() <= int64_t(L::max()));
+      if (!in_range) fail("{} = {} is out of range ({} to {})", k, v.dump(), L::min(), L::max());
+    }
+    return v.get<T>();
   }
 
  private:

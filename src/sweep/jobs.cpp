@@ -137,7 +137,13 @@ JobOutcome finish_job(const StartedJob& s, int status) {
   JobOutcome o;
   const bool exit_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   for (const RunUnit* u : s.job) {
-    json line = finished_result(u->config["out"].get<std::string>());
+    json line;
+    try {
+      line = finished_result(*u);
+    } catch (const Error& e) {  // this run's failure, not the sweep's
+      o.failures.push_back(fmt::format("run {} {} failed: {}\n", u->id, u->params.dump(), e.what()));
+      continue;
+    }
     if (!line.is_null() && (exit_ok || s.job.size() > 1)) {
       o.lines.push_back(std::move(line));
       continue;

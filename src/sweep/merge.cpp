@@ -47,7 +47,7 @@ std::vector<std::string> result_files(const fs::path& d, size_t& parts_found) {
 // One line per run of `units`, from `files`; two different lines of one run, a run not of the
 // sweep or a run without a line are refused.
 std::vector<json> one_line_per_run(const std::vector<RunUnit>& units,
-                                   const std::vector<std::string>& files, const fs::path& sj,
+                                   const std::vector<std::string>& files,
                                    const std::string& dir, MergeSummary& m) {
   std::map<std::string, size_t> index;
   for (size_t k = 0; k < units.size(); ++k) index[units[k].id] = k;
@@ -60,15 +60,14 @@ std::vector<json> one_line_per_run(const std::vector<RunUnit>& units,
   };
   std::vector<json> line(units.size());
   std::vector<std::string> from(units.size());
+  // Every line is a whole line of one of the sweep's runs (a part of another sweep, or a line
+  // written by hand, is refused with its place).
+  const LineCheck ours = lines_of(units);
   for (const auto& f : files) {
-    for (auto& l : read_results(f)) {
+    for (auto& l : read_results(f, ours)) {
       ++m.lines;
       const std::string id = l["run"].get<std::string>();
-      auto it = index.find(id);
-      if (it == index.end())
-        fail("{}: run {} is not a run of the sweep in {} (a part of another sweep?)",
-             absolute_path(f), id, absolute_path(sj.string()));
-      const size_t k = it->second;
+      const size_t k = index.at(id);
       if (line[k].is_null()) {
         line[k] = std::move(l);
         from[k] = f;
@@ -116,7 +115,7 @@ MergeSummary merge_sweep(const std::string& dir) {
   const std::vector<RunUnit> units = expand(spec, dir);
   MergeSummary m;
   const std::vector<std::string> files = result_files(d, m.parts);
-  const std::vector<json> line = one_line_per_run(units, files, sj, dir, m);
+  const std::vector<json> line = one_line_per_run(units, files, dir, m);
   std::string out;
   for (const auto& l : line) out += l.dump() + "\n";
   write_file_atomic((d / "results.jsonl").string(), out);

@@ -61,6 +61,7 @@ std::string recv_text(int tag, int& from) {
 
 SweepSummary coordinate(const SweepSpec& spec, const SweepOptions& opt, int ranks) {
   std::vector<RunUnit> units = expand(spec, opt.out, git_revision());  // checked before DIR exists
+  check_runs_data(runs_to_check(units, opt), spec.source.empty() ? "sweep" : spec.source);
   const auto dir_lock = claim_sweep_dir(spec, opt);
   SweepPlan plan = plan_sweep(std::move(units), opt);
   SweepSummary sum = plan.summary;

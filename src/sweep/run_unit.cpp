@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 
 #include "data/dataset.h"
@@ -56,16 +57,168 @@ std::optional<InitSpec> init_moments(const std::string& init, CellType cell, int
   return std::nullopt;
 }
 
-json finished_result(const std::string& run_dir) {
-  const fs::path p = fs::path(run_dir) / "result.json";
-  if (!fs::is_regular_file(p)) return nullptr;
-  std::ifstream in(p);
-  try {
-    json j = parse_json(in);
-    if (j.is_object() && j.contains("run")) return j;
-  } catch (const json::exception&) {
+const std::vector<std::string>& result_keys() {
+  static const std::vector<std::string> keys = {
+      "run",  "sweep",   "params",         "spec",          "xi",
+      "xi_infinite",     "chi",            "m1",            "cell",
+      "seq_len",         "input_var",      "diverged",      "final_test_acc",
+      "final_val_acc",   "final_train_loss", "steps",       "curve",
+      "train_curve",     "seconds",        "git"};
+  return keys;
+}
+
+void check_line_types(const json& line, const std::string& where) {
+  if (!line.is_object()) fail("{}: a results line is a JSON object", where);
+  auto number_or_null = [&](const char* k) {
+    return !line.contains(k) || line[k].is_number() || line[k].is_null();
+  };
+  const bool ok =
+      line.value("run", json()).is_string() && line.value("params", json()).is_object() &&
+      (!line.contains("sweep") || line["sweep"].is_string()) &&
+      (!line.contains("spec") || line["spec"].is_object() || line["spec"].is_null()) &&
+      (!line.contains("cell") || line["cell"].is_string()) &&
+      (!line.contains("seq_len") || line["seq_len"].is_number_integer()) &&
+      (!line.contains("steps") || line["steps"].is_number_integer()) &&
+      (!line.contains("diverged") || line["diverged"].is_boolean()) &&
+      (!line.contains("xi_infinite") || line["xi_infinite"].is_boolean()) &&
+      (!line.contains("curve") || line["curve"].is_array()) &&
+      (!line.contains("train_curve") || line["train_curve"].is_array()) &&
+      number_or_null("xi") && number_or_null("chi") && number_or_null("m1") &&
+      number_or_null("input_var") && number_or_null("final_test_acc") &&
+      number_or_null("final_val_acc") && number_or_null("final_train_loss") &&
+      number_or_null("seconds");
+  if (!ok)
+    fail("{}: not a results line this program wrote (a key has the wrong type: "
+         "docs/experiments.md §Results)",
+         where);
+}
+
+void check_results_line(const json& line, const RunUnit& u, const std::string& where) {
+  if (!line.is_object()) fail("{}: a results line is a JSON object", where);
+  // Lines written before results carried the spec hash are read as the sweep's when their run
+  // and parameters are its run's: sweep.json has been matched against the spec already.
+  const bool legacy = !line.contains("sweep");
+  for (const auto& k : result_keys())
+    if (!line.contains(k) && !(legacy && k == "sweep"))
+      fail("{}: not a whole results line: '{}' is missing (the sweep writes every key of "
+           "docs/experiments.md §Results)",
+           where, k);
+  check_line_types(line, where);
+  if (line["run"] != u.id)
+    fail("{}: the line of run {}, not of run {}", where, line["run"].dump(), u.id);
+  if (!legacy && line["sweep"] != u.sweep)
+    fail("{}: run {} of another sweep (spec hash {}, this sweep's is {}): its settings differ, so "
+         "its results are not this run's",
+         where, u.id, line["sweep"].dump(), u.sweep);
+  if (line["params"] != u.params)
+    fail("{}: run {} has parameters {}, but this sweep's run {} has {}", where, u.id,
+         line["params"].dump(), u.id, u.params.dump());
+}
+
+namespace {
+
+// Whether `name` in a run directory is what the sweep itself puts there before the run writes
+// unit.json: the run's lock, the output of its process, a unit.json being written.
+bool sweeps_own_file(const std::string& name) {
+  return name == ".lock" || name == "output.log" || name == "unit.json" ||
+         name.rfind("unit.json.tmp.", 0) == 0;
+}
+
+// A unit.json written before units carried the spec hash: its run's if its settings are.
+bool legacy_unit_matches(const json& theirs, const RunUnit& u) {
+  if (theirs.value("run", json()) != u.id || theirs.value("params", json()) != u.params ||
+      !theirs.contains("config") || !theirs["config"].is_object())
+    return false;
+  json a = theirs["config"], b = u.config;
+  a.erase("out");
+  b.erase("out");
+  return a == b && theirs.value("spec_overrides", json()) == u.spec_overrides &&
+         theirs.value("critical_fix", json()) == u.critical_fix &&
+         theirs.value("critical_criterion", json()) == u.critical_criterion;
+}
+
+}  // namespace
+
+void check_run_dir(const RunUnit& u) {
+  const fs::path dir(u.config.at("out").get<std::string>());
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  const std::string shown = absolute_path(dir.string());
+  const std::string advice =
+      "move it out of the way (or delete it) and rerun: the sweep trains the run again there";
+  if (!fs::is_directory(dir))
+    fail("{}: run {}'s directory is not a directory; {}", shown, u.id, advice);
+  bool other_files = false;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (!sweeps_own_file(e.path().filename().string())) other_files = true;
+  const fs::path uj = dir / "unit.json";
+  if (!fs::is_regular_file(uj)) {
+    if (other_files)
+      fail("{}: holds files but no unit.json: not a run directory of this sweep; {}", shown,
+           advice);
+    return;
   }
-  return nullptr;
+  json theirs;
+  try {
+    std::ifstream in(uj);
+    theirs = parse_json(in);
+  } catch (const json::exception& e) {
+    fail("{}: not valid JSON ({}); {}", absolute_path(uj.string()), e.what(), advice);
+  }
+  if (theirs.is_object() && !theirs.contains("sweep") && legacy_unit_matches(theirs, u)) return;
+  if (!theirs.is_object() || theirs.value("run", json()) != u.id ||
+      theirs.value("sweep", json()) != u.sweep || theirs.value("params", json()) != u.params) {
+    const bool obj = theirs.is_object();
+    const char* whose = !obj || !theirs.contains("sweep")        ? "a run of an older sweep with other settings, or of no sweep"
+                        : theirs.value("run", json()) == u.id ? "this run in another sweep"
+                                                              : "another run";
+    fail("{}: the directory of {} (run {}, spec hash {}, parameters {}), not of this sweep's run "
+         "{} (spec hash {}, parameters {}); {}",
+         absolute_path(uj.string()), whose, obj ? theirs.value("run", json()).dump() : "?",
+         obj ? theirs.value("sweep", json()).dump() : "?",
+         obj ? theirs.value("params", json()).dump() : "?", u.id, u.sweep, u.params.dump(),
+         advice);
+  }
+}
+
+void check_runs_data(const std::vector<const RunUnit*>& units, const std::string& source) {
+  // Per task and data directory: the largest batch and the run that asks for it.
+  std::map<std::string, const RunUnit*> largest;
+  for (const RunUnit* u : units) {
+    const std::string key = u->config.at("task").dump() + "\n" + u->config.value("data_dir", "");
+    const RunUnit*& l = largest[key];
+    if (!l || u->config.at("batch").get<int>() > l->config.at("batch").get<int>()) l = u;
+  }
+  std::vector<Task> loaded;  // keeps each data set loaded once (shared_dataset) for the next task
+  for (const auto& [key, u] : largest) {
+    const std::string where = fmt::format("{}: run {} ({})", source, u->id, u->params.dump());
+    TrainConfig cfg = TrainConfig::from_json(u->config, where);
+    try {
+      loaded.push_back(run_task(cfg));
+      const Task& task = loaded.back();
+      if (size_t(cfg.batch) > task.size(Split::Train))
+        fail("batch {} is larger than the {} training examples of {}", cfg.batch,
+             task.size(Split::Train), cfg.task.name);
+    } catch (const Error& e) {
+      fail("{}: {}", where, e.what());
+    }
+  }
+}
+
+json finished_result(const RunUnit& u) {
+  const fs::path p = fs::path(u.config.at("out").get<std::string>()) / "result.json";
+  if (!fs::is_regular_file(p)) return nullptr;
+  const std::string where = absolute_path(p.string());
+  std::ifstream in(p);
+  json j;
+  try {
+    j = parse_json(in);
+  } catch (const json::exception& e) {
+    fail("{}: not valid JSON ({}); delete it and rerun (the run is trained again)", where,
+         e.what());
+  }
+  check_results_line(j, u, where);
+  return j;
 }
 
 namespace {
@@ -249,13 +402,14 @@ json run_unit(const RunUnit& u, const HubSlot* slot) {
   TrainConfig cfg = TrainConfig::from_json(u.config, where);
   cfg.out = u.config.at("out").get<std::string>();
   const fs::path dir(cfg.out), spec_path = dir / "init_spec.json", log_path = dir / "log.jsonl";
+  check_run_dir(u);
   const bool resume = open_unit_dir(u, dir, where);
   const Task task = run_task(cfg);
   const TaskInputStats stats = task_input_stats(task);
   if (!resume) write_unit_spec(u, cfg, task, stats, spec_path, where);
   const json metrics = train_unit(cfg, resume, slot, log_path);
 
-  json line = {{"run", u.id}, {"params", u.params}};
+  json line = {{"run", u.id}, {"sweep", u.sweep}, {"params", u.params}};
   add_theory(line, cfg, task, stats, spec_path);
   line["cell"] = cfg.cell;
   line["seq_len"] = task.seq_len();

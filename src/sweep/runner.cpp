@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -55,19 +56,13 @@ void prepare_out_dir(const SweepSpec& spec, const std::string& out) {
     } catch (const Error& e) {
       fail("{}: not a sweep spec this program wrote ({})", absolute_path(sj.string()), e.what());
     }
-    auto runs_of = [](const SweepSpec& s) {
-      ojson c = s.canonical();
-      return c["base"].dump() + c["grid"].dump();
-    };
-    if (runs_of(theirs) != runs_of(spec))
+    if (theirs.runs_hash() != spec.runs_hash())
       fail(
           "{} holds a sweep made from a different spec ({}): its results would not be comparable. "
           "Use another --out, or the spec it was made from",
           absolute_path(out), absolute_path(sj.string()));
     return;
   }
-  if (fs::exists(dir) && !fs::is_directory(dir))
-    fail("{}: exists and is not a directory", absolute_path(out));
   if (fs::exists(dir / "results.jsonl"))
     fail("{}: has results.jsonl but no sweep.json: not a sweep directory this program made",
          absolute_path(out));
@@ -75,7 +70,7 @@ void prepare_out_dir(const SweepSpec& spec, const std::string& out) {
   write_file_atomic(sj.string(), mine);
 }
 
-std::vector<json> read_results(const std::string& results_path) {
+std::vector<json> read_results(const std::string& results_path, const LineCheck& check) {
   std::vector<json> out;
   std::ifstream in(results_path);
   std::string line;
@@ -83,10 +78,10 @@ std::vector<json> read_results(const std::string& results_path) {
   while (std::getline(in, line)) {
     ++n;
     if (line.empty()) continue;
+    json j;
     try {
-      json j = parse_json(line);
+      j = parse_json(line);
       j.at("run").get<std::string>();
-      out.push_back(std::move(j));
     } catch (const json::exception& e) {
       // A last line without its newline is one cut off by a crash (each line is written whole,
       // newline last); any other bad line is not ours to drop.
@@ -96,16 +91,41 @@ std::vector<json> read_results(const std::string& results_path) {
           "run's line again from its run directory",
           absolute_path(results_path), n, e.what());
     }
+    if (check) check(j, fmt::format("{}:{}", absolute_path(results_path), n));
+    out.push_back(std::move(j));
   }
   return out;
 }
 
+LineCheck lines_of(const std::vector<RunUnit>& units) {
+  auto index = std::make_shared<std::map<std::string, const RunUnit*>>();
+  for (const auto& u : units) (*index)[u.id] = &u;
+  const std::string hash = units.empty() ? "" : units.front().sweep;
+  return [index, hash](const json& l, const std::string& where) {
+    const std::string id = l["run"].get<std::string>();
+    auto it = index->find(id);
+    if (it == index->end())
+      fail("{}: run {} is not a run of this sweep (its grid has no such run{})", where, id,
+           l.is_object() && l.contains("sweep") && l["sweep"] != hash
+               ? fmt::format("; the line is of a sweep with spec hash {}", l["sweep"].dump())
+               : "");
+    try {
+      check_results_line(l, *it->second, where);
+    } catch (const Error& e) {
+      fail("{}. Delete that line: `rnnmft sweep` writes a finished run's line again from its run "
+           "directory",
+           e.what());
+    }
+  };
+}
+
 // Drops a crash's incomplete last line from the file itself, so that appends start on a new line.
-static std::vector<json> repair_and_read(const std::string& results_path) {
+static std::vector<json> repair_and_read(const std::string& results_path,
+                                         const LineCheck& check) {
   if (fs::exists(results_path) && drop_partial_last_line(results_path))
     fmt::print(stderr, "warning: {}: dropped an incomplete last line (a run cut off mid-write)\n",
                absolute_path(results_path));
-  return read_results(results_path);
+  return read_results(results_path, check);
 }
 
 void parse_shard(const std::string& text, int& shard, int& shards) {
@@ -147,13 +167,15 @@ SweepPlan plan_sweep(std::vector<RunUnit> units, const SweepOptions& opt) {
                                    .string()
                              : merged;
   std::set<std::string> done_before;
-  for (auto& l : repair_and_read(p.results)) {
+  const LineCheck ours = lines_of(p.units);
+  for (auto& l : repair_and_read(p.results, ours)) {
     done_before.insert(l["run"].get<std::string>());
     p.earlier.push_back(std::move(l));
   }
   // A sharded sweep after a merge (or a re-sharded one): what results.jsonl holds is done.
   if (p.results != merged)
-    for (const auto& l : read_results(merged)) done_before.insert(l["run"].get<std::string>());
+    for (const auto& l : read_results(merged, ours)) done_before.insert(l["run"].get<std::string>());
+  std::vector<json> adopted;  // appended once every run has been checked: a refusal adds nothing
   for (size_t k = 0; k < p.units.size(); ++k) {
     if (int(k % size_t(opt.shards)) != opt.shard) continue;
     const RunUnit& u = p.units[k];
@@ -162,30 +184,65 @@ SweepPlan plan_sweep(std::vector<RunUnit> units, const SweepOptions& opt) {
       ++p.summary.already;
       continue;
     }
-    // Finished, but its line never reached this results file (a kill, another sharding).
-    json r = finished_result(u.config["out"].get<std::string>());
+    // A run another sweep process is training (another sharding, an MPI job) is its to check
+    // and finish: start_job leaves it to that process.
+    const fs::path rd(u.config.at("out").get<std::string>());
+    std::optional<FileLock> run_lock;
+    if (fs::is_directory(rd)) {
+      run_lock.emplace((rd / ".lock").string(), false);
+      if (!run_lock->held()) {
+        p.todo.push_back(&u);
+        continue;
+      }
+    }
+    // Its directory is the run's own (not a copied or stale runs/ of another sweep), and when
+    // finished but its line never reached this results file (a kill, another sharding), that line.
+    check_run_dir(u);
+    json r = finished_result(u);
     if (!r.is_null()) {
-      append_line(p.results, r.dump());
       ++p.summary.already;
-      p.earlier.push_back(std::move(r));
+      adopted.push_back(std::move(r));
       continue;
     }
     p.todo.push_back(&u);
   }
+  for (auto& r : adopted) {
+    append_line(p.results, r.dump());
+    p.earlier.push_back(std::move(r));
+  }
   return p;
 }
 
+std::vector<const RunUnit*> runs_to_check(const std::vector<RunUnit>& units,
+                                          const SweepOptions& opt) {
+  std::vector<const RunUnit*> out;
+  for (size_t k = 0; k < units.size(); ++k)
+    if (int(k % size_t(opt.shards)) == opt.shard &&
+        !fs::exists(fs::path(units[k].config.at("out").get<std::string>()) / "result.json"))
+      out.push_back(&units[k]);
+  return out;
+}
+
 std::unique_ptr<FileLock> claim_sweep_dir(const SweepSpec& spec, const SweepOptions& opt) {
-  prepare_out_dir(spec, opt.out);
-  if (opt.shards > 1) fs::create_directories(fs::path(opt.out) / "parts");
+  const fs::path dir(opt.out);
+  if (fs::exists(dir) && !fs::is_directory(dir))
+    fail("{}: exists and is not a directory", absolute_path(opt.out));
+  if (fs::exists(dir / "results.jsonl") && !fs::exists(dir / "sweep.json"))
+    fail("{}: has results.jsonl but no sweep.json: not a sweep directory this program made",
+         absolute_path(opt.out));
+  fs::create_directories(opt.shards > 1 ? dir / "parts" : dir);
   // One sweep (or one copy of a shard) per directory at a time: two would train the same runs
-  // and append twice.
+  // and append twice. Nothing is written before this lock is held.
   auto lock = std::make_unique<FileLock>(lock_path(opt), false);
   if (!lock->held())
     fail("{}: another rnnmft sweep{} is running in this directory (wait for it, or stop it and "
          "rerun to resume)",
          absolute_path(opt.out),
          opt.shards > 1 ? fmt::format(" of shard {}/{}", opt.shard, opt.shards) : "");
+  // Shards of two specs hold different locks: sweep.json is checked and written by one of them
+  // at a time, so the second sees the first's spec and refuses.
+  FileLock spec_lock((dir / ".spec.lock").string());
+  prepare_out_dir(spec, opt.out);
   return lock;
 }
 
@@ -326,6 +383,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   // Every run's settings are checked (expand) before the directory exists: a spec refused here
   // leaves nothing that would make its corrected version "a different spec".
   std::vector<RunUnit> expanded = expand(spec, opt.out, git_revision());
+  check_runs_data(runs_to_check(expanded, opt), spec.source.empty() ? "sweep" : spec.source);
   const auto dir_lock = claim_sweep_dir(spec, opt);
   const SweepPlan plan = plan_sweep(std::move(expanded), opt);
   SweepSummary sum = plan.summary;

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,12 +46,23 @@ struct SweepSummary {
   size_t busy = 0;  // left to another sweep process that holds the run's lock
 };
 
-// Creates DIR and DIR/sweep.json, or checks that an existing DIR was made by the same spec.
+// Creates DIR/sweep.json, or checks that an existing one was written for the same runs (base and
+// grid). Called with the sweep's lock held, under DIR/.spec.lock: two sweeps started at once on a
+// fresh DIR cannot both write it.
 void prepare_out_dir(const SweepSpec& spec, const std::string& out);
 
-// The lines of a results.jsonl (none when it does not exist), each an object with "run"; an
-// incomplete last line from a crash is skipped, any other bad line is an error naming it.
-std::vector<nlohmann::json> read_results(const std::string& results_path);
+// Checks one line of a results file; `where` is "path:line". Throws an Error to refuse it.
+using LineCheck = std::function<void(const nlohmann::json& line, const std::string& where)>;
+
+// The lines of a results.jsonl (none when it does not exist), each an object with "run" and
+// passing `check` when given; an incomplete last line from a crash is skipped, any other bad line
+// is an error naming it.
+std::vector<nlohmann::json> read_results(const std::string& results_path,
+                                         const LineCheck& check = {});
+
+// A LineCheck for the results of `units` (one sweep): the line's run is one of them and the line
+// is a whole line of that run (check_results_line).
+LineCheck lines_of(const std::vector<RunUnit>& units);
 
 // The revision of the sources this program was built from ("unknown" outside a git checkout).
 std::string git_revision();
@@ -69,6 +81,11 @@ struct SweepPlan {
 };
 // `units`: expand(spec, opt.out, git_revision()), made before the directory is claimed.
 SweepPlan plan_sweep(std::vector<RunUnit> units, const SweepOptions& opt);
+
+// The runs of this shard whose directories hold no result.json yet: those whose data must be
+// there (check_runs_data) before the sweep starts.
+std::vector<const RunUnit*> runs_to_check(const std::vector<RunUnit>& units,
+                                          const SweepOptions& opt);
 
 // A job's process, started (`exe sweep-run` for one run, `exe sweep-run-pack` for several): the
 // locks of its runs are held until it is finished; runs whose lock another sweep process holds

@@ -3,14 +3,17 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "spec/init_spec.h"
 #include "sweep/run_unit.h"
 #include "theory/critical.h"
 #include "train/trainer.h"
+#include "train/weights_io.h"
 #include "util/error.h"
 #include "util/json_read.h"
 
@@ -252,7 +255,9 @@ SweepSpec SweepSpec::parse(const ojson& j, const std::string& where) {
     }
   }
   s.source = where;
-  if (s.size() > 1000000) fail("{}: the grid has {} runs (at most 1000000)", where, s.size());
+  if (s.size() > 1000000)
+    fail("{}: the grid has {} runs (at most 1000000)", where,
+         s.size() == SIZE_MAX ? std::string("2^64 or more") : std::to_string(s.size()));
   return s;
 }
 
@@ -281,9 +286,19 @@ ojson SweepSpec::canonical() const {
 }
 
 size_t SweepSpec::size() const {
+  // Saturating: 8 axes of 256 values are 2^64 runs, which would wrap to 0.
   size_t n = 1;
-  for (const auto& a : axes) n *= a.values.size();
+  for (const auto& a : axes) {
+    const size_t k = a.values.size();
+    if (k != 0 && n > SIZE_MAX / k) return SIZE_MAX;
+    n *= k;
+  }
   return n;
+}
+
+std::string SweepSpec::runs_hash() const {
+  const ojson c = canonical();
+  return stable_hash(c["base"].dump() + c["grid"].dump());
 }
 
 std::string run_id(const json& params) { return fmt::format("r{}", stable_hash(params.dump())); }
@@ -292,6 +307,7 @@ std::string stable_hash(const std::string& text) { return fmt::format("{:016x}",
 
 json RunUnit::to_json() const {
   return {{"run", id},
+          {"sweep", sweep},
           {"params", params},
           {"config", config},
           {"spec_overrides", spec_overrides},
@@ -305,6 +321,7 @@ RunUnit RunUnit::from_json(const json& j, const std::string& where) {
   RunUnit u;
   try {
     u.id = j.at("run");
+    u.sweep = j.at("sweep");
     u.params = j.at("params");
     u.config = j.at("config");
     u.spec_overrides = j.at("spec_overrides");
@@ -318,10 +335,9 @@ RunUnit RunUnit::from_json(const json& j, const std::string& where) {
   return u;
 }
 
-namespace {
-
 // Run r's value on each axis: the mixed-radix digits of r, the last axis fastest.
-json grid_point(const SweepSpec& spec, size_t r) {
+json SweepSpec::point(size_t r) const {
+  const SweepSpec& spec = *this;
   json params = json::object();
   size_t rest = r;
   std::vector<size_t> digit(spec.axes.size());
@@ -333,6 +349,8 @@ json grid_point(const SweepSpec& spec, size_t r) {
     params[spec.axes[a].name] = spec.axes[a].values[digit[a]];
   return params;
 }
+
+namespace {
 
 // The init's settings of one run: an existing spec or weights file (made absolute, so that the
 // run resumes from any working directory), gate.params of its cell, spec parameters on an init
@@ -367,6 +385,32 @@ void check_unit_init(RunUnit& u, json& cfg, const std::string& where) {
       u.critical_criterion != "untied")
     fail("{}: critical_criterion must be tied or untied (got \"{}\")", where,
          u.critical_criterion);
+}
+
+// The init files of the runs, read once per (file, cell, width) as each run would read them: a
+// spec file whole, a weights file's header (its shapes against the run's cell and width).
+void check_init_files(const std::vector<RunUnit>& units, const std::string& source) {
+  std::set<std::string> seen;
+  for (const auto& u : units) {
+    const std::string init = u.config.at("init"), cell = u.config.at("cell"),
+                      gru = u.config.at("gru_variant");
+    const int hidden = u.config.at("hidden");
+    if (is_preset(init) || init == "critical" ||
+        !seen.insert(fmt::format("{}\n{}\n{}\n{}", init, cell, gru, hidden)).second)
+      continue;
+    try {
+      if (is_weights_init(init)) {
+        check_weights_file(init, {parse_cell(cell), parse_gru_variant(gru), 0, hidden, 0});
+      } else {
+        const InitSpec s = load_spec_file(init);
+        if (s.cell != parse_cell(cell))
+          fail("init spec {} is for {}, but the run's cell is {}", absolute_path(init),
+               cell_name(s.cell), cell);
+      }
+    } catch (const Error& e) {
+      fail("{}: run {} ({}): {}", source, u.id, u.params.dump(), e.what());
+    }
+  }
 }
 
 // One run of the grid: its id, configuration (checked) and what the sweep changes in its init.
@@ -420,7 +464,10 @@ std::vector<RunUnit> expand(const SweepSpec& spec, const std::string& out_dir,
   const size_t n = spec.size();
   units.reserve(n);
   for (size_t r = 0; r < n; ++r)
-    units.push_back(make_unit(spec, grid_point(spec, r), out_dir, git));
+    units.push_back(make_unit(spec, spec.point(r), out_dir, git));
+  const std::string hash = spec.runs_hash();
+  for (auto& u : units) u.sweep = hash;
+  check_init_files(units, spec.source.empty() ? "sweep" : spec.source);
   // Distinct parameters give distinct ids; a collision would merge two runs' results.
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < units.size(); ++i)

@@ -33,12 +33,19 @@ struct SweepSpec {
   static SweepSpec load(const std::string& path);
   // The normalised spec, as stored in DIR/sweep.json (what "the same spec" means on resume).
   ojson canonical() const;
-  size_t size() const;  // number of runs
+  // What defines its runs (base and grid; not name, description or report), hashed: every
+  // results line and run directory of the sweep carries it.
+  std::string runs_hash() const;
+  // The number of runs; SIZE_MAX when the product of the axes' lengths does not fit.
+  size_t size() const;
+  // Run r's value on each axis (r < size(); the first axis slowest).
+  nlohmann::json point(size_t r) const;
 };
 
 // One run of a sweep, self-contained: what to train and where.
 struct RunUnit {
   std::string id;                 // stable: derived from params alone
+  std::string sweep;              // SweepSpec::runs_hash of the sweep it belongs to
   nlohmann::json params;          // axis name → value
   nlohmann::json config;          // TrainConfig JSON (out = the run directory)
   nlohmann::json spec_overrides;  // "gate.param" → value
@@ -52,7 +59,8 @@ struct RunUnit {
 };
 
 // Stable id of a run from its axis values: "r" + 16 hex digits of a 64-bit FNV-1a hash of the
-// canonical JSON of params (keys sorted, integers as integers).
+// canonical JSON of params (keys sorted, integers as integers). The hash starts from
+// 1469598103934665603, not FNV's 14695981039346656037: ids already in results files depend on it.
 std::string run_id(const nlohmann::json& params);
 // 16 hex digits of the 64-bit FNV-1a hash of `text`.
 std::string stable_hash(const std::string& text);

@@ -58,6 +58,11 @@ void apply_fix(InitSpec& spec, const std::string& fix, const std::string& flag) 
     fail("{} '{}': '{}' is not a number", flag, fix, val);
   }
   if (!std::isfinite(v)) fail("{} '{}': not finite", flag, fix);
+  // The bound a spec file has (docs/cells.md §Init spec): refused here, where a sweep checks its
+  // runs, rather than in every run.
+  if (std::abs(v) > 1e6)
+    fail("{} '{}': {} is beyond ±1e6 (the weights are floats; nothing trains there)", flag, fix,
+         val);
   if (key.find("bias_mean") == std::string::npos && v < 0)
     fail("{} '{}': standard deviations are ≥ 0", flag, fix);
   param_ref(spec, key) = v;

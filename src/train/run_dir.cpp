@@ -114,23 +114,36 @@ Task run_task(const TrainConfig& cfg) {
 void check_run_inputs(const TrainConfig& cfg, const Task& task) {
   if (size_t(cfg.batch) > task.size(Split::Train))
     fail("--batch {} is larger than the {} training examples", cfg.batch, task.size(Split::Train));
-  // Beyond the data set (in memory already): the training batch with every step's gates and
-  // states for the backward sweep (CPU engine; the CUDA engine keeps those on the GPU), a
-  // second copy of its inputs, and the inputs of an evaluation batch of up to 256 sequences
-  // (evaluation keeps no states). Measured at
-  // T = 8192, I = 32768, B = 1: 3.1 GiB beyond the data, for 3.0 estimated here.
+  // Beyond the data set (in memory already): the parameters with their gradients and optimizer
+  // state, the training batch with every step's gates and states for the backward sweep (CPU
+  // engine; the CUDA engine keeps those on the GPU), a second copy of its inputs, the backward
+  // sweep's per-step buffers (training_memory_bytes), and the inputs of an evaluation batch of up
+  // to 256 sequences (evaluation keeps no states). Measured at T = 8192, I = 32768, B = 1:
+  // 3.1 GiB beyond the data, for 3.0 estimated here.
+  const CellType cell = parse_cell(cfg.cell);
   const uint64_t T = uint64_t(task.seq_len()), B = uint64_t(cfg.batch), N = uint64_t(cfg.hidden),
-                 I = uint64_t(task.input_dim()), G = uint64_t(input_gates(parse_cell(cfg.cell)));
+                 I = uint64_t(task.input_dim()), G = uint64_t(input_gates(cell));
   auto limited = [](size_t n, int64_t limit) {
     return limit > 0 ? std::min<uint64_t>(n, uint64_t(limit)) : uint64_t(n);
   };
   const uint64_t Be =
       std::min<uint64_t>(256, std::max(limited(task.size(Split::Val), cfg.eval_limit),
                                        limited(task.size(Split::Test), cfg.test_limit)));
-  const uint64_t inputs = 4 * T * I, states = 4 * T * (G * N + 3 * N);
-  check_fits_available(inputs * (2 * B + Be) + states * (cfg.device == "cuda" ? 0 : B),
+  const double states = cfg.device == "cuda" ? 4.0 * double(T * B) * double(G * N + 3 * N) : 0;
+  const double bytes =
+      double(training_memory_bytes({.input_gates = input_gates(cell),
+                                    .recurrent_gates = recurrent_gates(cell),
+                                    .hidden = cfg.hidden,
+                                    .input_dim = task.input_dim(),
+                                    .classes = task.num_classes(),
+                                    .batch = cfg.batch,
+                                    .seq_len = task.seq_len(),
+                                    .optimizer_slots = optimizer_slots(cfg.optimizer)})) -
+      states + 4.0 * double(T) * double(I) * double(Be);
+  check_fits_available(uint64_t(std::min(bytes, 1.8e19)),
                        fmt::format("training with T = {}, batch {}, {} inputs per step and {} "
-                                   "hidden units (and an evaluation batch of {})",
+                                   "hidden units (parameters, gradients, optimizer state, every "
+                                   "step's states, and an evaluation batch of {})",
                                    T, B, I, N, Be));
   warn_if_more_threads_than_cores(cfg.threads);
 }

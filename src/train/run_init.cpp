@@ -27,9 +27,10 @@ bool all_finite(const AlignedVector<float>& v) {
 
 namespace {
 
-// Keeps the log consistent with a checkpoint: drops entries after `step`. Returns whether a
-// periodic validation at `step` stays in it.
-bool truncate_log(const std::string& path, int64_t step) {
+// Keeps the log consistent with a checkpoint: drops entries after `step`, and with
+// `drop_train_at_step` the training line at `step` (a last step's line whose window the
+// checkpoint carries on). Returns whether a periodic validation at `step` stays in it.
+bool truncate_log(const std::string& path, int64_t step, bool drop_train_at_step) {
   std::ifstream in(path);
   std::vector<std::string> keep;
   std::string line;
@@ -39,7 +40,8 @@ bool truncate_log(const std::string& path, int64_t step) {
       const json j = parse_json(line);
       const int64_t s = j.value("step", int64_t(0));
       // The final evaluation of the interrupted run is not part of the continued one.
-      if (s <= step && !j.contains("test_loss")) {
+      if (s <= step && !j.contains("test_loss") &&
+          !(drop_train_at_step && s == step && j.contains("loss"))) {
         keep.push_back(line);
         val_at_step |= s == step && j.contains("val_loss");
       }
@@ -105,10 +107,34 @@ RunStart restore_checkpoint(const RunDir& d, const TrainConfig& cfg, RnnModel<fl
          absolute_path(ck_path), s.step, s.wall_before);
   if (s.step > cfg.steps)
     fail("{}: checkpoint is at step {}, beyond --steps {}", ck_path, s.step, cfg.steps);
+  // The log window open at the checkpoint (steps since the last --log-every line, their summed
+  // loss and accuracy): the next line then averages the same steps as the uninterrupted run's.
+  const bool has_window = ck.metadata.count("log_window_steps") > 0;
+  if (has_window) {
+    const std::string where = absolute_path(ck_path) + ": metadata 'log_window_";
+    s.window.n = parse_int64_strict(ck.meta("log_window_steps"), where + "steps'");
+    s.window.loss = parse_double_strict(ck.meta("log_window_loss"), where + "loss'");
+    s.window.accuracy = parse_double_strict(ck.meta("log_window_accuracy"), where + "accuracy'");
+    // At most the steps since the last multiple of --log-every (fewer after a resume from a
+    // checkpoint that had no window).
+    if (s.window.n < 0 || s.window.n > s.step % cfg.log_every ||
+        !std::isfinite(s.window.loss) || !std::isfinite(s.window.accuracy))
+      fail("{}: metadata 'log_window_*' = {}, {}, {} do not fit step {} with --log-every {}",
+           absolute_path(ck_path), s.window.n, s.window.loss, s.window.accuracy, s.step,
+           cfg.log_every);
+  } else if (s.step % cfg.log_every != 0 && s.step < cfg.steps) {
+    // An older checkpoint lost the window: its steps are missing from the next line's averages.
+    fmt::print(stderr,
+               "warning: {} has no log window (an older checkpoint): the training line after "
+               "step {} averages only the steps after it, unlike the uninterrupted run's\n",
+               absolute_path(ck_path), s.step);
+  }
   // A finished run extended past its end logged its validation at `step` as part of the final
-  // evaluation, which the log drops: the loop redoes it where a validation is due.
-  s.revalidate = !truncate_log(d.log, s.step) && s.step > 0 && s.step % cfg.eval_every == 0 &&
-                 s.step < cfg.steps;
+  // evaluation, which the log drops: the loop redoes it where a validation is due. Its training
+  // line at a last step off the --log-every grid goes too: the restored window continues it.
+  const bool drop_train = has_window && s.window.n > 0 && s.step < cfg.steps;
+  s.revalidate = !truncate_log(d.log, s.step, drop_train) && s.step > 0 &&
+                 s.step % cfg.eval_every == 0 && s.step < cfg.steps;
   return s;
 }
 

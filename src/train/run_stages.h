@@ -58,11 +58,20 @@ Task run_task(const TrainConfig& cfg);
 // of the training and evaluation batches; warns of more threads than cores.
 void check_run_inputs(const TrainConfig& cfg, const Task& task);
 
+// The training loss and accuracy summed over the steps since the last periodic log line: the
+// next line's averages. A checkpoint keeps them, so a resumed run's next line is the
+// uninterrupted run's.
+struct LogWindow {
+  double loss = 0, accuracy = 0;
+  int64_t n = 0;
+};
+
 // Where the loop starts and what it carries over.
 struct RunStart {
   int64_t step = 0;
   double wall_before = 0;   // training time of the earlier processes
   bool revalidate = false;  // the validation due at `step` is missing from the log
+  LogWindow window;         // the log window open at `step`
 };
 
 // A resumed run: parameters and optimizer state from the checkpoint (finite, within --steps),
@@ -119,8 +128,7 @@ class TrainingLoop {
   std::unique_ptr<Progress> progress_;
   std::chrono::steady_clock::time_point t0_;
   int64_t last_ckpt_;
-  double recent_loss_ = 0, recent_acc_ = 0;
-  int recent_n_ = 0;
+  LogWindow log_window_;
   const double divergence_limit_;
 };
 

@@ -52,14 +52,19 @@ class Progress {
 namespace {
 
 void save_checkpoint(const std::string& path, const RnnModel<float>& model, Optimizer& opt,
-                     int64_t step, double wall) {
+                     int64_t step, double wall, const LogWindow& window) {
   SafeTensors st;
   st.add_f32("params", {int64_t(model.params().size())}, model.params().data());
   for (auto& [name, v] : opt.state()) st.add_f32(name, {int64_t(v->size())}, v->data());
+  // The open log window goes with the checkpoint (17 digits: the doubles round-trip exactly), so
+  // that a run resumed between two log lines writes the uninterrupted run's next line.
   st.metadata = {{"format", "rnnmft-checkpoint-1"},
                  {"step", std::to_string(step)},
                  {"wall_time_s", fmt::format("{:.17g}", wall)},
-                 {"optimizer", opt.name()}};
+                 {"optimizer", opt.name()},
+                 {"log_window_steps", std::to_string(window.n)},
+                 {"log_window_loss", fmt::format("{:.17g}", window.loss)},
+                 {"log_window_accuracy", fmt::format("{:.17g}", window.accuracy)}};
   write_safetensors(path, st);
 }
 
@@ -92,6 +97,7 @@ TrainingLoop::TrainingLoop(const TrainConfig& cfg, const RunDir& d, const Task& 
       window_(task.data_window()),
       progress_(std::make_unique<Progress>(start.step, cfg.steps)),
       last_ckpt_(start.step),
+      log_window_(start.window),
       divergence_limit_(100.0 * std::log(double(model.config().classes))) {
   engine_->set_input_window(window_.t0, window_.t1);
   t0_ = std::chrono::steady_clock::now();
@@ -139,19 +145,22 @@ void TrainingLoop::step(int64_t s) {
   engine_->apply(cfg_.clip, float(lr));
   const int64_t done = s + 1;
   const double acc = double(r.correct) / B_;
-  recent_loss_ += loss;
-  recent_acc_ += acc;
-  ++recent_n_;
-  if (done % cfg_.log_every == 0 || done == cfg_.steps) {
+  LogWindow& w = log_window_;
+  w.loss += loss;
+  w.accuracy += acc;
+  ++w.n;
+  const bool periodic = done % cfg_.log_every == 0;
+  if (periodic || done == cfg_.steps) {
     log(json{{"step", done},
-             {"loss", recent_loss_ / recent_n_},
-             {"accuracy", recent_acc_ / recent_n_},
+             {"loss", w.loss / w.n},
+             {"accuracy", w.accuracy / w.n},
              {"grad_norm", gnorm},
              {"lr", lr},
              {"time_s", wall_before_ + elapsed()}});
-    progress_->update(done, recent_loss_ / recent_n_, recent_acc_ / recent_n_, elapsed());
-    recent_loss_ = recent_acc_ = 0;
-    recent_n_ = 0;
+    progress_->update(done, w.loss / w.n, w.accuracy / w.n, elapsed());
+    // The last step's line off the --log-every grid leaves its window open: the checkpoint keeps
+    // it, and a run extended with --resume drops that line and continues the window.
+    if (periodic) w = LogWindow{};
   }
   const bool validation_due = done % cfg_.eval_every == 0 && done != cfg_.steps,
              checkpoint_due = done % cfg_.checkpoint_every == 0 || done == cfg_.steps;
@@ -173,7 +182,7 @@ void TrainingLoop::validate(int64_t done) {
 void TrainingLoop::checkpoint(int64_t done) {
   // Only finite parameters become a checkpoint: the last one stays the last good one.
   if (!all_finite(model_.params())) diverged(done, "non-finite parameters after the update");
-  save_checkpoint(dir_.checkpoint, model_, opt_, done, wall_before_ + elapsed());
+  save_checkpoint(dir_.checkpoint, model_, opt_, done, wall_before_ + elapsed(), log_window_);
   last_ckpt_ = done;
 }
 

@@ -1,6 +1,7 @@
 #include "util/memory.h"
 
 #include <fmt/core.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,6 +129,38 @@ CgroupMemory cgroup_memory(const std::string& proc_cgroup, const std::string& mo
   return out;
 }
 
+uint64_t process_virtual_bytes() {
+  std::ifstream st("/proc/self/status");
+  std::string key;
+  uint64_t kb = 0;
+  while (st >> key)
+    if (key == "VmSize:") {
+      st >> kb;
+      break;
+    }
+  return kb * 1024;
+}
+
+uint64_t memory_cap(const std::string& text) {
+  // A number of bytes with an optional binary suffix: 512M, 4G, 1.5T.
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  std::string unit = end ? std::string(end) : "";
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  if (!unit.empty() && (unit.back() == 'i')) unit.pop_back();
+  const double scale = unit.empty()                   ? 1.0
+                       : unit == "K" || unit == "k"   ? 1024.0
+                       : unit == "M" || unit == "m"   ? 1048576.0
+                       : unit == "G" || unit == "g"   ? 1073741824.0
+                       : unit == "T" || unit == "t"   ? 1099511627776.0
+                                                      : -1.0;
+  if (end == text.c_str() || errno != 0 || !(v > 0) || scale < 0 || !std::isfinite(v * scale) ||
+      v * scale >= 1.8e19)
+    fail("RNNMFT_MAX_MEMORY='{}' is not a size (bytes, or a number with K, M, G or T: 4G)", text);
+  return uint64_t(v * scale);
+}
+
 uint64_t available_memory_bytes() {
   uint64_t have = physical_memory_bytes();
   {
@@ -143,13 +176,23 @@ uint64_t available_memory_bytes() {
   // A cgroup limit (Slurm, containers) is what the kernel enforces: what is left under it.
   const CgroupMemory cg = cgroup_memory();
   if (cg.limit > 0) have = std::min(have, cg.headroom);
+  // An address-space limit (`ulimit -v`, set by some batch systems and login nodes): what is left
+  // of it beyond the process's current virtual size.
+  struct rlimit as {};
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    const uint64_t vm = process_virtual_bytes();
+    const uint64_t limit = uint64_t(as.rlim_cur);
+    // At least 1: 0 reads as "unknown" in the checks, and here it means nothing is left.
+    have = std::min(have, limit > vm ? limit - vm : 1);
+  }
+  if (const char* cap = std::getenv("RNNMFT_MAX_MEMORY")) have = std::min(have, memory_cap(cap));
   return have;
 }
 
 void check_fits_available(uint64_t bytes, const std::string& what) {
   const uint64_t have = available_memory_bytes();
   if (have > 0 && double(bytes) > 0.9 * double(have))
-    fail("{} needs {:.1f} GiB more memory; {:.1f} GiB are available on this machine", what,
+    fail("{} needs {:.1f} GiB more memory; {:.1f} GiB are available to this process", what,
          bytes / 1073741824.0, have / 1073741824.0);
 }
 

@@ -23,9 +23,18 @@ struct CgroupMemory {
 CgroupMemory cgroup_memory(const std::string& proc_cgroup = "/proc/self/cgroup",
                            const std::string& mountinfo = "/proc/self/mountinfo");
 
-// Bytes of memory available to new allocations now (Linux: MemAvailable, and what is left under
-// the cgroup limits; else physical).
+// Bytes of memory available to new allocations now (Linux: MemAvailable, what is left under the
+// cgroup limits and under an address-space limit (ulimit -v); else physical), and at most
+// $RNNMFT_MAX_MEMORY when set (a shared node where others' use does not show in MemAvailable).
 uint64_t available_memory_bytes();
+
+// This process's virtual size (VmSize of /proc/self/status; 0 if unknown), what an address-space
+// limit counts.
+uint64_t process_virtual_bytes();
+
+// RNNMFT_MAX_MEMORY's value in bytes: a number with an optional K, M, G or T (powers of 1024, "B"
+// and "iB" allowed); throws an Error naming the variable otherwise.
+uint64_t memory_cap(const std::string& text);
 
 // Throws an Error naming `what` when `bytes` is more than 90 % of the physical memory (or of the
 // cgroup limit, when lower).

@@ -73,6 +73,11 @@ expect_fail "tied-check flags exclude each other" "--tied-check and --no-tied-ch
 $py - "$tmp" <<'PY'
 import json, math, os, sys
 tmp = sys.argv[1]
+def run_id(params):  # src/sweep/sweep_spec.h run_id: FNV-1a 64 of the sorted, compact JSON
+    h = 1469598103934665603  # the offset basis sweep_spec.cpp uses (run ids depend on it)
+    for b in json.dumps(params, sort_keys=True, separators=(",", ":")).encode():
+        h = ((h ^ b) * 0x100000001b3) % 2**64
+    return "r%016x" % h
 gates = {g: {"recurrent_std": 1.0, "input_std": 1.0, "bias_mean": 0.0, "bias_std": 0.0}
          for g in ("update", "reset", "candidate")}
 def line(run, params, xi, acc, loss=1.0, curve=None, train_curve=None):
@@ -81,13 +86,11 @@ def line(run, params, xi, acc, loss=1.0, curve=None, train_curve=None):
         if "." in k:
             gate, p = k.split(".")
             g[gate][p] = v
-    r = {"run": run, "params": params, "spec": {"cell": "gru", "gates": g}, "xi": xi,
+    r = {"run": run_id(params), "params": params, "spec": {"cell": "gru", "gates": g}, "xi": xi,
          "xi_infinite": False, "chi": math.exp(-1 / xi), "m1": 1.0, "cell": "gru", "seq_len": 100,
          "input_var": 0.0, "final_test_acc": acc, "final_val_acc": acc, "final_train_loss": loss,
          "diverged": False, "curve": curve or [[50, acc / 2, 2.0], [100, acc, 1.5]], "steps": 100,
-         "seconds": 1.0, "git": "x"}
-    if train_curve:
-        r["train_curve"] = train_curve
+         "seconds": 1.0, "git": "x", "train_curve": train_curve or []}
     return json.dumps(r) + "\n"
 def sweep(name, grid, lines):
     d = os.path.join(tmp, name)

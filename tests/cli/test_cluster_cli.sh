@@ -73,7 +73,7 @@ cp -r "$tmp/sh" "$tmp/foreign"
 sed 's/"seed": \[0, 1, 2\]/"seed": [5, 6, 7]/' "$tmp/grid.json" >"$tmp/other.json"
 "$BIN" sweep "$tmp/other.json" --out "$tmp/other" --shard 0/3 --quiet || bad "other sweep"
 cp "$tmp/other/parts/results-0-of-3.jsonl" "$tmp/foreign/parts/"
-expect_fail "merge of a foreign part" "is not a run of the sweep" "$BIN" sweep --merge "$tmp/foreign"
+expect_fail "merge of a foreign part" "is not a run of this sweep" "$BIN" sweep --merge "$tmp/foreign"
 cp -r "$tmp/sh" "$tmp/clash"
 $py - "$tmp/clash/parts/results-0-of-2.jsonl" <<'PY' || bad "editing a part"
 import json, sys

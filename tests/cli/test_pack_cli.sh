@@ -114,19 +114,29 @@ JSON
 expect_ok "mixed shapes" "(2 ensembles of up to 2)" "$BIN" sweep "$tmp/mixed.json" --out "$tmp/mixed" --pack 8
 [ "$(wc -l <"$tmp/mixed/results.jsonl")" = 8 ] && ok || bad "mixed grid: not 8 lines"
 
-# 5. A run that fails (an init spec of another cell) fails alone, with its own reason in its own
-#    output.log; the other runs of its pack finish (a run that never reached the ensemble must
-#    not hold the others up: the sweep would hang).
-"$BIN" critical --cell gru --seq-len 40 -o "$tmp/gru_spec.json" >/dev/null 2>&1 || bad "GRU spec"
+# 5. A run that fails (weights whose header is right and whose first value is NaN: only reading
+#    them finds it, so the sweep's up-front checks pass) fails alone, with its own reason in its
+#    own output.log; the other runs of its pack finish (a run that never reached the ensemble
+#    must not hold the others up: the sweep would hang).
+"$BIN" train --task mnist-padded --unit row --seq-len 40 --cell lstm --hidden 8 --steps 1 \
+  --eval-limit 10 --test-limit 10 --out "$tmp/w" >/dev/null 2>&1 &&
+  "$BIN" export "$tmp/w" -o "$tmp/nan.safetensors" >/dev/null 2>&1 || bad "weights for the failing run"
+$py - "$tmp/nan.safetensors" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    (n,) = struct.unpack("<Q", f.read(8))
+    f.seek(8 + n)
+    f.write(struct.pack("<f", float("nan")))
+PY
 cat >"$tmp/fail.json" <<JSON
 {"name": "fail", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 40, "cell": "lstm",
   "hidden": 8, "batch": 8, "lr": 0.01, "steps": 20, "eval_every": 10, "eval_limit": 20,
   "test_limit": 20, "device": "$DEVICE"},
- "grid": {"init": ["pytorch", "$tmp/gru_spec.json"], "seed": [0, 1]}}
+ "grid": {"init": ["pytorch", "$tmp/nan.safetensors"], "seed": [0, 1]}}
 JSON
 expect_fail "a failing run in a pack" "2 of 4 runs failed" timeout 300 "$BIN" sweep "$tmp/fail.json" --out "$tmp/fail" --pack 4
 [ "$(wc -l <"$tmp/fail/results.jsonl")" = 2 ] && ok || bad "the pack's other runs did not finish"
-[ "$(grep -l "is for the gru cell, but the model is lstm" "$tmp"/fail/runs/*/output.log | wc -l)" = 2 ] && ok || bad "the failed runs' own output does not say why"
+[ "$(grep -l "nan.safetensors: tensor '[a-z_.0-9]*' holds a non-finite value" "$tmp"/fail/runs/*/output.log | wc -l)" = 2 ] && ok || bad "the failed runs' own output does not say why"
 
 # 6. Bad input.
 expect_fail "negative pack" "--pack must be between 1 and 4096" "$BIN" sweep "$tmp/grid.json" --out "$tmp/x" --pack -1

@@ -32,6 +32,15 @@ expect_fail "simulate a width beyond memory" "needs" "$BIN" simulate --cell lstm
   --width 20000 --trials 64 --json
 expect_fail "bench beyond memory" "needs" "$BIN" bench --cell lstm --hidden 16384 --batch 4096 \
   --seq-len 100000
+# train counts parameters, gradients and Adam's moments: with 4 GiB to use (RNNMFT_MAX_MEMORY, as
+# under ulimit -v 4000000: tests/util/test_memory.cpp), 8192 hidden units (1.1 GB of parameters,
+# 4 copies) are refused before the run directory exists, where an estimate of states and inputs
+# alone let them through to std::bad_alloc.
+expect_fail "train beyond RNNMFT_MAX_MEMORY" "(parameters, gradients, optimizer state, every step's states, and an evaluation batch of 256) needs 4.0 GiB more memory" \
+  env RNNMFT_MAX_MEMORY=4G "$BIN" train --task mnist-row --hidden 8192 --batch 1 --steps 1 --out "$tmp/capped"
+[ ! -e "$tmp/capped" ] && ok || bad "a run refused for memory created its directory"
+expect_fail "a bad RNNMFT_MAX_MEMORY" "RNNMFT_MAX_MEMORY='lots' is not a size" \
+  env RNNMFT_MAX_MEMORY=lots "$BIN" train --task mnist-row --hidden 4 --steps 1 --out "$tmp/lots"
 # Weights whose header announces 16384 hidden units in a 544-byte file: refused from the header.
 $py - "$tmp/big.safetensors" <<'PY'
 import json, struct, sys

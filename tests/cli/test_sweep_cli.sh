@@ -142,8 +142,28 @@ expect_fail "empty grid" "grid must be a non-empty object" "$BIN" sweep "$tmp/ba
 echo '{"base": {"task": "mnist-row"' >"$tmp/bad4.json"
 expect_fail "not JSON" "not valid JSON" "$BIN" sweep "$tmp/bad4.json" --out "$tmp/b4"
 expect_fail "missing spec" "cannot open the sweep spec" "$BIN" sweep "$tmp/nope.json" --out "$tmp/b5"
+# Data every run would miss: refused before the directory exists.
 echo '{"base": {"task": "mnist-row", "data_dir": "/nonexistent"}, "grid": {"seed": [0]}}' >"$tmp/bad6.json"
-expect_fail "failed run reported" "1 of 1 runs failed" "$BIN" sweep "$tmp/bad6.json" --out "$tmp/b6" --quiet
+expect_fail "missing data refused up front" "dataset mnist not found" "$BIN" sweep "$tmp/bad6.json" --out "$tmp/b6" --quiet
+[ -e "$tmp/b6" ] && bad "a sweep refused for its data created its directory" || ok
+# An init file every run would refuse: refused before the directory exists.
+head -c 64 /dev/urandom >"$tmp/junk.safetensors"
+echo "{\"base\": {\"task\": \"mnist-row\", \"init\": \"$tmp/junk.safetensors\"}, \"grid\": {\"seed\": [0]}}" >"$tmp/bad7.json"
+expect_fail "junk weights refused up front" "junk.safetensors" "$BIN" sweep "$tmp/bad7.json" --out "$tmp/b7" --quiet
+[ -e "$tmp/b7" ] && bad "a sweep refused for its weights file created its directory" || ok
+# A run that fails on its own (weights whose header is right and whose first value is NaN: only
+# reading them finds it): reported, the sweep exits 1.
+"$BIN" train --task mnist-row --hidden 4 --steps 1 --eval-limit 10 --test-limit 10 --out "$tmp/w" >/dev/null 2>&1 &&
+  "$BIN" export "$tmp/w" -o "$tmp/nan.safetensors" >/dev/null 2>&1 && ok || bad "weights for the failing run"
+$py - "$tmp/nan.safetensors" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    (n,) = struct.unpack("<Q", f.read(8))
+    f.seek(8 + n)
+    f.write(struct.pack("<f", float("nan")))
+PY
+echo "{\"base\": {\"task\": \"mnist-row\", \"hidden\": 4, \"steps\": 1, \"init\": \"$tmp/nan.safetensors\"}, \"grid\": {\"seed\": [0]}}" >"$tmp/bad8.json"
+expect_fail "failed run reported" "1 of 1 runs failed" "$BIN" sweep "$tmp/bad8.json" --out "$tmp/b8" --quiet
 expect_fail "report of a non-sweep" "no sweep.json" "$BIN" report "$tmp"
 
 # 6. The report on synthetic results whose answer is known: accuracy 0.9 where ξ ≥ T/2, else
@@ -152,6 +172,11 @@ mkdir -p "$tmp/syn"
 $py - "$tmp/syn" <<'PY'
 import json, math, os, sys
 d = sys.argv[1]
+def run_id(params):  # src/sweep/sweep_spec.h run_id: FNV-1a 64 of the sorted, compact JSON
+    h = 1469598103934665603  # the offset basis sweep_spec.cpp uses (run ids depend on it)
+    for b in json.dumps(params, sort_keys=True, separators=(",", ":")).encode():
+        h = ((h ^ b) * 0x100000001b3) % 2**64
+    return "r%016x" % h
 xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 ys = [0.5, 1.0, 1.5, 2.0, 2.5]
 spec = {"name": "syn", "description": "synthetic", "base": {"task": "mnist-padded", "seq_len": 100},
@@ -168,14 +193,14 @@ with open(os.path.join(d, "results.jsonl"), "w") as f:
                 g = json.loads(json.dumps(gates))
                 g["update"]["bias_mean"] = x
                 g["candidate"]["recurrent_std"] = y
+                params = {"update.bias_mean": x, "candidate.recurrent_std": y, "seed": s}
                 f.write(json.dumps({
-                    "run": f"r{int(x)}{int(2 * y)}{s}", "params": {"update.bias_mean": x,
-                    "candidate.recurrent_std": y, "seed": s}, "spec": {"cell": "gru", "gates": g},
+                    "run": run_id(params), "params": params, "spec": {"cell": "gru", "gates": g},
                     "xi": xi, "xi_infinite": False, "chi": math.exp(-1 / xi), "m1": 1.0,
                     "cell": "gru", "seq_len": 100, "input_var": 0.0, "final_test_acc": acc,
                     "final_val_acc": acc, "final_train_loss": 1.0, "diverged": False,
                     "curve": [[50, acc / 2, 1.0], [100, acc, 0.5]], "steps": 100,
-                    "seconds": 1.0, "git": "x"}) + "\n")
+                    "seconds": 1.0, "git": "x", "train_curve": []}) + "\n")
 PY
 expect_ok "report" "wrote" "$BIN" report "$tmp/syn" -o "$tmp/rep" --threshold 0.5 --phase-n 9
 expect_fail "report threshold nan" "--threshold must be in (0, 1] (got nan)" "$BIN" report "$tmp/syn" -o "$tmp/rep_nan" --threshold nan

@@ -2,11 +2,15 @@
 // cgroup and its parents (v2 and v1), and the training estimate counts parameters, gradients and
 // optimizer state without wrapping.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cstdlib>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "../data/temp_dir.h"
@@ -98,6 +102,58 @@ TEST(TrainingMemory, RefusedAgainstTheMachine) {
   TrainingFootprint f{4, 4, 16384, 1, 10, 1024, 100000, 2};
   EXPECT_THROW(check_fits_available(training_memory_bytes(f), "training"), Error);
   EXPECT_NO_THROW(check_fits_available(training_memory_bytes({4, 4, 8, 1, 10, 1, 10, 2}), "x"));
+}
+
+// An address-space limit (ulimit -v) counts: what is left of it beyond the process's size.
+// Sets or unsets an environment variable for the life of a scope, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* v = std::getenv(name)) saved_ = v;
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (saved_) setenv(name_, saved_->c_str(), 1);
+    else unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> saved_;
+};
+
+TEST(AvailableMemory, AddressSpaceLimit) {
+  const ScopedEnv no_cap("RNNMFT_MAX_MEMORY", nullptr);
+  struct rlimit old {};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &old), 0);
+  const uint64_t vm = process_virtual_bytes();
+  ASSERT_GT(vm, 0u);
+  const uint64_t room = uint64_t(1) << 30;
+  struct rlimit lim = old;
+  lim.rlim_cur = rlim_t(vm + room);
+  if (old.rlim_max != RLIM_INFINITY && lim.rlim_cur > old.rlim_max) GTEST_FAIL() << "hard limit";
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &lim), 0);
+  const uint64_t have = available_memory_bytes();
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &old), 0);
+  EXPECT_LE(have, room);
+  // The process grew by less than half a GiB in between (unless the machine itself has less
+  // left, which then bounds `have` instead).
+  if (available_memory_bytes() > room) {
+    EXPECT_GT(have, room / 2);
+  }
+}
+
+TEST(AvailableMemory, EnvironmentCap) {
+  EXPECT_EQ(memory_cap("4G"), uint64_t(4) << 30);
+  EXPECT_EQ(memory_cap("512MiB"), uint64_t(512) << 20);
+  EXPECT_EQ(memory_cap("1.5k"), 1536u);
+  EXPECT_EQ(memory_cap("1000"), 1000u);
+  for (const char* bad : {"", "x", "4X", "-1G", "0", "nan", "1e30T", "4 G"})
+    EXPECT_THROW(memory_cap(bad), Error) << bad;
+  const ScopedEnv cap("RNNMFT_MAX_MEMORY", "1M");
+  EXPECT_LE(available_memory_bytes(), uint64_t(1) << 20);
+  EXPECT_THROW(check_fits_available(uint64_t(1) << 20, "x"), Error);
 }
 
 }  // namespace

@@ -112,8 +112,11 @@ TheoryResult analyze_lstm(const InitSpec& s, const TheoryOptions& opt, const Gau
         if (power) {
           // Power iteration of the linearised covariance map along the chain (§4.3).
           Eigen::Map<Eigen::ArrayXd> vseg(v.data() + j0, n);
-          vsum += vseg.sum();
-          const A vn = f.square() * vseg + Dh[k] * (sq(G.f.recurrent_std) * b[0].square() +
+          // Summed from an aligned copy: Eigen sums a Map from its first aligned element on, so
+          // the order of the sum (and χ's last bits) followed where the heap put v.
+          const A vp = vseg;
+          vsum += vp.sum();
+          const A vn = f.square() * vp + Dh[k] * (sq(G.f.recurrent_std) * b[0].square() +
                                                     sq(G.i.recurrent_std) * b[1].square() +
                                                     sq(G.g.recurrent_std) * b[2].square());
           vseg = vn;
