@@ -43,10 +43,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     for (const nlohmann::json& line :
          rnnmft::sweep::read_results(path, rnnmft::sweep::lines_of(units()))) {
+      // Every key, of its type; the spec hash may be missing only (a line written before lines
+      // carried it), never another sweep's.
       for (const auto& k : rnnmft::sweep::result_keys())
-        if (!line.contains(k)) std::abort();
-      if (line["run"] != units()[0].id && line["run"] != units()[1].id) std::abort();
-      if (line["sweep"] != units()[0].sweep) std::abort();
+        if (!line.contains(k) && k != "sweep") std::abort();
+      try {
+        rnnmft::sweep::check_line_types(line, "fuzz");
+      } catch (const rnnmft::Error&) {
+        std::abort();  // lines_of let a key of the wrong type through
+      }
+      const auto& u = line["run"] == units()[0].id ? units()[0] : units()[1];
+      if (line["run"] != u.id || line["params"] != u.params) std::abort();
+      if (line.contains("sweep") && line["sweep"] != u.sweep) std::abort();
     }
   } catch (const rnnmft::Error&) {
   }
