@@ -45,7 +45,12 @@ void bench_cuda(const Args& a) {
   c.fused_cluster = a.fused_cluster;
   const std::string gpu_name = gpu::cuda_device_name();
   ens::Ensemble e(gpu::make_cuda_backend(precision), c);
-  const int pf = e.fused_plan(false).P, pb = e.fused_plan(true).P;
+  const ens::FusedPlan& ff = e.fused_plan(false);
+  const ens::FusedPlan& fb = e.fused_plan(true);
+  const int pf = ff.P, pb = fb.P;
+  // Residency: a slow fused step with K / resident waves is packing, not the kernel.
+  auto or_null = [](int v) { return v > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  const int waves_f = ens::fused_waves(ff, a.models), waves_b = ens::fused_waves(fb, a.models);
   if (a.fused && (pf == 0 || pb == 0))
     fmt::print(stderr,
                "note: the fused sweep {} (it needs --precision tf32 or bf16, N a multiple of 16 "
@@ -113,6 +118,10 @@ void bench_cuda(const Args& a) {
                                       {"chunk", e.chunk()},
                                       {"fused_forward_blocks", pf},
                                       {"fused_backward_blocks", pb},
+                                      {"fused_forward_resident_clusters", or_null(ff.resident)},
+                                      {"fused_backward_resident_clusters", or_null(fb.resident)},
+                                      {"fused_forward_waves", or_null(waves_f)},
+                                      {"fused_backward_waves", or_null(waves_b)},
                                       {"cell", a.cell},
                                       {"gru_variant", a.gru_variant},
                                       {"seq_len", T},
@@ -129,6 +138,10 @@ void bench_cuda(const Args& a) {
         "{}, min {:.2f}), {:.3f} ms per model-step, {:.0f} GFLOP/s, {:.0f} MiB of GPU memory\n",
         a.cell, gpu_name, a.precision, a.models, T, a.hidden, B, I, median, a.steps, best,
         median / a.models, gflops, peak_mb);
+    if (pf > 0 || pb > 0)
+      fmt::print("fused sweep: forward {} blocks per cluster, {} clusters resident, {} waves; "
+                 "backward {} blocks, {} resident, {} waves\n",
+                 pf, ff.resident, waves_f, pb, fb.resident, waves_b);
   }
 }
 

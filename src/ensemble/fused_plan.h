@@ -44,7 +44,15 @@ enum class TileRounding { Fp32, Tf32, Bf16 };
 struct FusedPlan {
   int P = 0, warps = 8, tile_bytes = 4;
   size_t smem = 0;  // bytes of shared memory per block
+  // Clusters of this plan the GPU holds at once (cudaOccupancyMaxActiveClusters; 0: not known, as
+  // on the host): K models run in ceil(K / resident) waves.
+  int resident = 0;
 };
+
+// The waves a launch of `models` clusters takes (0 when the residency is not known).
+inline int fused_waves(const FusedPlan& p, int models) {
+  return p.resident > 0 ? (models + p.resident - 1) / p.resident : 0;
+}
 
 // What a block holds of a cell: its units' rows of `in` gate blocks of W_ih and `rec` of W_hh,
 // `tiles` accumulators per 16 × 16 tile of (rows, units), and `keep` [Bp][U] buffers that carry

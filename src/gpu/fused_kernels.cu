@@ -136,6 +136,7 @@ cudaError_t fused_plan(ens::Kind kind, int B, int N, int I, bool backward, int w
     if (e != cudaSuccess) return e;
     if (clusters > 0) {
       *plan = p;
+      plan->resident = clusters;
       return cudaSuccess;
     }
   }

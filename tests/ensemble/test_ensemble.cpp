@@ -164,6 +164,15 @@ TEST(Ensemble, FusedPlanFitsTheSharedMemory) {
   const auto b = ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, true, kLimit);
   EXPECT_EQ(b.P, 8);
   EXPECT_EQ(b.smem, size_t(48640 * 4));
+  // The host cannot know the residency; on a GPU, K clusters run in ceil(K / resident) waves
+  // (132 SMs of an H100 hold 33 clusters of four blocks: 256 models in 8 waves).
+  EXPECT_EQ(f.resident, 0);
+  EXPECT_EQ(ens::fused_waves(f, 256), 0);
+  ens::FusedPlan on_gpu = f;
+  on_gpu.resident = 33;
+  EXPECT_EQ(ens::fused_waves(on_gpu, 256), 8);
+  EXPECT_EQ(ens::fused_waves(on_gpu, 33), 1);
+  EXPECT_EQ(ens::fused_waves(on_gpu, 34), 2);
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit, 2).P, 0);  // no fit
   EXPECT_EQ(ens::plan_fused(ens::Kind::Lstm, 64, 128, 28, false, kLimit, 8).P, 8);
   // The GRU: 3·64·132 + 16896 + 256 + 3·64·36 + 4608 = 54016 floats fit in two blocks; backward
