@@ -44,19 +44,23 @@ step() {
   printf '%s\t%s\t%s\n' "$name" "$rc" "$(($(date +%s) - t0))" >>"$OUT/steps.tsv"
   echo "  $name: exit $rc in $(($(date +%s) - t0)) s"
 }
+# keep_json NAME FILE: the last JSON line of step NAME's output, tagged with the step, into OUT/FILE.
+keep_json() {
+  grep -h '^{' "$OUT/$1.txt" 2>/dev/null | tail -1 | sed "s/^{/{\"name\": \"$1\", /" >>"$OUT/$2"
+}
 # ours NAME K CELL T I PRECISION [bench flags]: one `rnnmft bench --device cuda` line into ours.jsonl.
 ours() {
   local name=$1 K=$2 cell=$3 T=$4 I=$5 prec=$6
   shift 6
   step "$name" 60 "$BUNDLE/rnnmft" bench --device cuda --cell "$cell" --seq-len "$T" --hidden 128 \
     --batch 64 --input-dim "$I" --models "$K" --precision "$prec" --steps 3 --warmup 1 --json "$@"
-  grep -h '^{' "$OUT/$name.txt" 2>/dev/null | tail -1 | sed "s/^{/{\"name\": \"$name\", /" >>"$OUT/ours.jsonl"
+  keep_json "$name" ours.jsonl
 }
 peer() {  # NAME gpu_peers.py arguments...
   local name=$1
   shift
   step "$name" 90 python3 "$HERE/gpu_peers.py" "$@"
-  grep -h '^{' "$OUT/$name.txt" 2>/dev/null | tail -1 | sed "s/^{/{\"name\": \"$name\", /" >>"$OUT/peers.jsonl"
+  keep_json "$name" peers.jsonl
 }
 
 {

@@ -402,7 +402,6 @@ json run_unit(const RunUnit& u, const HubSlot* slot) {
   TrainConfig cfg = TrainConfig::from_json(u.config, where);
   cfg.out = u.config.at("out").get<std::string>();
   const fs::path dir(cfg.out), spec_path = dir / "init_spec.json", log_path = dir / "log.jsonl";
-  check_run_dir(u);
   const bool resume = open_unit_dir(u, dir, where);
   const Task task = run_task(cfg);
   const TaskInputStats stats = task_input_stats(task);

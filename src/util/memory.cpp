@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -142,23 +144,20 @@ uint64_t process_virtual_bytes() {
 }
 
 uint64_t memory_cap(const std::string& text) {
-  // A number of bytes with an optional binary suffix: 512M, 4G, 1.5T.
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text.c_str(), &end);
-  std::string unit = end ? std::string(end) : "";
-  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
-  if (!unit.empty() && (unit.back() == 'i')) unit.pop_back();
-  const double scale = unit.empty()                   ? 1.0
-                       : unit == "K" || unit == "k"   ? 1024.0
-                       : unit == "M" || unit == "m"   ? 1048576.0
-                       : unit == "G" || unit == "g"   ? 1073741824.0
-                       : unit == "T" || unit == "t"   ? 1099511627776.0
-                                                      : -1.0;
-  if (end == text.c_str() || errno != 0 || !(v > 0) || scale < 0 || !std::isfinite(v * scale) ||
-      v * scale >= 1.8e19)
+  // A number of bytes with an optional binary suffix: 512M, 4G, 1.5TiB.
+  double v = 0;
+  const auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  std::string unit(rest, text.data() + text.size());
+  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  const std::string prefixes = "KMGT";
+  const size_t k = unit.empty() ? std::string::npos : prefixes.find(unit[0]);
+  const bool known = unit.empty() || unit == "B" ||
+                     (k != std::string::npos && (unit.size() == 1 || unit.substr(1) == "B" ||
+                                                 unit.substr(1) == "IB"));
+  const double bytes = v * std::pow(1024.0, k == std::string::npos ? 0 : double(k + 1));
+  if (ec != std::errc() || !known || !(bytes > 0) || bytes >= 1.8e19)
     fail("RNNMFT_MAX_MEMORY='{}' is not a size (bytes, or a number with K, M, G or T: 4G)", text);
-  return uint64_t(v * scale);
+  return uint64_t(bytes);
 }
 
 uint64_t available_memory_bytes() {

@@ -32,8 +32,8 @@ uint64_t available_memory_bytes();
 // limit counts.
 uint64_t process_virtual_bytes();
 
-// RNNMFT_MAX_MEMORY's value in bytes: a number with an optional K, M, G or T (powers of 1024, "B"
-// and "iB" allowed); throws an Error naming the variable otherwise.
+// RNNMFT_MAX_MEMORY's value in bytes: a number with an optional K, M, G or T (powers of 1024;
+// "B" and "iB" after them allowed); throws an Error naming the variable otherwise.
 uint64_t memory_cap(const std::string& text);
 
 // Throws an Error naming `what` when `bytes` is more than 90 % of the physical memory (or of the

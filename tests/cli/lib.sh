@@ -6,6 +6,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
+export CLI_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"  # run_ids.py
 py=${RNNMFT_PY:-/usr/bin/python3}  # Debian's, with numpy (another where it is not there)
 
 ok() { passed=$((passed + 1)); }
@@ -28,6 +29,18 @@ expect_ok() {
   out="$("$@" 2>&1)"; rc=$?
   if [ $rc -eq 0 ] && grep -qF -- "$frag" <<<"$out"; then ok; else
     bad "$what (exit $rc)"; echo "$out" | tail -5; fi
+}
+
+# nan_first_value FILE.safetensors: the first value of its data made NaN, its header left whole (a
+# file only reading the tensors finds wrong).
+nan_first_value() {
+  "$py" - "$1" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    (n,) = struct.unpack("<Q", f.read(8))
+    f.seek(8 + n)
+    f.write(struct.pack("<f", float("nan")))
+PY
 }
 
 finish() {

@@ -73,11 +73,8 @@ expect_fail "tied-check flags exclude each other" "--tied-check and --no-tied-ch
 $py - "$tmp" <<'PY'
 import json, math, os, sys
 tmp = sys.argv[1]
-def run_id(params):  # src/sweep/sweep_spec.h run_id: FNV-1a 64 of the sorted, compact JSON
-    h = 1469598103934665603  # the offset basis sweep_spec.cpp uses (run ids depend on it)
-    for b in json.dumps(params, sort_keys=True, separators=(",", ":")).encode():
-        h = ((h ^ b) * 0x100000001b3) % 2**64
-    return "r%016x" % h
+sys.path.insert(0, os.environ["CLI_TESTS"])
+from run_ids import run_id  # noqa: E402
 gates = {g: {"recurrent_std": 1.0, "input_std": 1.0, "bias_mean": 0.0, "bias_std": 0.0}
          for g in ("update", "reset", "candidate")}
 def line(run, params, xi, acc, loss=1.0, curve=None, train_curve=None):

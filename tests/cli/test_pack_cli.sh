@@ -121,13 +121,7 @@ expect_ok "mixed shapes" "(2 ensembles of up to 2)" "$BIN" sweep "$tmp/mixed.jso
 "$BIN" train --task mnist-padded --unit row --seq-len 40 --cell lstm --hidden 8 --steps 1 \
   --eval-limit 10 --test-limit 10 --out "$tmp/w" >/dev/null 2>&1 &&
   "$BIN" export "$tmp/w" -o "$tmp/nan.safetensors" >/dev/null 2>&1 || bad "weights for the failing run"
-$py - "$tmp/nan.safetensors" <<'PY'
-import struct, sys
-with open(sys.argv[1], "r+b") as f:
-    (n,) = struct.unpack("<Q", f.read(8))
-    f.seek(8 + n)
-    f.write(struct.pack("<f", float("nan")))
-PY
+nan_first_value "$tmp/nan.safetensors"
 cat >"$tmp/fail.json" <<JSON
 {"name": "fail", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 40, "cell": "lstm",
   "hidden": 8, "batch": 8, "lr": 0.01, "steps": 20, "eval_every": 10, "eval_limit": 20,

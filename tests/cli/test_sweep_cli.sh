@@ -155,13 +155,7 @@ expect_fail "junk weights refused up front" "junk.safetensors" "$BIN" sweep "$tm
 # reading them finds it): reported, the sweep exits 1.
 "$BIN" train --task mnist-row --hidden 4 --steps 1 --eval-limit 10 --test-limit 10 --out "$tmp/w" >/dev/null 2>&1 &&
   "$BIN" export "$tmp/w" -o "$tmp/nan.safetensors" >/dev/null 2>&1 && ok || bad "weights for the failing run"
-$py - "$tmp/nan.safetensors" <<'PY'
-import struct, sys
-with open(sys.argv[1], "r+b") as f:
-    (n,) = struct.unpack("<Q", f.read(8))
-    f.seek(8 + n)
-    f.write(struct.pack("<f", float("nan")))
-PY
+nan_first_value "$tmp/nan.safetensors"
 echo "{\"base\": {\"task\": \"mnist-row\", \"hidden\": 4, \"steps\": 1, \"init\": \"$tmp/nan.safetensors\"}, \"grid\": {\"seed\": [0]}}" >"$tmp/bad8.json"
 expect_fail "failed run reported" "1 of 1 runs failed" "$BIN" sweep "$tmp/bad8.json" --out "$tmp/b8" --quiet
 expect_fail "report of a non-sweep" "no sweep.json" "$BIN" report "$tmp"
@@ -172,11 +166,8 @@ mkdir -p "$tmp/syn"
 $py - "$tmp/syn" <<'PY'
 import json, math, os, sys
 d = sys.argv[1]
-def run_id(params):  # src/sweep/sweep_spec.h run_id: FNV-1a 64 of the sorted, compact JSON
-    h = 1469598103934665603  # the offset basis sweep_spec.cpp uses (run ids depend on it)
-    for b in json.dumps(params, sort_keys=True, separators=(",", ":")).encode():
-        h = ((h ^ b) * 0x100000001b3) % 2**64
-    return "r%016x" % h
+sys.path.insert(0, os.environ["CLI_TESTS"])
+from run_ids import run_id  # noqa: E402
 xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 ys = [0.5, 1.0, 1.5, 2.0, 2.5]
 spec = {"name": "syn", "description": "synthetic", "base": {"task": "mnist-padded", "seq_len": 100},
