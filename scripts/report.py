@@ -103,6 +103,25 @@ def load(sweep_dir):
     return spec, runs
 
 
+def load_predictions(sweep_dir):
+    """`rnnmft trainability --sweep DIR` writes DIR/trainability.jsonl: run id → its probe and
+    prediction (docs/theory.md §12). None when it has not been run."""
+    path = os.path.join(sweep_dir, "trainability.jsonl")
+    if not os.path.exists(path):
+        return None
+    pred = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                j = json.loads(line)
+                pred[j["run"]] = j["probe"]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                die(f"{path}:{n}: not a trainability line ({e})")
+    return pred
+
+
 def steps_to(curve, thr):
     for step, acc, _ in curve:
         if acc is not None and acc >= thr:
@@ -236,7 +255,7 @@ def plot_curves(out, runs, seed_axis, curve_axis, spec):
     return "curves.png"
 
 
-def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric, spec):
+def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric, spec, pred=None):
     """Accuracy over the two spec axes (mean over seeds), one figure per setting of the other
     axes, with the theory's ξ = T and ξ = T/4 contours; returns figures and agreement data."""
     index_path = os.path.join(out, "phase_index.json")
@@ -275,6 +294,20 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric, spec):
 
         ex, ey = edges(xs, xa), edges(ys, ya)
         pm = ax.pcolormesh(ex, ey, acc, cmap="viridis", vmin=0, vmax=1, shading="flat")
+        marks = []
+        if pred:  # the frozen rule's prediction per run: ○ trainable, × not (majority of seeds)
+            for iy, y in enumerate(ys):
+                for ix, x in enumerate(xs):
+                    ps = [pred[r["run"]]["trainable"] for r in rs if r["run"] in pred
+                          and r["params"][xa] == x and r["params"][ya] == y]
+                    if ps:
+                        marks.append((x, y, sum(ps) * 2 >= len(ps)))
+            for ok, m, col in ((True, "o", "white"), (False, "x", "red")):
+                pts = [(x, y) for x, y, o in marks if o == ok]
+                if pts:
+                    ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=m,
+                               facecolors="none" if m == "o" else col, edgecolors=col,
+                               s=28 if len(xs) * len(ys) <= 100 else 10, linewidths=1.2)
         fig.colorbar(pm, ax=ax, label=metric.replace("_", " ") + " (mean over seeds)")
         if len(xs) <= 12:
             ax.set_xticks(xs)
@@ -305,12 +338,15 @@ def heatmaps(out, runs, xa, ya, seed_axis, threshold, metric, spec):
             if lmin < math.log10(T) < lmax:
                 ax.contour(px, py, lxi, levels=[math.log10(T)], colors=["red"], linestyles=["-"],
                            linewidths=1.8)
+            extra = [Line2D([], [], color="black", marker="o", ls="", mfc="none",
+                            label="○ / × predicted trainable / not")] \
+                if marks else []
             ax.legend(handles=[
                 Line2D([], [], color="red", lw=1.8, label="ξ = T (theory)"),
                 Line2D([], [], color="orange", lw=1.6, ls="--", label="ξ = T/4"),
                 Patch(facecolor="white", edgecolor="black", hatch="///",
-                      label="hatched: ξ ≥ T, predicted trainable")],
-                fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.13), ncol=3,
+                      label="hatched: ξ ≥ T")] + extra,
+                fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.13), ncol=2 if extra else 3,
                 frameon=False)
         ax.set_xlabel(xa)
         ax.set_ylabel(ya)
@@ -405,6 +441,39 @@ def generalization(sweep_dir, runs, seed_axis, curve_axis):
     return rows, at_chance
 
 
+def prediction_section(runs, pred, threshold, metric, out):
+    """Agreement of the frozen trainability rule with "trained", run by run, and where it fails."""
+    rows = []
+    for r in runs:
+        p = pred.get(r["run"])
+        if p is None:
+            continue
+        trained = (r[metric] if r[metric] is not None else 0.0) >= threshold
+        rows.append({"run": r["run"], "trained": trained, "predicted": bool(p["trainable"]),
+                     "reasons": "; ".join(p.get("reasons", []))})
+    if not rows:
+        return []
+    agree = sum(x["trained"] == x["predicted"] for x in rows)
+    fp = sum(x["predicted"] and not x["trained"] for x in rows)
+    fn = sum(x["trained"] and not x["predicted"] for x in rows)
+    n_trained = sum(x["trained"] for x in rows)
+    res = {"runs": len(rows), "agree": agree, "agreement": agree / len(rows), "trained": n_trained,
+           "predicted_trainable_not_trained": fp, "trained_predicted_not": fn}
+    with replacing(os.path.join(out, "prediction.json")) as fh:
+        json.dump(res, fh, indent=2)
+    print(f"prediction: trained ({metric} ≥ {threshold}) = predicted trainable (rnnmft "
+          f"trainability) in {agree} of {len(rows)} runs ({agree / len(rows):.1%}); "
+          f"{fp} predicted trainable did not train, {fn} trained against the prediction")
+    note = ("" if 0 < n_trained < len(rows) else
+            f" **{'No' if n_trained == 0 else 'Every'} run trained: the agreement cannot tell "
+            f"the rule from a constant guess.**")
+    return ["## Predicted trainability (`rnnmft trainability`, docs/theory.md §12)", "",
+            f"The frozen rule agrees with \"trained\" ({metric} ≥ {threshold}) in {agree} of "
+            f"{len(rows)} runs ({agree / len(rows):.1%}): {fp} predicted trainable did not "
+            f"train, {fn} trained although predicted not.{note} On the heatmap: ○ predicted "
+            f"trainable, × not.", ""]
+
+
 def md_table(rows, cols):
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -438,6 +507,7 @@ def main():
     seed_axis = "seed"
     spec_axes = [a for a in axes if "." in a]
     rows, summary = write_tables(out, axes, runs, seed_axis)
+    pred = load_predictions(sweep_dir)
     md = [f"# Sweep report: {spec.get('name') or os.path.basename(os.path.abspath(sweep_dir))}",
           ""]
     if spec.get("description"):
@@ -482,7 +552,7 @@ def main():
                                   "median_val_acc", "median_gap"]), ""]
     if len(spec_axes) == 2:
         figs, ag, ag_cells = heatmaps(out, runs, spec_axes[0], spec_axes[1], seed_axis, threshold,
-                                      metric, spec)
+                                      metric, spec, pred)
         md += ["## Trainability and the timescale ξ", ""]
         for label, f in figs:
             md += [f"![{label}]({f})", ""]
@@ -508,6 +578,8 @@ def main():
             print(f"agreement: trained ({metric} ≥ {threshold}) = (ξ ≥ T/c) in "
                   f"{ag['agreement']:.0%} of {ag['cells']} cells at the best c = "
                   f"{ag['best_c']:.3g}{edge} ({ag['agreement_at_c1']:.0%} at c = 1)")
+    if pred is not None:
+        md += prediction_section(runs, pred, threshold, metric, out)
     rcol = ["run"] + axes + ["xi", "final_test_acc", "final_val_acc", "final_train_loss",
                              "diverged"] + [f"steps_to_{int(t * 100)}" for t in THRESHOLDS]
     md += ["## Runs", "", md_table(rows, rcol), ""]

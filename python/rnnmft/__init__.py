@@ -21,7 +21,7 @@ import reprlib
 from . import _rnnmft
 from .weights import Weights, load_weights
 
-__all__ = ["theory", "critical", "compare", "phase", "simulate", "preset", "load_spec",
+__all__ = ["theory", "trainability", "critical", "compare", "phase", "simulate", "preset", "load_spec",
            "check_spec", "draw", "gate_names", "load_weights", "Weights", "CELLS",
            "GRU_VARIANTS", "SPEC_PARAMS"]
 
@@ -140,6 +140,14 @@ def _json_default(o):
     if isinstance(o, numbers.Real):
         return float(o)
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def _str(name, v):
+    if not isinstance(v, str):
+        raise ValueError(f"{name} must be a string (got {type(v).__name__})")
+    if "\0" in v:
+        raise ValueError(f"{name} {_show(v)} contains a NUL character")
+    return v
 
 
 def _path(name, p):
@@ -317,6 +325,41 @@ def theory(cell, init="pytorch", seq_len=1000, *, width=128, input_dim=1, input_
            **_model_opts(width, input_dim), **_tied_opts(tied_check, tied_trials, tied_seed),
            **_theory_opts(input_var, gru_variant, **options)}
     return json.loads(_rnnmft.theory(_dumps(req, "init")))
+
+
+def trainability(cell, init="pytorch", task="mnist-padded", *, seq_len=None, unit="pixel",
+                 hidden=64, pad_front=False, permute=None, standardize=False, data_dir=None,
+                 networks=2, sequences=8, directions=4, delta=0.05, seed=0, gru_variant=None):
+    """Will this init train on this task? ``rnnmft trainability --json`` as a dict.
+
+    Draws ``networks`` tied networks of width ``hidden`` from the init and runs them from the
+    zero state over ``sequences`` training sequences of the task (docs/theory.md §12): the
+    state and its per-unit offsets at step T, the slope left to the cell's tanh, the gain of
+    ``directions`` perturbations across the task's span and its spread over the sequences, and
+    how far the final state moves when one gate's bias moves by ``delta``. "trainable" is the
+    frozen rule's prediction and "reasons" says which criterion failed, with its numbers.
+
+    task, seq_len (padded tasks; None: the task's own length), unit, pad_front, permute,
+    standardize, data_dir: as ``rnnmft train``'s flags (unit defaults to "pixel", as there).
+    gru_variant: None takes a spec's designed_for variant, else "reset-after" (nn.GRU).
+    """
+    req = {"cell": _cell(cell), "init": _init(init), "task": _str("task", task),
+           "seq_len": 0 if seq_len is None else _int("seq_len", seq_len, lo=1, hi=_INT32_MAX),
+           "unit": _str("unit", unit), "pad_front": _bool("pad_front", pad_front),
+           "standardize": _bool("standardize", standardize),
+           "hidden": _int("hidden", hidden, lo=2, hi=4096),
+           "networks": _int("networks", networks, lo=1, hi=64),
+           "sequences": _int("sequences", sequences, lo=2, hi=256),
+           "directions": _int("directions", directions, lo=1, hi=64),
+           "delta": _float("delta", delta, lo=0.0),
+           "seed": _int("seed", seed, lo=0, hi=2**64 - 1)}
+    if gru_variant is not None:
+        req["gru_variant"] = _variant(gru_variant)
+    if permute is not None:
+        req["permute"] = _int("permute", permute, lo=0, hi=2**64 - 1)
+    if data_dir is not None:
+        req["data_dir"] = _path("data_dir", data_dir)
+    return json.loads(_rnnmft.trainability(_dumps(req, "init")))
 
 
 def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, width=128,

@@ -5,12 +5,15 @@
 #include <string>
 
 #include "data/tasks.h"
+#include "sweep/runner.h"
+#include "sweep/sweep_spec.h"
 
 namespace rnnmft::cli {
 
 void register_data(CLI::App& app);
 void register_train(CLI::App& app);
 void register_theory(CLI::App& app);
+void register_trainability(CLI::App& app);
 void register_critical(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_simulate(CLI::App& app);
@@ -38,6 +41,10 @@ inline CLI::Validator non_negative() {
       // bytes, so a '≥' there would shift them).
       "");
 }
+// What `report` (and `trainability --sweep`) accept from a sweep's results.jsonl: whole lines of
+// runs of the directory's grid, one per run (sweep_cmd.cpp).
+sweep::LineCheck report_lines(const sweep::SweepSpec& spec);
+
 // Loads the data set the task needs and builds it (throws rnnmft::Error with the reason).
 Task make_task(const TaskFlags& flags);
 

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,8 @@
 #include "theory/mean_field.h"
 #include "theory/phase.h"
 #include "theory/verdict.h"
+#include "theory/trainability.h"
+#include "sim/task_probe.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -276,6 +279,7 @@ void register_phase(CLI::App& app) {
     std::string cell = "lstm", init, x, y, out;
     int seq_len = 1000, hidden = 128, input_dim = 1;
     theory::TheoryOptions opt;
+    TaskFlags task;
   };
   auto a = std::make_shared<Args>();
   // A grid point needs less precision than a reported point: 4000 samples give m1 to ~1e-4.
@@ -294,8 +298,14 @@ void register_phase(CLI::App& app) {
   p->add_option("--input-dim", a->input_dim, "I, for a preset's moments")->capture_default_str();
   p->add_option("-o,--output", a->out, "CSV file")->required();
   add_theory_flags(p, a->opt);
+  a->task.options.name.clear();  // no task unless --task names one
+  add_design_task_flags(p, a->task,
+                        "This task's T, R and I, and columns of the trainability prediction on its "
+                        "inputs at every point (docs/theory.md §12; one probe per point)");
   p->callback([a, p] {
     const CellType cell = parse_cell(a->cell);
+    const std::optional<Task> task =
+        design_task(a->task, p, a->seq_len, a->opt.input_var, a->input_dim);
     check_model_flags(a->hidden, a->input_dim, a->seq_len);
     InitSpec base;
     if (a->init.empty()) {
@@ -312,18 +322,48 @@ void register_phase(CLI::App& app) {
     theory::TheoryOptions o = with_variant(a->opt, p, base);
     o.horizon = a->seq_len;
     const auto grid = theory::phase_grid(base, x, y, o);
+    // The trainability prediction at every point: the point's spec, probed on the task.
+    std::vector<theory::Trainability> pred(task ? grid.size() : 0);
+    std::vector<sim::TaskProbe> probes(pred.size());
+    if (task) {
+      sim::ProbeOptions po;
+      po.width = a->hidden;
+      po.gru = o.gru_variant;
+      std::atomic<size_t> done{0};
+      std::vector<std::string> errors(grid.size());
+#pragma omp parallel for schedule(dynamic)
+      for (size_t k = 0; k < grid.size(); ++k) {
+        try {
+          InitSpec sp = base;
+          theory::apply_fix(sp, fmt::format("{}={:.17g}", x.param, grid[k].x), "--x");
+          theory::apply_fix(sp, fmt::format("{}={:.17g}", y.param, grid[k].y), "--y");
+          probes[k] = sim::task_probe(sp, *task, po);
+          pred[k] = theory::predict_trainable(probes[k]);
+        } catch (const std::exception& e) {
+          errors[k] = e.what();
+        }
+        const size_t d = ++done;
+#pragma omp critical
+        fmt::print(stderr, "\r  trainability: probed {}/{} points", d, grid.size());
+      }
+      fmt::print(stderr, "\n");
+      for (const auto& e : errors)
+        if (!e.empty()) fail("phase --task: {}", e);
+    }
     {
       std::string f;
       // ξ is written as inf where it diverges (pandas reads it as a float).
       f += fmt::format(
           "{},{},Q_h,Q_c,chi,xi,c_star,chi_coincident,chaotic,m1,m2,variance,log_tied_gain,"
-          "seq_len,quad_error,converged\n",
-          x.param, y.param);
+          "seq_len,quad_error,converged{}\n",
+          x.param, y.param,
+          task ? ",trainable,log_gain,log_gain_sd,slope,max_dc,reasons" : "");
       auto g = [](double v) {
         return std::isfinite(v) ? fmt::format("{:.10g}", v)
                                 : std::isnan(v) ? std::string("nan") : v > 0 ? "inf" : "-inf";
       };
-      for (const auto& pt : grid)
+      for (size_t k = 0; k < grid.size(); ++k) {
+        const auto& pt = grid[k];
         f += fmt::format("{:.10g},{:.10g},{:.10g},{:.10g},{:.10g},{},{:.10g},{},{},{:.10g},{:.10g},"
                          "{:.10g},{},{},{},{}\n",
                          pt.x, pt.y, pt.r.Q_h, pt.r.Q_c, pt.r.chi, g(pt.r.xi()), pt.r.corr,
@@ -332,6 +372,16 @@ void register_phase(CLI::App& app) {
                          pt.r.jacobian.variance(), g(pt.r.tied_log_gain(a->seq_len)),
                          a->seq_len, g(pt.r.quadrature.error),
                          !pt.failed && pt.r.quadrature.converged ? 1 : 0);
+        if (task) {  // reasons: the failed criteria's words joined by '+', no comma
+          std::string codes;
+          for (const auto& c : pred[k].codes) codes += (codes.empty() ? "" : "+") + c;
+          const auto& q = probes[k];
+          f.pop_back();
+          f += fmt::format(",{},{},{},{},{},{}\n", pred[k].trainable ? 1 : 0, g(q.log_gain),
+                           g(q.log_gain_sd), g(q.slope),
+                           describe(cell).cell_state ? g(q.max_dc()) : std::string("nan"), codes);
+        }
+      }
       write_file_atomic(a->out, f);
     }
     fmt::print("wrote {} ({} × {} points of {}); plot: /usr/bin/python3 scripts/plot_phase.py {}\n",

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   rnnmft::cli::register_data(app);
   rnnmft::cli::register_train(app);
   rnnmft::cli::register_theory(app);
+  rnnmft::cli::register_trainability(app);
   rnnmft::cli::register_critical(app);
   rnnmft::cli::register_compare(app);
   rnnmft::cli::register_simulate(app);

@@ -28,8 +28,6 @@
 
 namespace rnnmft::cli {
 
-namespace {
-
 // What `report` accepts from results.jsonl: whole lines of runs of the directory's grid, one per
 // run. Lines written before results carried the spec hash ("sweep") or train_curve are read; one
 // that carries a spec hash must carry this spec's.
@@ -64,6 +62,8 @@ sweep::LineCheck report_lines(const sweep::SweepSpec& spec) {
            seen->at(id));
   };
 }
+
+namespace {
 
 }  // namespace
 namespace {

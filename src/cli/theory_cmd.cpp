@@ -19,6 +19,8 @@
 #include "theory/critical.h"
 #include "theory/mean_field.h"
 #include "theory/phase.h"
+#include "theory/trainability.h"
+#include "sim/task_probe.h"
 #include "theory/verdict.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -132,6 +134,34 @@ void check_model_flags(int hidden, int input_dim, int seq_len) {
   if (seq_len < 2) fail("--seq-len must be at least 2 (got {})", seq_len);
 }
 
+// A task sets R (its measured input second moment; 0 for the zero stretch of padded tasks), T
+// (its length) and I (docs/tasks.md §Input statistics).
+void add_design_task_flags(CLI::App* c, TaskFlags& task, const std::string& what) {
+  c->add_option("--task", task.options.name, what);
+  c->add_option("--unit", task.options.unit, "--task padded/repeat: base step, pixel or row")
+      ->check(CLI::IsMember({"pixel", "row"}));
+  c->add_flag("--pad-front", task.options.pad_front, "--task padded: zeros before the image");
+  c->add_option("--repeat", task.options.repeat, "--task repeat: copies of each step");
+  c->add_flag("--standardize", task.options.standardize, "--task: standardized inputs");
+  c->add_option("--data-dir", task.data_dir, "Data directory (default $RNNMFT_DATA_DIR or .data/)");
+}
+
+std::optional<Task> design_task(const TaskFlags& flags, CLI::App* cmd, int& seq_len,
+                                double& input_var, int& input_dim) {
+  if (flags.options.name.empty()) return std::nullopt;
+  if (cmd->get_option("--input-var")->count() > 0) fail("--input-var and --task: the task sets R");
+  TaskFlags tf = flags;
+  tf.options.seq_len = cmd->get_option("--seq-len")->count() > 0 ? seq_len : 0;
+  std::optional<Task> task(make_task(tf));
+  seq_len = task->seq_len();
+  input_var = task_input_stats(*task).input_var;
+  if (cmd->get_option("--input-dim")->count() > 0 && input_dim != task->input_dim())
+    fail("--input-dim {} and --task {}: the task's steps have {} inputs", input_dim,
+         task->options().name, task->input_dim());
+  input_dim = task->input_dim();
+  return task;
+}
+
 void register_theory(CLI::App& app) {
   struct Args {
     std::string cell = "lstm", init = "pytorch";
@@ -139,8 +169,10 @@ void register_theory(CLI::App& app) {
     bool json = false;
     theory::TheoryOptions opt;
     TiedFlags tied;
+    TaskFlags task;
   };
   auto a = std::make_shared<Args>();
+  a->task.options.name.clear();  // no task unless --task names one
   auto* t = app.add_subcommand(
       "theory", "Mean-field fixed point, timescale and Jacobian spectrum of an init");
   auto* cell_opt =
@@ -159,8 +191,22 @@ void register_theory(CLI::App& app) {
   t->add_flag("--json", a->json, "Print JSON");
   add_theory_flags(t, a->opt);
   add_tied_flags(t, a->tied);
+  add_design_task_flags(t, a->task,
+                        "This task's T, R and I, and the trainability prediction on its inputs "
+                        "(docs/theory.md §12)");
   t->callback([a, cell_opt, t] {
     const CellType cell = parse_cell(a->cell);
+    const std::optional<Task> task =
+        design_task(a->task, t, a->seq_len, a->opt.input_var, a->input_dim);
+    double data_var = NAN;
+    int data_steps = -1;
+    if (task) {  // a padded task's data, then the zero stretch, in the tied check
+      const TaskInputStats st = task_input_stats(*task);
+      if (st.pad_steps > 0 && !a->task.options.pad_front) {
+        data_var = st.data_var;
+        data_steps = st.data_steps;
+      }
+    }
     check_model_flags(a->hidden, a->input_dim, a->seq_len);
     if (!is_preset(a->init) && !std::filesystem::is_regular_file(a->init))
       fail(
@@ -176,12 +222,36 @@ void register_theory(CLI::App& app) {
     theory::TheoryOptions opt = with_variant(a->opt, t, spec);
     opt.horizon = a->seq_len;
     const theory::TheoryResult r = theory::analyze(spec, opt);
-    const auto tc = run_tied_check(spec, a->tied, a->hidden, a->input_dim, a->seq_len, opt);
+    const auto tc = run_tied_check(spec, a->tied, a->hidden, a->input_dim, a->seq_len, opt,
+                                   data_var, data_steps);
+    // The network as trained, on the task's own inputs (docs/theory.md §12).
+    std::optional<sim::TaskProbe> probe;
+    if (task) {
+      sim::ProbeOptions po;
+      po.width = a->hidden;
+      po.gru = opt.gru_variant;
+      probe = sim::task_probe(spec, *task, po);
+    }
     if (a->json) {
-      fmt::print("{}\n", report::theory(r, spec, a->seq_len, tc).dump(2));
+      json j = report::theory(r, spec, a->seq_len, tc);
+      if (probe) {
+        j["task"] = task->options().name;
+        j["trainability"] = theory::trainability_json(*probe);
+      }
+      fmt::print("{}\n", j.dump(2));
     } else {
       print_theory(r, spec, a->seq_len);
       if (tc) fmt::print("  tied check   {}\n", tc->summary());
+      if (probe) {
+        const theory::Trainability tr = theory::predict_trainable(*probe);
+        fmt::print("  on {}  ln gain over the {} steps after step {} = {:.3g}, slope {:.3g}{}\n"
+                   "  trainability {}\n",
+                   task->options().name, probe->span(), probe->memory_from, probe->log_gain,
+                   probe->slope,
+                   describe(cell).cell_state ? fmt::format(", max |Δc_T|/δ {:.3g}", probe->max_dc())
+                                             : "",
+                   tr.summary());
+      }
     }
   });
 }
@@ -210,16 +280,7 @@ void register_critical(CLI::App& app) {
   c->add_option("--input-dim", a->input_dim, "I of the tied check")->capture_default_str();
   c->add_option("--tol", a->opt.tol, "Accepted |T·ln m1 − target| and |ln G_T|")
       ->capture_default_str();
-  // A task sets R (its measured input second moment; 0 for the zero stretch of padded tasks),
-  // T (its length) and I (docs/tasks.md §Input statistics).
-  c->add_option("--task", a->task.options.name,
-                "Design for this task's T, R and I (e.g. mnist-padded, mnist-pixel)");
-  c->add_option("--unit", a->task.options.unit, "--task padded/repeat: base step, pixel or row")
-      ->check(CLI::IsMember({"pixel", "row"}));
-  c->add_flag("--pad-front", a->task.options.pad_front, "--task padded: zeros before the image");
-  c->add_option("--repeat", a->task.options.repeat, "--task repeat: copies of each step");
-  c->add_flag("--standardize", a->task.options.standardize, "--task: standardized inputs");
-  c->add_option("--data-dir", a->task.data_dir, "Data directory (default $RNNMFT_DATA_DIR or .data/)");
+  add_design_task_flags(c, a->task, "Design for this task's T, R and I (e.g. mnist-padded, mnist-pixel)");
   c->add_option("-o,--output", a->out,
                 "Write the spec here (for rnnmft train --init / theory --init)");
   c->add_flag("--json", a->json, "Print JSON");

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "data/tasks.h"
 #include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/mean_field.h"
@@ -40,5 +41,15 @@ std::optional<sim::TiedCheck> run_tied_check(const InitSpec& spec, const TiedFla
                                              double data_var = NAN, int data_steps = -1);
 
 void check_model_flags(int hidden, int input_dim, int seq_len);
+
+struct TaskFlags;
+// --task, --unit, --pad-front, --repeat, --standardize, --data-dir of the theory commands (a task
+// sets T, R and I; docs/tasks.md §Input statistics); `what` is --task's help.
+void add_design_task_flags(CLI::App* c, TaskFlags& task, const std::string& what);
+// The task of those flags, if --task names one; it sets T (seq_len: a padded task's length when
+// --seq-len is given, else the task's own), R and I (refusing --input-var, and an --input-dim
+// that differs from the task's).
+std::optional<Task> design_task(const TaskFlags& flags, CLI::App* cmd, int& seq_len,
+                                double& input_var, int& input_dim);
 
 }  // namespace rnnmft::cli

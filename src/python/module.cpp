@@ -19,6 +19,10 @@
 #include "cells/rnn_model.h"
 #include "sim/report.h"
 #include "sim/simulate.h"
+#include "sim/task_probe.h"
+#include "data/dataset.h"
+#include "data/tasks.h"
+#include "theory/trainability.h"
 #include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
@@ -230,6 +234,48 @@ py::tuple simulate_result(const std::string& request) {
   return py::make_tuple(res.to_json().dump(), traj);
 }
 
+// `rnnmft trainability --json`: the tied network at init on a task's inputs and the prediction
+// (docs/theory.md §12).
+std::string trainability_text(const std::string& request) {
+  const Request r(request, {"cell", "init", "task", "seq_len", "unit", "pad_front", "permute",
+                            "standardize", "data_dir", "hidden", "networks", "sequences",
+                            "directions", "delta", "seed", "gru_variant"});
+  const CellType cell = parse_cell(r.at("cell").get<std::string>());
+  TaskOptions to;
+  to.name = r.at("task").get<std::string>();
+  to.seq_len = r.get("seq_len", 0);
+  to.unit = r.get<std::string>("unit", to.unit);
+  to.pad_front = r.get("pad_front", false);
+  if (r.has("permute")) to.permute = r.get<uint64_t>("permute", 0);
+  to.standardize = r.get("standardize", false);
+  const auto [ds, kind] = parse_task_name(to.name);
+  (void)kind;
+  auto data = std::make_shared<const Dataset>(
+      load_dataset(ds, resolve_data_dir(r.get<std::string>("data_dir", ""))));
+  const Task task(data, to);
+  sim::ProbeOptions o;
+  o.width = r.get("hidden", 64);
+  o.networks = r.get("networks", o.networks);
+  o.sequences = r.get("sequences", o.sequences);
+  o.directions = r.get("directions", o.directions);
+  o.delta = r.get("delta", o.delta);
+  o.seed = r.get<uint64_t>("seed", o.seed);
+  const InitSpec spec = resolve_spec(r.at("init"), cell, o.width, task.input_dim(), task.seq_len());
+  // As `rnnmft trainability`: the variant given, else the spec's own, else train's reset-after.
+  o.gru = r.has("gru_variant")                 ? parse_gru_variant(r.get<std::string>("gru_variant", ""))
+          : !spec.design.gru_variant.empty() ? parse_gru_variant(spec.design.gru_variant)
+                                             : GruVariant::ResetAfter;
+  sim::TaskProbe p;
+  {
+    py::gil_scoped_release nogil;
+    p = sim::task_probe(spec, task, o);
+  }
+  nlohmann::json j = theory::trainability_json(p);
+  j["task"] = task.options().name;
+  j["init"] = spec.source;
+  return j.dump();
+}
+
 // The weights of one layer drawn from a spec exactly as `rnnmft train --init spec.json --seed S`
 // draws them (initialize_model_from_spec): W_ih (G·N × I), W_hh (G_h·N × N), b_ih, b_hh (zero),
 // float32, PyTorch's gate order.
@@ -309,6 +355,9 @@ PYBIND11_MODULE(_rnnmft, m) {
   m.def("simulate",
         [](const std::string& q) { return guarded([&] { return rp::simulate_result(q); }); },
         py::arg("request"), "simulate(request_json) -> (JSON text of `rnnmft simulate --json`, trajectories).");
+  m.def("trainability",
+        [](const std::string& q) { return guarded([&] { return rp::trainability_text(q); }); },
+        py::arg("request"), "trainability(request_json) -> JSON text of `rnnmft trainability --json`.");
   m.def("draw_layer",
         [](const std::string& spec, int input_dim, int hidden, uint64_t seed) {
           return guarded([&] { return rp::draw_layer(spec, input_dim, hidden, seed); });

@@ -36,6 +36,36 @@ class CliParity(unittest.TestCase):
             self.assertEqual(py["verdict"], c["verdict"])
             self.assertEqual(py["spec"], c["spec"])
 
+    def test_trainability_matches_cli(self):
+        # The same probe (networks, sequences, seed) from Python and the CLI: the same numbers.
+        for cell, init, variant in [("lstm", "chrono", "reset-before"),
+                                    ("gru", "pytorch", "reset-after")]:
+            py = rnnmft.trainability(cell, init, "mnist-padded", seq_len=200, unit="row",
+                                     hidden=16, gru_variant=variant)
+            c = cli_json("trainability", "--cell", cell, "--init", init, "--task", "mnist-padded",
+                         "--unit", "row", "--seq-len", 200, "--hidden", 16, "--gru-variant",
+                         variant, "--json")
+            self.assertEqual(py, c, cell)
+        self.assertTrue(rnnmft.trainability("lstm", "chrono", seq_len=200, unit="row",
+                                            hidden=16)["trainable"])
+        # The task's own length without seq_len, and train's GRU (reset-after) by default.
+        px = rnnmft.trainability("gru", "pytorch", "mnist-pixel", hidden=8, sequences=2,
+                                 networks=1)
+        self.assertEqual((px["steps"], px["gru_variant"]), (784, "reset-after"))
+        bad = rnnmft.trainability("gru", "pytorch", seq_len=400, unit="row", hidden=16)
+        self.assertFalse(bad["trainable"])
+        self.assertIn("memory too short", bad["reasons"][0])
+
+    def test_trainability_bad_arguments(self):
+        for kw, frag in [({"task": 3}, "task must be a string"), ({"hidden": 1}, "hidden"),
+                         ({"directions": 0}, "directions"),
+                         ({"networks": 0}, "networks"), ({"task": "mnist-nothing"}, "nothing"),
+                         ({"delta": 2.0}, "must be in (0, 1]"), ({"unit": "a\0b"}, "NUL")]:
+            args = {"seq_len": 100, "unit": "row", "hidden": 8, **kw}
+            with self.assertRaises(ValueError, msg=str(kw)) as e:
+                rnnmft.trainability("lstm", "pytorch", **args)
+            self.assertIn(frag, str(e.exception), kw)
+
     def test_critical_matches_cli_and_feeds_theory(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "gru.json")
