@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "sim/task_probe.h"
+#include "sim/tied_theory.h"
 #include "spec/init_spec.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_spec.h"
@@ -35,10 +36,10 @@ namespace {
 
 struct Args {
   std::string cell = "lstm", init = "pytorch", gru_variant, sweep_dir;
-  int hidden = 64, networks = 2, sequences = 8, directions = 4, jobs = 1;
+  int hidden = 64, networks = 2, sequences = 8, directions = 4, jobs = 1, units = 8192;
   uint64_t seed = 0;
   double delta = 0.05;
-  bool json = false;
+  bool json = false, theory = false;
   TaskFlags task;
 };
 
@@ -159,6 +160,54 @@ void probe_sweep(const Args& a) {
              (dir / "trainability.jsonl").string());
 }
 
+// The mean-field theory of the tied network (sim/tied_theory.h) on the probe's own sequences,
+// every part against the tied network the probe ran.
+json theory_against(const Args& a, const InitSpec& spec, const Task& task, const sim::TaskProbe& p) {
+  const sim::ProbeInputs in = sim::probe_inputs(task, a.sequences, a.seed, -1);
+  sim::TiedTheoryOptions o;
+  o.units = a.units;
+  o.seed = a.seed;
+  o.gru = p.gru;
+  o.delta = a.delta;
+  const sim::TaskProbe th = sim::tied_theory(spec, in.x, in.S, in.T, in.I, in.t0, o);
+  const auto parts = sim::compare_to_network(th, p);
+  json rows = json::array();
+  int within = 0, inconclusive = 0;
+  auto num = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
+  for (const auto& q : parts) {
+    rows.push_back({{"part", q.name}, {"theory", num(q.theory)}, {"network", num(q.network)},
+                    {"error", num(q.error)}, {"noise", num(q.noise)}, {"verdict", q.verdict_name()}});
+    within += q.verdict == sim::TheoryPart::Verdict::Within;
+    inconclusive += q.verdict == sim::TheoryPart::Verdict::Inconclusive;
+  }
+  return {{"units", a.units}, {"tolerance", 0.10}, {"parts", rows}, {"within", within},
+          {"inconclusive", inconclusive}, {"of", int(parts.size())},
+          {"prediction", theory::trainability_json(th)}};
+}
+
+void print_theory(const json& t, int width, int networks) {
+  fmt::print("  theory        the mean-field theory of the tied network (§12.6, {} units) against "
+             "these tied networks ({} of width {}):\n",
+             t["units"].get<int>(), networks, width);
+  auto v = [](const json& x) {
+    return x.is_null() ? std::string("—") : fmt::format("{:.4g}", x.get<double>());
+  };
+  for (const auto& r : t["parts"]) {
+    const std::string err =
+        r["error"].is_null() ? "—" : fmt::format("{:.1f} %", 100 * r["error"].get<double>());
+    const std::string verdict = r["verdict"].get<std::string>();
+    fmt::print("    {:<16} theory {:>11}   networks {:>11} (±{:<9})  error {:>8}   {}\n",
+               r["part"].get<std::string>(), v(r["theory"]), v(r["network"]), v(r["noise"]), err,
+               verdict == "within"         ? "within 10 %"
+               : verdict == "inconclusive" ? "inconclusive: within the networks' spread"
+                                           : "OFF by more than 10 % and the networks' spread");
+  }
+  fmt::print("    {} of {} parts within 10 %, {} inconclusive (± is 2 standard errors of the "
+             "networks' mean); the theory's prediction: {}\n",
+             t["within"].get<int>(), t["of"].get<int>(), t["inconclusive"].get<int>(),
+             t["prediction"]["trainable"].get<bool>() ? "trainable" : "not trainable");
+}
+
 }  // namespace
 
 void register_trainability(CLI::App& app) {
@@ -201,6 +250,12 @@ void register_trainability(CLI::App& app) {
   c->add_option("--jobs", a->jobs, "--sweep: runs probed at once")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  c->add_flag("--theory", a->theory,
+              "Also the mean-field theory of the tied network on the same sequences, every part "
+              "against the network probed (use a wide one: --width 512)");
+  c->add_option("--units", a->units, "--theory: units in the theory's population")
+      ->check(CLI::Range(16, 1 << 20))
+      ->capture_default_str();
   c->add_flag("--json", a->json, "Print JSON");
   add_task_flags(c, a->task, false);
   a->task.options.name.clear();  // no task unless --task names one
@@ -211,7 +266,7 @@ void register_trainability(CLI::App& app) {
       // Each run brings its cell, init, width, variant and task.
       for (const char* f : {"--cell", "--init", "--hidden", "--gru-variant", "--task", "--seq-len",
                             "--unit", "--pad-front", "--repeat", "--permute", "--standardize",
-                            "--json"})
+                            "--json", "--theory", "--units"})
         if (c->get_option(f)->count() > 0)
           fail("--sweep takes the cell, init, width and task of each run from the sweep: drop {}",
                f);
@@ -231,14 +286,17 @@ void register_trainability(CLI::App& app) {
                                ? parse_gru_variant(spec.design.gru_variant)
                                : GruVariant::ResetAfter;
     const sim::TaskProbe p = sim::task_probe(spec, task, probe_options(*a, a->hidden, gru));
+    const json th = a->theory ? theory_against(*a, spec, task, p) : json();
     if (a->json) {
       json j = theory::trainability_json(p);
       j["task"] = task.options().name;
       j["init"] = spec.source;
+      if (a->theory) j["theory"] = th;
       fmt::print("{}\n", j.dump(2));
     }
     else {
       print_probe(p, spec, task);
+      if (a->theory) print_theory(th, p.width, p.networks);
     }
   });
 }

@@ -214,6 +214,27 @@ NetworkProbe probe_network(RnnModel<double>& net, const std::vector<double>& x, 
   return o;
 }
 
+ProbeInputs probe_inputs(const Task& task, int sequences, uint64_t seed, int memory_from) {
+  ProbeInputs in;
+  in.S = sequences;
+  in.T = task.seq_len();
+  in.I = task.input_dim();
+  const size_t n_train = task.size(Split::Train);
+  if (n_train < size_t(in.S))
+    fail("probe: the training split has {} sequences, fewer than {}", n_train, in.S);
+  const Task::Window w = task.data_window();
+  in.t0 = memory_from >= 0 ? memory_from : (w.t1 < in.T ? w.t1 : w.t0);
+  if (in.t0 < 0 || in.t0 >= in.T) fail("probe: memory_from {} is outside [0, {})", in.t0, in.T);
+  // The same S training sequences for every network, spread over the split.
+  std::vector<size_t> ks(in.S);
+  for (int j = 0; j < in.S; ++j) ks[j] = (size_t(j) * (n_train / size_t(in.S)) + seed) % n_train;
+  std::vector<float> xf(size_t(in.T) * in.S * in.I);
+  std::vector<int> labels(in.S);
+  task.batch(Split::Train, ks, xf.data(), labels.data());
+  in.x.assign(xf.begin(), xf.end());
+  return in;
+}
+
 TaskProbe task_probe(const InitSpec& spec, const Task& task, const ProbeOptions& opt) {
   if (opt.width < 2 || opt.width > 4096) fail("probe: width must be in [2, 4096] (got {})", opt.width);
   if (opt.networks < 1 || opt.networks > 64)
@@ -225,22 +246,9 @@ TaskProbe task_probe(const InitSpec& spec, const Task& task, const ProbeOptions&
     fail("probe: directions must be in [1, 64] (got {})", opt.directions);
   const CellType cell = spec.cell;
   const CellDesc& desc = describe(cell);
-  const int N = opt.width, T = task.seq_len(), I = task.input_dim(), S = opt.sequences,
-            Gi = desc.input_gates;
-  const size_t n_train = task.size(Split::Train);
-  if (n_train < size_t(S))
-    fail("probe: the training split has {} sequences, fewer than {}", n_train, S);
-  const Task::Window w = task.data_window();
-  const int t0 = opt.memory_from >= 0 ? opt.memory_from : (w.t1 < T ? w.t1 : w.t0);
-  if (t0 < 0 || t0 >= T) fail("probe: memory_from {} is outside [0, {})", t0, T);
-
-  // The same S training sequences for every network, spread over the split.
-  std::vector<size_t> ks(S);
-  for (int j = 0; j < S; ++j) ks[j] = (size_t(j) * (n_train / size_t(S)) + opt.seed) % n_train;
-  std::vector<float> xf(size_t(T) * S * I);
-  std::vector<int> labels(S);
-  task.batch(Split::Train, ks, xf.data(), labels.data());
-  const std::vector<double> x(xf.begin(), xf.end());
+  const ProbeInputs in = probe_inputs(task, opt.sequences, opt.seed, opt.memory_from);
+  const int N = opt.width, T = in.T, I = in.I, S = in.S, t0 = in.t0, Gi = desc.input_gates;
+  const std::vector<double>& x = in.x;
 
   TaskProbe p;
   p.cell = cell;
@@ -311,6 +319,15 @@ TaskProbe task_probe(const InitSpec& spec, const Task& task, const ProbeOptions&
   for (int k = 0; k < opt.networks; ++k) {
     const auto& ls = nets[k].log_gain;
     net_log[k] = log_mean_exp(ls);
+    const NetworkProbe& one = nets[k];
+    NetworkParts e{one.Q_h, one.Q_c, one.offset_h, one.offset_c, one.slope,
+                   desc.keep_gate >= 0 ? one.keep : 0.0,
+                   net_log[k], {}, {}};
+    for (int g = 0; g < Gi; ++g) {
+      e.dh.push_back(std::sqrt(one.dh2[g]) / opt.delta);
+      e.dc.push_back(std::sqrt(one.dc2[g]) / opt.delta);
+    }
+    p.per_network.push_back(std::move(e));
     double m = 0, v = 0;
     int n = 0;
     for (double l : ls)

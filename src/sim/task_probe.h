@@ -37,6 +37,12 @@ struct ProbeGroup {
   double dh = 0, dc = 0;  // RMS over units and sequences of Δh_T/δ (Δc_T/δ for the LSTM)
 };
 
+// One network's numbers (what TaskProbe averages), for the spread between networks.
+struct NetworkParts {
+  double Q_h = 0, Q_c = 0, offset_h = 0, offset_c = 0, slope = 0, keep = 0, log_gain = 0;
+  std::vector<double> dh, dc;  // per gate, as ProbeGroup's
+};
+
 struct TaskProbe {
   CellType cell = CellType::Lstm;
   int width = 0, networks = 0, sequences = 0, directions = 0, input_dim = 0, steps = 0;
@@ -56,6 +62,7 @@ struct TaskProbe {
   double log_gain = 0, log_gain_sd = 0, log_gain_between_sd = 0;
   int span() const { return steps - memory_from; }
   std::vector<ProbeGroup> sensitivity;  // one per gate
+  std::vector<NetworkParts> per_network;  // empty for the theory
   double delta = 0;
   double max_dh() const;
   double max_dc() const;
@@ -63,6 +70,15 @@ struct TaskProbe {
 };
 
 TaskProbe task_probe(const InitSpec& spec, const Task& task, const ProbeOptions& opt);
+
+// The S training sequences the probe runs (spread over the split, shifted by the seed), time-major
+// (x[(t·S + b)·I + i]), and the step its memory is measured from (memory_from, or −1: the end of
+// the data window of a padded task, else its first step).
+struct ProbeInputs {
+  std::vector<double> x;
+  int S = 0, T = 0, I = 0, t0 = 0;
+};
+ProbeInputs probe_inputs(const Task& task, int sequences, uint64_t seed, int memory_from);
 
 // One drawn network on S sequences x (time-major: x[(t·S + b)·I + i], T steps), `directions`
 // perturbations (the same for every sequence) entering after t0 steps: what task_probe averages

@@ -132,4 +132,34 @@ expect_fail "--sweep with --hidden" "drop --hidden" "$BIN" trainability --sweep 
 mkdir -p "$tmp/sw4" && cp "$tmp/sw/sweep.json" "$tmp/sw4/" && : >"$tmp/sw4/results.jsonl"
 expect_fail "no finished runs" "no finished runs yet" "$BIN" trainability --sweep "$tmp/sw4"
 
+# 4. --theory: the mean-field theory of the tied network beside the networks, part by part, on the
+# same sequences; every part has a verdict and the counts add up.
+tt="$("$BIN" trainability --cell gru --init pytorch "${task[@]}" --hidden 64 --networks 2 \
+  --theory --units 256 --json)" || bad "--theory"
+printf '%s' "$tt" >"$tmp/theory.json"
+"$py" - "$tmp/theory.json" <<'PY' && ok || bad "--theory's parts"
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = j["theory"]
+parts = t["parts"]
+names = [p["part"] for p in parts]
+assert names[:4] == ["Q_h", "offset_h", "slope", "keep"], names
+assert "log_gain" in names and "dh/candidate" in names, names
+assert all(p["verdict"] in ("within", "inconclusive", "off") for p in parts)
+assert t["of"] == len(parts) and t["within"] == sum(p["verdict"] == "within" for p in parts)
+# the networks' side is the probe printed beside it
+q = next(p for p in parts if p["part"] == "Q_h")
+assert q["network"] == j["Q_h"], (q, j["Q_h"])
+assert q["noise"] is not None and q["noise"] > 0
+# PyTorch's GRU at T = 300 forgets: the theory says so too, within 10 % of the e-folds
+g = next(p for p in parts if p["part"] == "log_gain")
+assert g["theory"] < -25 and g["network"] < -25, g
+assert t["prediction"]["trainable"] is False
+PY
+expect_ok "--theory text names the verdicts" "parts within 10 %" \
+  "$BIN" trainability --cell lstm --init chrono "${task[@]}" --hidden 32 --theory --units 256
+expect_fail "--sweep with --theory" "drop --theory" "$BIN" trainability --sweep "$tmp/sw" --theory
+expect_fail "--units below the replicas' minimum" "units must be" \
+  "$BIN" trainability --cell lstm --init chrono "${task[@]}" --hidden 8 --theory --units 32
+
 finish

@@ -163,11 +163,19 @@ TEST_P(TaskProbeScalar, MatchesEachUnitsOwnRecursion) {
         h = o * std::tanh(c);
         act = std::tanh(c);
         keep = f;
-      } else {  // no W_hh and b_hh = 0: the reset gate has nothing to reset
+      } else if (cs.cell == CellType::Gru) {  // no W_hh and b_hh = 0: the reset gate has nothing to reset
         const double z = sigmoid(a(1)), n = std::tanh(a(2));
         h = (1 - z) * n + z * h;
         act = n;
         keep = z;
+      } else if (cs.cell == CellType::Minimal) {  // h' = u h + (1 − u) e, the slope of e
+        const double u = sigmoid(a(0)), e = std::tanh(a(1));
+        h = u * h + (1 - u) * e;
+        act = e;
+        keep = u;
+      } else {  // vanilla: h' = tanh(pre), the slope of h itself, no keep gate
+        h = std::tanh(a(0));
+        act = h;
       }
     }
     return End{h, c, act, keep};
@@ -208,15 +216,8 @@ TEST_P(TaskProbeScalar, MatchesEachUnitsOwnRecursion) {
   EXPECT_GT(p.offset_h, 0.05) << "non-negative inputs through a tied U give per-unit offsets";
 }
 
-// The recursion above is written for the LSTM and the GRU (both variants).
-std::vector<Case> gated_cases() {
-  std::vector<Case> out;
-  for (const Case& c : test::cell_cases())
-    if (c.cell == CellType::Lstm || c.cell == CellType::Gru) out.push_back(c);
-  return out;
-}
-
-INSTANTIATE_TEST_SUITE_P(Cells, TaskProbeScalar, ::testing::ValuesIn(gated_cases()),
+// The recursion above is written for every cell and GRU variant.
+INSTANTIATE_TEST_SUITE_P(Cells, TaskProbeScalar, ::testing::ValuesIn(test::cell_cases()),
                          [](const auto& info) { return info.param.name; });
 
 // Each criterion of the rule, alone, decides and names itself with its numbers.
