@@ -230,6 +230,7 @@ void register_theory(CLI::App& app) {
       sim::ProbeOptions po;
       po.width = a->hidden;
       po.gru = opt.gru_variant;
+      if (is_preset(a->init)) po.preset = a->init;  // drawn as train draws it
       probe = sim::task_probe(spec, *task, po);
     }
     if (a->json) {

@@ -99,12 +99,16 @@ void probe_sweep(const Args& a) {
   std::map<std::string, std::shared_ptr<const Task>> tasks;
   std::vector<std::shared_ptr<const Task>> run_task(lines.size());
   std::vector<TrainConfig> configs(lines.size());
+  std::vector<std::string> presets(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string id = lines[i]["run"].get<std::string>();
     auto it = units.find(id);
     if (it == units.end()) fail("{}: run {} is not a run of {}", results.string(), id, spec_file.string());
     TrainConfig c = TrainConfig::from_json(it->second.config, id);
     configs[i] = c;
+    // A run that drew a preset as it is (no spec parameters, which give it the preset's Gaussian
+    // moments) is probed as drawn; the line's spec holds only the preset's moments.
+    if (is_preset(c.init) && it->second.spec_overrides.empty()) presets[i] = c.init;
     TaskFlags tf;
     tf.options = c.task;
     tf.data_dir = a.task.data_dir;  // the data here, wherever the sweep ran
@@ -127,8 +131,9 @@ void probe_sweep(const Args& a) {
 #pragma omp parallel for schedule(dynamic) num_threads(a.jobs)
   for (size_t i = 0; i < lines.size(); ++i) {
     try {
-      const sim::TaskProbe p =
-          sim::task_probe(specs[i], *run_task[i], probe_options(a, configs[i].hidden, variants[i]));
+      sim::ProbeOptions o = probe_options(a, configs[i].hidden, variants[i]);
+      o.preset = presets[i];
+      const sim::TaskProbe p = sim::task_probe(specs[i], *run_task[i], o);
       json j = {{"run", lines[i]["run"]}, {"params", lines[i]["params"]},
                 {"final_test_acc", lines[i]["final_test_acc"]}};
       j["probe"] = theory::trainability_json(p);
@@ -145,7 +150,8 @@ void probe_sweep(const Args& a) {
   std::string text;
   for (const auto& j : out) text += j.dump() + "\n";
   write_file_atomic((dir / "trainability.jsonl").string(), text);
-  const double threshold = sp.report.value("threshold", 0.5);
+  // A sweep without a "report" object counts "trained" at the report's default threshold.
+  const double threshold = sp.report.is_object() ? sp.report.value("threshold", 0.5) : 0.5;
   int agree = 0, n = 0;
   for (const auto& j : out) {
     // A run without a final accuracy (it diverged) did not train, as `report` counts it.
@@ -285,7 +291,9 @@ void register_trainability(CLI::App& app) {
                            : !spec.design.gru_variant.empty()
                                ? parse_gru_variant(spec.design.gru_variant)
                                : GruVariant::ResetAfter;
-    const sim::TaskProbe p = sim::task_probe(spec, task, probe_options(*a, a->hidden, gru));
+    sim::ProbeOptions po = probe_options(*a, a->hidden, gru);
+    if (is_preset(a->init)) po.preset = a->init;  // drawn as train draws it
+    const sim::TaskProbe p = sim::task_probe(spec, task, po);
     const json th = a->theory ? theory_against(*a, spec, task, p) : json();
     if (a->json) {
       json j = theory::trainability_json(p);

@@ -265,6 +265,8 @@ std::string trainability_text(const std::string& request) {
   o.gru = r.has("gru_variant")                 ? parse_gru_variant(r.get<std::string>("gru_variant", ""))
           : !spec.design.gru_variant.empty() ? parse_gru_variant(spec.design.gru_variant)
                                              : GruVariant::ResetAfter;
+  // A preset is drawn as train draws it (rnnmft trainability does the same).
+  if (r.at("init").contains("preset")) o.preset = r.at("init").at("preset").get<std::string>();
   sim::TaskProbe p;
   {
     py::gil_scoped_release nogil;

@@ -274,7 +274,10 @@ TaskProbe task_probe(const InitSpec& spec, const Task& task, const ProbeOptions&
     try {
       Rng rng(opt.seed, 0x70726f6265ULL + uint64_t(k) /* "probe" */);
       RnnModel<double> net(mc);
-      draw_from_spec(net, spec, rng, false);
+      if (opt.preset.empty())
+        draw_from_spec(net, spec, rng, false);
+      else
+        draw_preset(net, opt.preset, T, rng);
       nets[k] = probe_network(net, x, S, T, t0, opt.delta, opt.directions, rng);
     } catch (...) {
       errors[k] = std::current_exception();

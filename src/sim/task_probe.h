@@ -30,6 +30,10 @@ struct ProbeOptions {
   GruVariant gru = GruVariant::ResetBefore;
   double delta = 0.05;  // bias move for the sensitivity: 25 Adam steps at lr 2e-3
   int memory_from = -1;  // −1: the end of the data window (padded tasks), else its first step
+  // A preset (pytorch, keras, orthogonal[:gain], chrono[:T_max]): the networks are drawn as
+  // `train` draws it (chrono's coupled input and forget biases, PyTorch's uniform weights), not
+  // from the spec's Gaussian moments; the spec still names the cell. Empty: from the spec.
+  std::string preset;
 };
 
 struct ProbeGroup {

@@ -23,6 +23,21 @@ expect_ok "text output names the prediction" "prediction    NOT trainable: memor
 [ "$("$BIN" trainability --cell gru --init pytorch "${task[@]}" --hidden 8 --json |
   field "['gru_variant']")" = reset-after ] && ok || bad "the GRU is not train's reset-after by default"
 
+# A preset is probed as train draws it: chrono's input bias is minus its forget bias unit by
+# unit, so each unit's cell state integrates with a gain i/(1 − f) ≈ 1; a spec of the same
+# moments draws the two independently, and the cell state is several times more sensitive.
+"$BIN" theory --cell lstm --init chrono --seq-len 300 --no-tied-check --json | field "['spec']" |
+  "$py" -c "import ast,json,sys; json.dump(ast.literal_eval(sys.stdin.read()), open('$tmp/chrono_moments.json','w'))" ||
+  bad "chrono's moments"
+moments="$("$BIN" trainability --init "$tmp/chrono_moments.json" "${task[@]}" --hidden 32 --json)" ||
+  bad "chrono moments probe"
+"$py" - "$(field "['max_dc']" <<<"$chrono")" "$(field "['max_dc']" <<<"$moments")" <<'PY' && ok ||
+import sys
+drawn, moments = float(sys.argv[1]), float(sys.argv[2])
+assert drawn < moments / 1.5, (drawn, moments)
+PY
+  bad "chrono probed from its moments, not as drawn"
+
 # The frozen rule is the one the fit wrote (experiments/fit_trainability.py).
 printf '%s' "$chrono" >"$tmp/chrono.json"
 "$py" - "$CLI_TESTS/../../experiments/trainability_rule.json" "$tmp/chrono.json" <<'PY' && ok ||
@@ -131,6 +146,24 @@ expect_fail "a run's bad spec" "$(sed -n 2p "$tmp/sw3/results.jsonl" | "$py" -c 
 expect_fail "--sweep with --hidden" "drop --hidden" "$BIN" trainability --sweep "$tmp/sw" --hidden 8
 mkdir -p "$tmp/sw4" && cp "$tmp/sw/sweep.json" "$tmp/sw4/" && : >"$tmp/sw4/results.jsonl"
 expect_fail "no finished runs" "no finished runs yet" "$BIN" trainability --sweep "$tmp/sw4"
+
+# A run that drew a preset is probed as drawn, in the sweep mode as in the single one.
+cat >"$tmp/swp.json" <<'EOF'
+{"name": "preset", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 60, "cell": "lstm",
+  "hidden": 8, "batch": 8, "lr": 0.01, "steps": 2, "eval_every": 2, "eval_limit": 40,
+  "test_limit": 40, "log_every": 1, "checkpoint_every": 2, "threads": 1},
+ "grid": {"init": ["chrono"]}}
+EOF
+"$BIN" sweep "$tmp/swp.json" --out "$tmp/swp" --quiet >/dev/null 2>&1 || bad "preset sweep"
+"$BIN" trainability --sweep "$tmp/swp" >/dev/null 2>&1 || bad "preset sweep probe"
+"$BIN" trainability --cell lstm --init chrono --task mnist-padded --unit row --seq-len 60 \
+  --hidden 8 --json >"$tmp/chrono8.json" || bad "chrono single probe"
+"$py" - "$tmp/swp/trainability.jsonl" "$tmp/chrono8.json" <<'PY' && ok || bad "a preset run's sweep probe ≠ its single probe"
+import json, sys
+line = json.loads(open(sys.argv[1]).readline())["probe"]
+one = json.load(open(sys.argv[2]))
+assert line["max_dc"] == one["max_dc"] and line["log_gain"] == one["log_gain"], (line, one)
+PY
 
 # 4. --theory: the mean-field theory of the tied network beside the networks, part by part, on the
 # same sequences; every part has a verdict and the counts add up.
