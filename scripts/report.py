@@ -2,7 +2,8 @@
 
 Reads DIR/results.jsonl and DIR/sweep.json, and OUT/phase_index.json with the theory's ξ on
 fine grids (written by `rnnmft report` before it runs this script). Writes into OUT:
-  runs.csv        one row per run (pandas: pd.read_csv), steps to 50/80/90 % validation accuracy
+  runs.csv        one row per run (pandas: pd.read_csv), steps to 50/80/90 % validation accuracy,
+                  the best validation accuracy and whether the run fell back to chance
   summary.csv     per setting (all parameters but the seed): seeds, medians, min, max
   report.md       the tables and the figures below
   curves.png      validation accuracy vs step, mean and min-max over seeds (runs with curves)
@@ -147,6 +148,16 @@ def label_of(key):
     return ", ".join(f"{k}={json.loads(v)}" for k, v in key) or "all runs"
 
 
+# A run "fell back to chance" when its validation accuracy left chance (reached LEFT_CHANCE)
+# and its last validation is back below BACK_AT_CHANCE (10 classes: chance is 0.10–0.13).
+LEFT_CHANCE, BACK_AT_CHANCE = 0.3, 0.2
+
+
+def fell_back(curve):
+    accs = [a for _, a, _ in curve if a is not None]
+    return bool(accs) and max(accs) >= LEFT_CHANCE and accs[-1] < BACK_AT_CHANCE
+
+
 def median_steps(values):
     """Median of steps-to-threshold, a run that never reached it counting as beyond every
     step; None when the median run did not reach it."""
@@ -158,7 +169,8 @@ def median_steps(values):
 def write_tables(out, axes, runs, seed_axis):
     cols = ["run"] + axes + ["cell", "seq_len", "xi", "chi", "m1", "final_test_acc",
                              "final_val_acc", "final_train_loss", "diverged", "steps",
-                             "seconds"] + [f"steps_to_{int(t * 100)}" for t in THRESHOLDS]
+                             "seconds"] + [f"steps_to_{int(t * 100)}" for t in THRESHOLDS] + [
+                                 "best_val_acc", "fell_back"]
     rows = []
     for r in runs:
         row = {"run": r["run"]}
@@ -171,6 +183,9 @@ def write_tables(out, axes, runs, seed_axis):
         row["xi"] = math.inf if r.get("xi_infinite") else r.get("xi")
         for t in THRESHOLDS:
             row[f"steps_to_{int(t * 100)}"] = steps_to(r.get("curve", []), t)
+        accs = [a for _, a, _ in r.get("curve", []) if a is not None]
+        row["best_val_acc"] = max(accs) if accs else None
+        row["fell_back"] = fell_back(r.get("curve", []))
         rows.append(row)
     with replacing(os.path.join(out, "runs.csv"), newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
@@ -191,7 +206,7 @@ def write_tables(out, axes, runs, seed_axis):
              "min_test_acc": min(accs) if accs else None,
              "max_test_acc": max(accs) if accs else None,
              "xi": rs[0]["xi"], "seq_len": rs[0]["seq_len"],
-             "steps": rs[0]["steps"]}
+             "steps": rs[0]["steps"], "fell_back": sum(1 for x in rs if x["fell_back"])}
         for t in THRESHOLDS:
             k = int(t * 100)
             s[f"median_steps_to_{k}"] = median_steps([x[f"steps_to_{k}"] for x in rs])
@@ -517,10 +532,12 @@ def main():
         total *= len(spec["grid"][a])
     md += [f"{len(runs)} of {total} runs finished. Steps to a threshold are the first validation "
            f"at or above it (validation every `eval_every` steps); — means the median seed did "
-           f"not reach it within the run's steps; reached_X counts the seeds that did. Tables: `runs.csv`, `summary.csv`.", ""]
+           f"not reach it within the run's steps; reached_X counts the seeds that did; fell_back "
+           f"counts the seeds whose validation accuracy left chance (≥ {LEFT_CHANCE}) and ended "
+           f"below {BACK_AT_CHANCE}. Tables: `runs.csv`, `summary.csv`.", ""]
     scol = ["setting", "seeds", "diverged", "median_test_acc", "min_test_acc", "max_test_acc",
             "xi", "steps"] + [f"median_steps_to_{int(t * 100)}" for t in THRESHOLDS] + [
-                f"reached_{int(t * 100)}" for t in THRESHOLDS]
+                f"reached_{int(t * 100)}" for t in THRESHOLDS] + ["fell_back"]
     md += ["## Per setting (median over seeds)", "", md_table(summary, scol), ""]
     other = [a for a in axes if a != seed_axis and a not in spec_axes]
     curve_axis = "init" if "init" in axes else (other[0] if other else None)

@@ -118,10 +118,6 @@ void carry(std::vector<double>& z, double rho, Rng& rng) {
   for (double& e : z) e = rho * e + s * rng.normal();
 }
 
-}  // namespace
-
-namespace {
-
 // One population of P units (one replica).
 TaskProbe one_population(const InitSpec& spec, const std::vector<double>& x, int S, int T, int I,
                          int t0, const TiedTheoryOptions& opt, int P, uint64_t stream) {
@@ -144,11 +140,10 @@ TaskProbe one_population(const InitSpec& spec, const std::vector<double>& x, int
       beta[size_t(g) * P + k] = rng.normal(gi.bias_mean, gi.bias_std);
     }
   }
-  // Populations: 0 the network, 1 its perturbed twin (memory), 1 + g with gate g's bias + δ.
+  // Populations: 0 the network, 1 its perturbed twin (memory), 2 + g with gate g's bias + δ.
   const int n_pop = 2 + Gi;
   std::vector<Pop> pop(n_pop, Pop{std::vector<double>(PS, 0.0), std::vector<double>(PS, 0.0)});
-  // Field noise: the base's (ζ quenched per unit, ε per unit and sequence) and the twins'
-  // residuals' (shared by the twins: each twin is compared with the base only).
+  // Field noise of the base: ζ quenched per unit, ε per unit and sequence.
   std::vector<std::vector<double>> zq(Gh, std::vector<double>(size_t(P))), ed(Gh, std::vector<double>(PS));
   // Each twin's residual field: its own noise, carried with its own residual's correlation.
   std::vector<std::vector<std::vector<double>>> zq2(n_pop, zq), ed2(n_pop, ed);
@@ -156,7 +151,7 @@ TaskProbe one_population(const InitSpec& spec, const std::vector<double>& x, int
   StreamStats sh, srh;  // streams h_{t−1} and (reset-before) r ⊙ h_{t−1}
   std::vector<double> in(size_t(Gi) * PS), pre(size_t(Gi) * PS);
   std::vector<std::vector<double>> rh(n_pop, std::vector<double>(PS, 0.0));
-  std::vector<double> gain(S, 0.0), act(PS), keep(PS), next_h(PS), next_c(PS), rgate(PS);
+  std::vector<double> gain(S, 0.0), act(PS), keep(PS), next_h(PS), next_c(PS);
   const double eps = 1e-7;
   auto field_gate = [&](int g) { return before && g == 2 ? &srh : &sh; };
 

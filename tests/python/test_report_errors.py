@@ -162,5 +162,31 @@ class ReportOnAFullDisk(unittest.TestCase):
         self.assertEqual(snapshot(self.out), before)
 
 
+class FellBack(unittest.TestCase):
+    """A run that learnt and then lost it (the critical LSTM at T = 3000, docs/experiments.md
+    E3) is counted in runs.csv and summary.csv; one that never left chance, or ended learnt, is
+    not."""
+
+    def test_fell_back(self):
+        up_down = [[100, 0.2, 2.0], [200, 0.45, 1.5], [300, 0.12, 2.3]]
+        never = [[100, 0.11, 2.3], [200, 0.12, 2.3]]
+        learnt = [[100, 0.2, 2.0], [200, 0.9, 0.3]]
+        dip = [[100, 0.5, 1.0], [200, 0.15, 2.2], [300, 0.6, 0.9]]
+        self.assertTrue(report.fell_back(up_down))
+        self.assertFalse(report.fell_back(never))
+        self.assertFalse(report.fell_back(learnt))
+        self.assertFalse(report.fell_back(dip), "a dip it recovered from is not a fall back")
+        with tempfile.TemporaryDirectory() as out:
+            runs = [{"run": f"r{i}", "params": {"init": "a", "seed": i}, "curve": c,
+                     "final_test_acc": c[-1][1], "diverged": False}
+                    for i, c in enumerate((up_down, never, learnt))]
+            rows, summary = report.write_tables(out, ["init", "seed"], runs, "seed")
+            self.assertEqual([r["fell_back"] for r in rows], [True, False, False])
+            self.assertEqual(summary[0]["fell_back"], 1)
+            got = list(csv.DictReader(open(os.path.join(out, "runs.csv"))))
+            self.assertEqual([g["fell_back"] for g in got], ["True", "False", "False"])
+            self.assertEqual([float(g["best_val_acc"]) for g in got], [0.45, 0.12, 0.9])
+
+
 if __name__ == "__main__":
     unittest.main()
