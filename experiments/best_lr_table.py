@@ -16,6 +16,23 @@ def steps_to(curve, t):
     return next((s for s, a, _ in curve if a is not None and a >= t), None)
 
 
+def init_name(init):
+    """A spec file's init by what it is: critical_v2_lstm_t1000.json → "critical v2"."""
+    b = os.path.basename(init)
+    if not b.endswith(".json"):
+        return init
+    if b.startswith("critical_v2_loguniform"):
+        return "critical v2, log-uniform τ"
+    if b.startswith("critical_v2"):
+        return "critical v2"
+    return b
+
+
+def task_name(p):
+    t = p.get("task", "")
+    return t + (f" (permuted {p['permute']})" if p.get("permute") is not None else "")
+
+
 def median_steps(xs):
     ys = sorted(math.inf if x is None else x for x in xs)
     n = len(ys)
@@ -39,12 +56,12 @@ def main():
                 continue
             r = json.loads(line)
             p = dict(base, **r["params"])
-            key = (r["seq_len"], p["cell"], p["init"], p["lr"])
+            key = (task_name(p), r["seq_len"], p["cell"], init_name(p["init"]), p["lr"])
             groups.setdefault(key, []).append((p.get("seed", 0), r))
     rows = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], k[3])):
+    for key in sorted(groups):
         runs = sorted(groups[key], key=lambda x: x[0])
-        row = {"T": key[0], "cell": key[1], "init": key[2], "lr": key[3],
+        row = {"task": key[0], "T": key[1], "cell": key[2], "init": key[3], "lr": key[4],
                "seeds": " ".join(str(s) for s, _ in runs)}
         for t in (0.5, 0.8, 0.9):
             each = [steps_to(r["curve"], t) for _, r in runs]
@@ -57,7 +74,7 @@ def main():
                                if max(a for _, a, _ in r["curve"]) >= 0.3 and r["curve"][-1][1] < 0.2)
         row["minutes"] = f"{statistics.median(r['seconds'] for _, r in runs) / 60:.1f}"
         rows.append(row)
-    cols = ["T", "cell", "init", "lr", "seeds", "to_50", "to_80", "to_90", "test", "fell_back", "minutes"]
+    cols = ["task", "T", "cell", "init", "lr", "seeds", "to_50", "to_80", "to_90", "test", "fell_back", "minutes"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:

@@ -116,6 +116,8 @@ lstm = {"cell": "lstm", "gates": {"input": g(), "forget": g(bias_mean=3.0), "cel
 put("init_spec", "lstm-plain.json", json.dumps(lstm, indent=1))
 put("init_spec", "lstm-designed.json", json.dumps(dict(lstm, designed_for={
     "cell": "lstm", "seq_len": 784, "input_var": 0.1, "width": 64, "task": "mnist-pixel", "criterion": "tied"})))
+put("init_spec", "lstm-timescales.json", json.dumps({"cell": "lstm", "gates": dict(lstm["gates"], forget=g()),
+                                                     "timescales": {"dist": "log-uniform", "min": 2, "max": 300}}, indent=1))
 put("init_spec", "gru-variant.json", json.dumps({"cell": "gru", "gates": {"update": g(), "reset": g(), "candidate": g()},
                                                  "designed_for": {"gru_variant": "reset-before"}}))
 put("init_spec", "minimal-embed.json", json.dumps({"cell": "minimal", "gates": {"update": g(), "embed": g(recurrent_std=0)}}))

@@ -21,7 +21,7 @@ import reprlib
 from . import _rnnmft
 from .weights import Weights, load_weights
 
-__all__ = ["theory", "trainability", "critical", "compare", "phase", "simulate", "preset", "load_spec",
+__all__ = ["theory", "trainability", "critical", "critical_v2", "compare", "phase", "simulate", "preset", "load_spec",
            "check_spec", "draw", "gate_names", "load_weights", "Weights", "CELLS",
            "GRU_VARIANTS", "SPEC_PARAMS"]
 
@@ -401,6 +401,26 @@ def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, wid
             f"{d['log_m1_T']:.4f}, ln G_T = {d['log_gain_T']:.4f}); notes: "
             f"{'; '.join(d['notes']) or 'none'} (check=False returns the spec anyway)")
     return spec
+
+
+def critical_v2(cell, seq_len=1000, *, input_var, width=128, input_dim=1, gru_variant=None):
+    """Critical init v2 (docs/theory.md §13): the spec dict that ``rnnmft critical --design v2
+    -o spec.json`` writes. Keep-gate timescales uniform on [2, seq_len], each unit's write coupled
+    to its keep (the LSTM's input bias is minus its forget bias), the content gate unsaturated on
+    the inputs.
+
+    input_var: R, the second moment of each input component over the steps that carry data
+        (for a padded task: the data steps, not the padding), > 0.
+    width, input_dim: N and I (the Glorot scales of the gates depend on them).
+    gru_variant: recorded in designed_for for a GRU (the design is the same for both).
+    Gated cells only: the vanilla cell has no gate to couple (use :func:`critical`).
+    """
+    cell = _cell(cell)
+    req = {"cell": cell, "seq_len": _seq_len(seq_len),
+           "input_var": _float("input_var", input_var, lo=0.0), **_model_opts(width, input_dim)}
+    if gru_variant is not None:
+        req["gru_variant"] = _str("gru_variant", gru_variant)
+    return json.loads(_rnnmft.critical_v2(_dumps(req, "request")))
 
 
 def compare(cells=("lstm", "gru"), inits=("critical", "pytorch", "keras", "chrono"), seq_len=1000,

@@ -79,7 +79,7 @@ def _layer_seed(seed, k):
 
 
 def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_variant=None,
-                   criterion=None, stacked=True):
+                   criterion=None, stacked=True, design="v1"):
     """Draws the critical initialization for sequences of length ``seq_len`` into ``module``,
     in place (docs/theory.md §6, §11): every layer and direction, with the C++ draw that
     ``rnnmft train --init spec.json`` uses (W_hh block ~ N(0, σ²/N) or σ·orthogonal, W_ih block
@@ -107,6 +107,12 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
         k ≥ 1 is designed as a first layer with R = Q_h (fixed point) of layer k−1, as if its
         inputs were independent over time.
 
+    design: "v1" (above) or "v2" (docs/theory.md §13, :func:`rnnmft.critical_v2`): keep-gate
+        timescales uniform on [2, seq_len] with each unit's write coupled to its keep, the content
+        gate unsaturated at R = input_var (the second moment over the steps that carry data);
+        one-layer LSTM and GRU modules (layers above the first read a state whose scale v2 does
+        not design), no ``fix`` or ``criterion``.
+
     Returns a list with one dict per weight set: "layer", "direction", "input_var", "seed",
     "spec" (the spec dict, with its diagnostics, as ``rnnmft critical -o`` writes it), and with
     the stacked design "mean_square" (the prediction for steps [T/2, T)).
@@ -124,6 +130,24 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
     seed = _rnnmft_pkg._int("seed", seed, lo=0, hi=2**64 - 1)
     params = dict(module.named_parameters())
     multi = len({ly.layer for ly in layers}) > 1
+    design = _rnnmft_pkg._str("design", design)
+    if design not in ("v1", "v2"):
+        raise ValueError(f"design must be 'v1' or 'v2' (got {design!r})")
+    if design == "v2":
+        if multi:
+            raise ValueError("design='v2' designs one layer: layers above the first read a state "
+                             "whose scale it does not set (use design='v1' for stacked modules)")
+        if fix is not None or criterion is not None:
+            raise ValueError("design='v2' solves nothing: fix and criterion are for design='v1'")
+        spec = _rnnmft_pkg.critical_v2(cell, T, input_var=R0, width=N, input_dim=layers[0].input_dim,
+                                       gru_variant=variant)
+        out = []
+        for k, ly in enumerate(layers):  # both directions of the one layer
+            s = _layer_seed(seed, k)
+            _copy_draw(params, ly, _rnnmft_pkg.draw(spec, ly.input_dim, N, s))
+            out.append({"layer": ly.layer, "direction": ly.direction, "input_var": R0, "seed": s,
+                        "spec": spec})
+        return out
     run_stacked = _rnnmft_pkg._bool("stacked", stacked) and multi and T <= _STACKED_MAX_LEN
     content = _CONTENT[cell]
     nu_fixed = any(k == f"{content}.input_std" for k in _fix_keys(fixes))
@@ -162,19 +186,22 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
             if ly.layer == 0:
                 ms0.append(r["mean_square"])
         s = _layer_seed(seed, k)
-        w = _rnnmft_pkg.draw(spec, ly.input_dim, N, s)
-        with torch.no_grad():
-            for key, name in ly.names.items():
-                p = params[name]
-                if tuple(p.shape) != w[key].shape:
-                    raise ValueError(f"{name} has shape {tuple(p.shape)}, expected {w[key].shape}")
-                p.copy_(torch.from_numpy(w[key]))
+        _copy_draw(params, ly, _rnnmft_pkg.draw(spec, ly.input_dim, N, s))
         o = {"layer": ly.layer, "direction": ly.direction, "input_var": R, "seed": s,
              "spec": spec}
         if run_stacked:
             o["mean_square"] = results[ly.layer][-1]["mean_square"]
         out.append(o)
     return out
+
+
+def _copy_draw(params, ly, w):
+    with torch.no_grad():
+        for key, name in ly.names.items():
+            p = params[name]
+            if tuple(p.shape) != w[key].shape:
+                raise ValueError(f"{name} has shape {tuple(p.shape)}, expected {w[key].shape}")
+            p.copy_(torch.from_numpy(w[key]))
 
 
 def _fix_keys(fixes):

@@ -17,6 +17,7 @@
 #include "sim/report.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
+#include "theory/critical_v2.h"
 #include "theory/mean_field.h"
 #include "theory/phase.h"
 #include "theory/trainability.h"
@@ -39,6 +40,18 @@ void print_theory(const theory::TheoryResult& r, const InitSpec& spec, int T) {
     const GateInit& g = spec.gate(name);
     fmt::print("  {:9} σ={:<8.4g} ν={:<8.4g} μ={:<8.4g} ρ={:<8.4g}{}\n", name, g.recurrent_std,
                g.input_std, g.bias_mean, g.bias_std, g.orthogonal ? " (orthogonal W)" : "");
+  }
+  if (spec.timescales) {
+    // The μ, ρ above are 0 for the gates the timescales draw (docs/theory.md §13).
+    const CellDesc& d = describe(spec.cell);
+    const auto [m, sd] = spec.timescales->bias_moments();
+    fmt::print("  timescales   τ {} on [{:g}, {:g}] per unit: {} bias ln(τ − 1){} (mean {:.4g}, std "
+               "{:.4g}; the mean field reads these moments)\n",
+               Timescales::dist_name(spec.timescales->dist), spec.timescales->min,
+               spec.timescales->max, d.gates[size_t(d.keep_gate)],
+               d.input_gate >= 0 ? fmt::format(", {} bias −ln(τ − 1)", d.gates[size_t(d.input_gate)])
+                                 : std::string(),
+               m, sd);
   }
   if (describe(r.cell).cell_state)
     fmt::print("  fixed point  Q_h = {:.5f} ± {:.1e}   Q_c = {:.5f} ± {:.1e}\n", r.Q_h, r.Q_h_err,
@@ -259,7 +272,7 @@ void register_theory(CLI::App& app) {
 
 void register_critical(CLI::App& app) {
   struct Args {
-    std::string cell = "lstm", out, criterion;
+    std::string cell = "lstm", out, criterion, design = "v1";
     int hidden = 128, input_dim = 1;
     theory::CriticalOptions opt;
     bool json = false;
@@ -276,6 +289,11 @@ void register_critical(CLI::App& app) {
   c->add_option("--criterion", a->criterion,
                 "tied (default for gated cells: ξ = T and tied gain 1 over T) or untied (m1 = 1)");
   c->add_option("--fix", a->opt.fixes, "gate.param=value held fixed (repeatable)");
+  c->add_option("--design", a->design,
+                "v1: keep-gate bias solved for ξ = T and tied gain 1; v2: timescales uniform on "
+                "[2, T] with writes coupled to keeps (docs/theory.md §13)")
+      ->check(CLI::IsMember({"v1", "v2"}))
+      ->capture_default_str();
   c->add_option("--hidden,--width", a->hidden, "N: the width of the tied check and of the spec")
       ->capture_default_str();
   c->add_option("--input-dim", a->input_dim, "I of the tied check")->capture_default_str();
@@ -313,6 +331,37 @@ void register_critical(CLI::App& app) {
       }
     }
     check_model_flags(a->hidden, input_dim, co.seq_len);
+    if (a->design == "v2") {
+      if (!a->criterion.empty() || !co.fixes.empty())
+        fail("--design v2 has no criterion to solve: --criterion and --fix are for v1");
+      // R over the steps that carry data: padding says nothing about saturation.
+      const double R = std::isfinite(data_var) ? data_var : co.theory.input_var;
+      theory::CriticalV2 v2 = theory::critical_v2(
+          cell, {.seq_len = co.seq_len, .data_var = R, .input_dim = input_dim, .width = a->hidden});
+      v2.spec.design.task = a->task.options.name;
+      v2.spec.design.input_var = co.theory.input_var;  // the task's R, as train compares it
+      if (cell == CellType::Gru) v2.spec.design.gru_variant = gru_variant_name(co.theory.gru_variant);
+      v2.spec.source = fmt::format("critical v2 for T = {}", co.seq_len);
+      theory::TheoryOptions topt = co.theory;
+      topt.horizon = co.seq_len;
+      const theory::TheoryResult mf = theory::analyze(v2.spec, topt);
+      json j = {{"design", "v2"}, {"spec", v2.spec.to_json()}, {"notes", v2.notes},
+                {"mean_field", mf.to_json()}};
+      if (!task_line.empty()) j["task_inputs"] = task_line;
+      if (!a->out.empty()) write_file_atomic(a->out, v2.spec.to_json().dump(2) + "\n");
+      if (a->json) {
+        fmt::print("{}\n", j.dump(2));
+        return;
+      }
+      print_theory(mf, v2.spec, co.seq_len);
+      if (!task_line.empty()) fmt::print("  task         {}\n", task_line);
+      for (const auto& n : v2.notes) fmt::print("  note         {}\n", n);
+      fmt::print("  note         the mean field above reads the timescales as Gaussian bias moments "
+                 "and loses their coupling; rnnmft trainability --init FILE --task TASK measures "
+                 "the drawn network\n");
+      if (!a->out.empty()) fmt::print("  wrote        {}\n", absolute_path(a->out));
+      return;
+    }
     if (!a->criterion.empty()) co.criterion = theory::parse_criterion(a->criterion);
     theory::CriticalResult r = theory::critical_init(cell, co);
     r.spec.design.width = a->hidden;

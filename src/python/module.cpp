@@ -26,6 +26,7 @@
 #include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
+#include "theory/critical_v2.h"
 #include "theory/mean_field.h"
 #include "theory/phase.h"
 #include "theory/verdict.h"
@@ -78,6 +79,25 @@ std::string critical_json(const std::string& request) {
   topt.horizon = T;
   const json j = report::critical(res, T, tied_check(r, res.spec, N, I, T, topt));
   return report::critical_spec_file(res, j).dump();
+}
+
+// `rnnmft critical --design v2 -o` (docs/theory.md §13): the spec, with its notes.
+std::string critical_v2_json(const std::string& request) {
+  const Request r(request, {"cell", "seq_len", "input_var", "hidden", "input_dim", "gru_variant"});
+  const CellType cell = parse_cell(r.at("cell").get<std::string>());
+  theory::CriticalV2Options o;
+  o.seq_len = r.get("seq_len", 1000);
+  o.data_var = r.get("input_var", std::nan(""));  // a double: NAN is a float
+  o.width = r.get("hidden", 128);
+  o.input_dim = r.get("input_dim", 1);
+  theory::CriticalV2 v = theory::critical_v2(cell, o);
+  v.spec.design.input_var = o.data_var;
+  if (cell == CellType::Gru && r.has("gru_variant"))
+    v.spec.design.gru_variant =
+        gru_variant_name(parse_gru_variant(r.at("gru_variant").get<std::string>()));
+  json j = v.spec.to_json();
+  j["diagnostics"] = {{"design", "v2"}, {"notes", v.notes}};
+  return j.dump();
 }
 
 // `rnnmft compare --json`.
@@ -350,6 +370,9 @@ PYBIND11_MODULE(_rnnmft, m) {
         py::arg("request"), "theory(request_json) -> JSON text of `rnnmft theory --json`.");
   m.def("critical", [](const std::string& q) { return guarded([&] { return rp::critical_json(q); }); },
         py::arg("request"), "critical(request_json) -> JSON text of `rnnmft critical -o` (spec + diagnostics).");
+  m.def("critical_v2",
+        [](const std::string& q) { return guarded([&] { return rp::critical_v2_json(q); }); },
+        py::arg("request"), "critical_v2(request_json) -> JSON text of `rnnmft critical --design v2 -o`.");
   m.def("compare", [](const std::string& q) { return guarded([&] { return rp::compare_json(q); }); },
         py::arg("request"), "compare(request_json) -> JSON text of `rnnmft compare --json`.");
   m.def("phase", [](const std::string& q) { return guarded([&] { return rp::phase_arrays(q); }); },

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <exception>
 
+#include "spec/draw.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -131,13 +132,17 @@ TaskProbe one_population(const InitSpec& spec, const std::vector<double>& x, int
   // Quenched per unit: biases and input weights, drawn as draw_from_spec draws them.
   Rng rng(opt.seed, 0x7468656f7279ULL /* "theory" */ + stream);
   std::vector<double> sigma(Gi, 0.0), beta(size_t(Gi) * P), W(size_t(Gi) * P * I);
+  const std::vector<double> keep_bias = draw_keep_biases(spec, P, rng);  // §13: coupled
   for (int g = 0; g < Gi; ++g) {
     const GateInit& gi = spec.gate(desc.gates[g]);
     if (g < Gh) sigma[g] = gi.recurrent_std;
+    const double sign = g == desc.keep_gate ? 1.0 : g == desc.input_gate ? -1.0 : 0.0;
     for (int k = 0; k < P; ++k) {
       for (int i = 0; i < I; ++i)
         W[(size_t(g) * P + k) * I + i] = rng.normal(0.0, gi.input_std / std::sqrt(double(I)));
-      beta[size_t(g) * P + k] = rng.normal(gi.bias_mean, gi.bias_std);
+      beta[size_t(g) * P + k] = keep_bias.empty() || sign == 0
+                                    ? rng.normal(gi.bias_mean, gi.bias_std)
+                                    : sign * keep_bias[size_t(k)];
     }
   }
   // Populations: 0 the network, 1 its perturbed twin (memory), 2 + g with gate g's bias + δ.

@@ -39,6 +39,19 @@ void draw_head(RnnModel<S>& m, Rng& rng) {
 
 }  // namespace
 
+std::vector<double> draw_keep_biases(const InitSpec& spec, int N, Rng& rng) {
+  if (!spec.timescales) return {};
+  const Timescales& t = *spec.timescales;
+  std::vector<double> b(static_cast<size_t>(N));
+  for (auto& v : b) {
+    const double tau = t.dist == Timescales::Dist::Uniform
+                           ? rng.uniform(t.min, t.max)
+                           : std::exp(rng.uniform(std::log(t.min), std::log(t.max)));
+    v = std::log(tau - 1.0);  // keep σ(b) = 1 − 1/τ
+  }
+  return b;
+}
+
 template <typename S>
 void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng, bool with_head) {
   const ModelConfig& c = m.config();
@@ -52,13 +65,21 @@ void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng, bool with_he
   auto bih = m.b_ih(P);
   m.b_hh(P).setZero();
   const auto& names = gate_names(c.cell);
+  // Timescales (docs/theory.md §13) are drawn first, one per unit, so that the LSTM's input gate
+  // (drawn before the forget gate) gets minus its unit's keep bias; specs without them draw
+  // exactly as before.
+  const std::vector<double> keep_bias = draw_keep_biases(spec, N, rng);
+  const CellDesc& d = describe(c.cell);
   for (size_t k = 0; k < names.size(); ++k) {
     const GateInit& g = spec.gate(names[k]);
     const int r0 = int(k) * N;
     for (int i = 0; i < N; ++i)
       for (int j = 0; j < I; ++j)
         wih(r0 + i, j) = S(rng.normal(0.0, g.input_std / std::sqrt(double(I))));
-    for (int i = 0; i < N; ++i) bih(r0 + i) = S(rng.normal(g.bias_mean, g.bias_std));
+    const double sign = int(k) == d.keep_gate ? 1.0 : int(k) == d.input_gate ? -1.0 : 0.0;
+    for (int i = 0; i < N; ++i)
+      bih(r0 + i) = keep_bias.empty() || sign == 0 ? S(rng.normal(g.bias_mean, g.bias_std))
+                                                   : S(sign * keep_bias[size_t(i)]);
     if (int(k) >= recurrent_gates(c.cell)) continue;  // minimal's embed block reads no state
     if (g.orthogonal) {
       Eigen::MatrixXd q = haar_orthogonal(N, N, rng);

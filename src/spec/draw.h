@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cells/rnn_model.h"
 #include "spec/init_spec.h"
@@ -13,6 +14,10 @@ namespace rnnmft {
 // b_hh = 0; the readout as PyTorch's nn.Linear (U(−1/√N, 1/√N)).
 template <typename S>
 void draw_from_spec(RnnModel<S>& model, const InitSpec& spec, Rng& rng, bool with_head = true);
+
+// The keep gate's bias of each of N units, ln(τ − 1) with τ from spec.timescales (empty without
+// them); draw_from_spec calls it first.
+std::vector<double> draw_keep_biases(const InitSpec& spec, int N, Rng& rng);
 
 // The presets with their own distributions (docs/cells.md §Presets).
 template <typename S>

@@ -36,6 +36,10 @@ json InitSpec::to_json() const {
                {"recurrent_dist", k.orthogonal ? "orthogonal" : "gaussian"}};
   }
   json j = {{"cell", cell_name(cell)}, {"gates", g}};
+  if (timescales)
+    j["timescales"] = {{"dist", Timescales::dist_name(timescales->dist)},
+                       {"min", timescales->min},
+                       {"max", timescales->max}};
   if (!design.empty()) {
     json d = {{"cell", cell_name(cell)}};
     if (design.seq_len > 0) d["seq_len"] = design.seq_len;
@@ -50,6 +54,60 @@ json InitSpec::to_json() const {
 }
 
 namespace {
+
+// Moments of ln U(a, b): E[L] and the standard deviation of L, in closed form.
+std::pair<double, double> log_uniform_moments(double a, double b) {
+  auto F1 = [](double x) { return x * std::log(x) - x; };
+  auto F2 = [](double x) {
+    const double l = std::log(x);
+    return x * (l * l - 2 * l + 2);
+  };
+  const double m1 = (F1(b) - F1(a)) / (b - a), m2 = (F2(b) - F2(a)) / (b - a);
+  return {m1, std::sqrt(std::max(m2 - m1 * m1, 0.0))};
+}
+
+// "timescales": {"dist": "uniform" | "log-uniform", "min": τ_min > 1, "max": τ_max ≥ τ_min}.
+// The gates whose biases it draws must not draw their own (bias_mean = bias_std = 0).
+Timescales parse_timescales(const json& t, const InitSpec& s, const std::string& where) {
+  if (!t.is_object()) fail("{}: timescales must be an object", where);
+  const CellDesc& d = describe(s.cell);
+  if (d.keep_gate < 0)
+    fail("{}: timescales need a gated cell (lstm, gru, minimal); {} has no keep gate", where,
+         cell_name(s.cell));
+  Timescales ts;
+  bool has_min = false, has_max = false;
+  for (auto& [key, v] : t.items()) {
+    if (key == "dist") {
+      if (!v.is_string() || (v != "uniform" && v != "log-uniform"))
+        fail("{}: timescales.dist must be \"uniform\" or \"log-uniform\"", where);
+      ts.dist = v == "uniform" ? Timescales::Dist::Uniform : Timescales::Dist::LogUniform;
+    } else if (key == "min" || key == "max") {
+      if (!v.is_number()) fail("{}: timescales.{} must be a number", where, key);
+      const double x = v.get<double>();
+      if (!std::isfinite(x) || x <= 1 || x > 1e6)
+        fail("{}: timescales.{} = {} must be in (1, 1e6] (steps; the keep gate's bias is "
+             "ln(τ − 1))",
+             where, key, x);
+      (key == "min" ? ts.min : ts.max) = x;
+      (key == "min" ? has_min : has_max) = true;
+    } else {
+      fail("{}: timescales: unknown key '{}' (expected dist, min, max)", where, key);
+    }
+  }
+  if (!has_min || !has_max) fail("{}: timescales needs min and max", where);
+  if (ts.max < ts.min)
+    fail("{}: timescales.max = {} is below timescales.min = {}", where, ts.max, ts.min);
+  for (int gi : {d.keep_gate, d.input_gate}) {
+    if (gi < 0) continue;
+    const std::string& name = d.gates[size_t(gi)];
+    const GateInit& g = s.gate(name);
+    if (g.bias_mean != 0 || g.bias_std != 0)
+      fail("{}: with timescales, gates.{}'s biases are drawn from them: its bias_mean and "
+           "bias_std must be 0 (got {} and {})",
+           where, name, g.bias_mean, g.bias_std);
+  }
+  return ts;
+}
 
 SpecDesign parse_design(const json& d, CellType cell, const std::string& where) {
   if (!d.is_object()) fail("{}: designed_for must be an object", where);
@@ -114,8 +172,8 @@ InitSpec InitSpec::from_json(const json& j, const std::string& where) {
   if (!j.is_object()) fail("{}: an init spec must be a JSON object", where);
   for (auto& [key, v] : j.items())
     if (key != "cell" && key != "gates" && key != "comment" && key != "source" &&
-        key != "diagnostics" && key != "designed_for")
-      fail("{}: unknown key '{}' (expected cell, gates, designed_for)", where, key);
+        key != "diagnostics" && key != "designed_for" && key != "timescales")
+      fail("{}: unknown key '{}' (expected cell, gates, timescales, designed_for)", where, key);
   if (!j.contains("cell") || !j["cell"].is_string()) fail("{}: missing \"cell\" (a string)", where);
   InitSpec s;
   s.cell = parse_cell(j["cell"].get<std::string>());
@@ -175,6 +233,43 @@ InitSpec InitSpec::from_json(const json& j, const std::string& where) {
   for (const auto& n : names)
     if (!s.gates.count(n)) fail("{}: gate '{}' of {} is missing", where, n, cell_name(s.cell));
   if (j.contains("designed_for")) s.design = parse_design(j["designed_for"], s.cell, where);
+  if (j.contains("timescales")) s.timescales = parse_timescales(j["timescales"], s, where);
+  return s;
+}
+
+std::pair<double, double> Timescales::bias_moments() const {
+  // b = ln(τ − 1). Uniform τ: b = ln u, u ~ U(min − 1, max − 1), in closed form. Log-uniform τ:
+  // by quadrature in ln τ (the midpoint rule on 4096 cells is exact to ~1e-7 here).
+  if (max <= min) {
+    const double b = std::log(min - 1.0);
+    return {b, 0.0};
+  }
+  if (dist == Dist::Uniform) return log_uniform_moments(min - 1.0, max - 1.0);
+  const int n = 4096;
+  const double a = std::log(min), z = std::log(max);
+  double m1 = 0, m2 = 0;
+  for (int k = 0; k < n; ++k) {
+    const double b = std::log(std::exp(a + (z - a) * (k + 0.5) / n) - 1.0);
+    m1 += b / n;
+    m2 += b * b / n;
+  }
+  return {m1, std::sqrt(std::max(m2 - m1 * m1, 0.0))};
+}
+
+InitSpec InitSpec::gaussian_moments() const {
+  if (!timescales) return *this;
+  InitSpec s = *this;
+  s.timescales.reset();
+  const CellDesc& d = describe(cell);
+  const auto [m, sd] = timescales->bias_moments();
+  GateInit& keep = s.gates[d.gates[size_t(d.keep_gate)]];
+  keep.bias_mean = m;
+  keep.bias_std = sd;
+  if (d.input_gate >= 0) {
+    GateInit& in = s.gates[d.gates[size_t(d.input_gate)]];
+    in.bias_mean = -m;
+    in.bias_std = sd;
+  }
   return s;
 }
 
@@ -262,17 +357,6 @@ bool is_preset(const std::string& init) {
 
 namespace {
 
-// Moments of log U(a, b): E[L] and E[L²] in closed form.
-std::pair<double, double> log_uniform_moments(double a, double b) {
-  auto F1 = [](double x) { return x * std::log(x) - x; };
-  auto F2 = [](double x) {
-    const double l = std::log(x);
-    return x * (l * l - 2 * l + 2);
-  };
-  const double m1 = (F1(b) - F1(a)) / (b - a), m2 = (F2(b) - F2(a)) / (b - a);
-  return {m1, std::sqrt(std::max(m2 - m1 * m1, 0.0))};
-}
-
 double preset_param(const std::string& init, double dflt) {
   auto colon = init.find(':');
   if (colon == std::string::npos) return dflt;
@@ -327,18 +411,12 @@ InitSpec preset_moments(const std::string& preset, CellType cell, int N, int I, 
   if (base == "chrono") {
     const double tmax = preset_param(preset, seq_len);
     if (!(tmax > 2)) fail("init '{}': chrono needs T_max > 2 (got {})", preset, tmax);
-    auto [m, sd] = log_uniform_moments(1.0, tmax - 1.0);
-    // The keep gate's bias ~ log U(1, T_max − 1); the LSTM's input gate gets its negative.
     if (d.keep_gate < 0)
       fail("init chrono needs a gated cell (lstm, gru, minimal), not {}", d.name);
-    GateInit& keep = s.gates[d.gates[size_t(d.keep_gate)]];
-    keep.bias_mean = m;
-    keep.bias_std = sd;
-    if (d.input_gate >= 0) {
-      GateInit& in = s.gates[d.gates[size_t(d.input_gate)]];
-      in.bias_mean = -m;
-      in.bias_std = sd;
-    }
+    // The keep gate's bias ~ log U(1, T_max − 1), the LSTM's input gate its negative: timescales
+    // uniform on [2, T_max] (docs/theory.md §13), read through their moments.
+    s.timescales = Timescales{.dist = Timescales::Dist::Uniform, .min = 2.0, .max = tmax};
+    return s.gaussian_moments();
   }
   return s;
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -37,11 +38,32 @@ struct SpecDesign {
   }
 };
 
+// A spread of timescales over units in place of the keep gate's Gaussian bias (docs/theory.md
+// §13): unit k draws τ_k from `dist` on [min, max], its keep gate's bias is ln(τ_k − 1) (keep
+// σ = 1 − 1/τ_k) and, in the LSTM, its input gate's bias is −ln(τ_k − 1) (write σ = 1/τ_k), so
+// every unit's write is coupled to its keep: c is an average of the cell gate and its drift gain
+// write/(1 − keep) is 1. The GRU's and the minimalRNN's writes (1 − keep) are coupled by the
+// cell. chrono[:T_max] is {uniform, 2, T_max}.
+struct Timescales {
+  enum class Dist { Uniform, LogUniform };
+  Dist dist = Dist::Uniform;
+  double min = 2, max = 2;
+  static const char* dist_name(Dist d) { return d == Dist::Uniform ? "uniform" : "log-uniform"; }
+  // E[b] and the standard deviation of b = ln(τ − 1): the Gaussian moments the mean field uses.
+  std::pair<double, double> bias_moments() const;
+};
+
 struct InitSpec {
   CellType cell = kDefaultCell;
   std::map<std::string, GateInit> gates;  // every gate of the cell, by gate_names(cell)
   std::string source;                     // where it came from (file, preset), for reports
   SpecDesign design;                      // "designed_for"; empty for specs that do not say
+  std::optional<Timescales> timescales;   // "timescales": the keep gate's biases, coupled
+
+  // The spec the mean-field theory reads: the timescales replaced by their bias moments (keep
+  // gate μ, ρ; LSTM input gate −μ, ρ), the per-unit coupling dropped (docs/theory.md §13).
+  // Without timescales, the spec itself.
+  InitSpec gaussian_moments() const;
 
   const GateInit& gate(const std::string& name) const;
   nlohmann::json to_json() const;

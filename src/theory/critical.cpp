@@ -65,6 +65,14 @@ void apply_fix(InitSpec& spec, const std::string& fix, const std::string& flag) 
          val);
   if (key.find("bias_mean") == std::string::npos && v < 0)
     fail("{} '{}': standard deviations are ≥ 0", flag, fix);
+  if (spec.timescales && (key.ends_with(".bias_mean") || key.ends_with(".bias_std"))) {
+    const CellDesc& d = describe(spec.cell);
+    const std::string gate = key.substr(0, key.rfind('.'));
+    for (int gi : {d.keep_gate, d.input_gate})
+      if (gi >= 0 && gate == d.gates[size_t(gi)])
+        fail("{} '{}': the spec draws {}'s biases from its timescales (docs/theory.md §13)", flag,
+             fix, gate);
+  }
   param_ref(spec, key) = v;
 }
 

@@ -43,7 +43,9 @@ double TheoryResult::tied_log_gain(int T) const {
   return theory::tied_log_gain(jacobian.diag, jacobian.m1 - jacobian.diag, T);
 }
 
-Transient transient(const InitSpec& spec, const TheoryOptions& opt, int steps, int input_steps) {
+Transient transient(const InitSpec& spec_in, const TheoryOptions& opt, int steps,
+                    int input_steps) {
+  const InitSpec spec = spec_in.gaussian_moments();  // timescales as bias moments (§13)
   if (steps < 1) fail("transient: steps must be ≥ 1 (got {})", steps);
   const GaussHermite& gh = GaussHermite::cached(opt.order);
   return cell_theory(spec.cell).transient(spec, opt, gh, steps, input_steps);
@@ -214,7 +216,8 @@ void check_quadrature(const InitSpec& spec, const TheoryOptions& opt, TheoryResu
 
 }  // namespace
 
-TheoryResult analyze(const InitSpec& spec, const TheoryOptions& opt) {
+TheoryResult analyze(const InitSpec& spec_in, const TheoryOptions& opt) {
+  const InitSpec spec = spec_in.gaussian_moments();  // timescales as bias moments (§13)
   if (!(opt.input_var >= 0) || !std::isfinite(opt.input_var))
     fail("--input-var must be ≥ 0 (got {})", opt.input_var);
   if (opt.order < 4 || opt.order > 1000)

@@ -153,6 +153,26 @@ expect_fail "bad criterion" "expected tied or untied" "$BIN" critical --cell gru
 expect_fail "unreachable" "does not change sign for forget.bias_mean in [" "$BIN" critical --cell lstm --criterion untied --fix cell.recurrent_std=80 --no-tied-check
 expect_fail "few samples" "--samples must be at least 1000" "$BIN" theory --cell lstm --init pytorch --samples 10
 
+# critical --design v2 (docs/theory.md §13): a timescales spec designed at the data steps' R of a
+# padded task, which train accepts without a design warning and theory shows with its timescales.
+"$BIN" critical --design v2 --cell lstm --task mnist-padded --unit row --seq-len 200 --hidden 16 -o "$tmp/v2.json" --json > "$tmp/v2j.json" || bad "critical --design v2"
+$py - "$tmp/v2.json" "$tmp/v2j.json" <<'PY' && ok || bad "critical --design v2 spec"
+import json, math, sys
+s, j = (json.load(open(p)) for p in sys.argv[1:3])
+assert s["timescales"] == {"dist": "uniform", "min": 2.0, "max": 200.0}, s
+R = float(j["task_inputs"].split("(R = ")[1].split(")")[0])  # the data steps' R
+nu = s["gates"]["cell"]["input_std"]
+assert abs(nu * nu * R - 0.5) < 0.01, (nu, R)  # ν²R = 1/2 up to the printed R's precision
+assert s["gates"]["forget"]["bias_mean"] == 0 and s["designed_for"]["seq_len"] == 200
+assert j["design"] == "v2" and j["spec"] == s and len(j["notes"]) == 2
+PY
+out="$("$BIN" train --task mnist-padded --unit row --seq-len 200 --cell lstm --hidden 16 --steps 2 --init "$tmp/v2.json" --out "$tmp/v2run" 2>&1)" && ! grep -qi "warning" <<<"$out" && ok || { bad "train --init v2 spec"; echo "$out" | tail -3; }
+"$BIN" theory --init "$tmp/v2.json" --seq-len 200 --no-tied-check | grep -qF "timescales   τ uniform on [2, 200] per unit: forget bias ln(τ − 1), input bias −ln(τ − 1)" && ok || bad "theory shows timescales"
+expect_fail "v2 vanilla" "the vanilla cell has no gate" "$BIN" critical --design v2 --cell vanilla --input-var 1
+expect_fail "v2 criterion" "--criterion and --fix are for v1" "$BIN" critical --design v2 --cell gru --input-var 1 --criterion tied
+expect_fail "v2 no R" "R > 0 over the steps that carry data" "$BIN" critical --design v2 --cell gru --input-var 0
+expect_fail "v2 design name" "--design" "$BIN" critical --design v3 --cell gru
+
 # compare (the main job) as a new user reads it. Every cell and init is checked before the first
 # solve: a bad cell after a good one fails before any of the good one's output.
 out="$("$BIN" compare --cells lstm rnn --seq-len 300 --no-tied-check 2>&1)"; rc=$?

@@ -123,6 +123,18 @@ class PyTorchDefault(unittest.TestCase):
             self.assertAlmostEqual(e["bias_std"], g["bias_std"], delta=0.15 * g["bias_std"])
 
 
+def trained_draw(d, cell, N, spec_path, seed):
+    """The weights `rnnmft train --init spec_path --seed seed` starts from: one SGD step at
+    lr 1e-30 (which leaves them unchanged), exported and loaded."""
+    run = os.path.join(d, "run")
+    cli("train", "--task", "mnist-row", "--cell", cell, "--hidden", N, "--init", spec_path,
+        "--seed", seed, "--steps", 1, "--optimizer", "sgd", "--lr", "1e-30", "--batch", 8,
+        "--eval-every", 1000, "--out", run)
+    w_path = os.path.join(d, "w.safetensors")
+    cli("export", run, "-o", w_path)
+    return rnnmft.load_weights(w_path)
+
+
 class SameDrawAsTrain(unittest.TestCase):
     def test_critical_init_equals_rnnmft_train(self):
         """critical_init_ and `rnnmft train --init spec.json --seed S` draw the same weights (one
@@ -135,13 +147,7 @@ class SameDrawAsTrain(unittest.TestCase):
                 sp = os.path.join(d, "spec.json")
                 with open(sp, "w") as f:
                     json.dump(spec, f)
-                run = os.path.join(d, "run")
-                cli("train", "--task", "mnist-row", "--cell", cell, "--hidden", N, "--init", sp,
-                    "--seed", seed, "--steps", 1, "--optimizer", "sgd", "--lr", "1e-30", "--batch",
-                    8, "--eval-every", 1000, "--out", run)
-                w_path = os.path.join(d, "w.safetensors")
-                cli("export", run, "-o", w_path)
-                w = rnnmft.load_weights(w_path)
+                w = trained_draw(d, cell, N, sp, seed)
             self.assertEqual(w.metadata["cell"], cell)
             for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0"):
                 a, b = getattr(m, k).detach().numpy(), w[f"rnn.{k}"]
@@ -150,6 +156,49 @@ class SameDrawAsTrain(unittest.TestCase):
             self.assertLess(float(np.max(np.abs(w["rnn.bias_hh_l0"]))), 1e-20)
             # And so the moments: the spec's within sampling error.
             RoundTrip.check_moments(self, rt.diagnose(m, seq_len=300, input_var=0.0)[0], spec, N, I)
+
+
+class CriticalV2(unittest.TestCase):
+    """design='v2' (docs/theory.md §13): the spec `rnnmft critical --design v2` writes, drawn as
+    `rnnmft train --init spec.json` draws it, with each unit's input bias minus its forget bias."""
+
+    def test_same_spec_as_cli_and_same_draw_as_train(self):
+        N, I, T, seed, R = 32, 28, 300, 5, 0.112
+        for cell, cls in [("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)]:
+            m = cls(I, N)
+            spec = rt.critical_init_(m, seq_len=T, seed=seed, input_var=R, design="v2")[0]["spec"]
+            with tempfile.TemporaryDirectory() as d:
+                sp = os.path.join(d, "cli.json")
+                cli("critical", "--design", "v2", "--cell", cell, "--seq-len", T, "--input-var", R,
+                    "--hidden", N, "--input-dim", I, "--gru-variant", "reset-after", "-o", sp)
+                with open(sp) as f:
+                    from_cli = json.load(f)
+                self.assertEqual(spec["gates"], from_cli["gates"], cell)
+                self.assertEqual(spec["timescales"], {"dist": "uniform", "min": 2.0, "max": float(T)})
+                self.assertEqual(spec["timescales"], from_cli["timescales"])
+                w = trained_draw(d, cell, N, sp, seed)
+            for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0"):
+                a, b = getattr(m, k).detach().numpy(), w[f"rnn.{k}"]
+                self.assertLess(float(np.max(np.abs(a - b))), 1e-6, f"{cell} {k}")
+            b = m.bias_ih_l0.detach().numpy().astype(np.float64)
+            keep = b[N:2 * N]  # LSTM forget (i f g o), GRU update (r z n)
+            tau = 1 + np.exp(keep)
+            self.assertTrue(np.all(tau >= 2 - 1e-4) and np.all(tau <= T * (1 + 1e-5)), cell)
+            self.assertGreater(float(np.std(tau)), 0.2 * T / math.sqrt(12), cell)  # a spread
+            if cell == "lstm":
+                np.testing.assert_array_equal(b[:N], -b[N:2 * N])
+
+    def test_refusals(self):
+        with self.assertRaisesRegex(ValueError, "design='v2' designs one layer"):
+            rt.critical_init_(torch.nn.LSTM(3, 8, num_layers=2), 100, input_var=1.0, design="v2")
+        with self.assertRaisesRegex(ValueError, "design must be 'v1' or 'v2'"):
+            rt.critical_init_(torch.nn.LSTM(3, 8), 100, design="v3")
+        with self.assertRaisesRegex(ValueError, "fix and criterion are for design='v1'"):
+            rt.critical_init_(torch.nn.GRU(3, 8), 100, design="v2", criterion="tied")
+        with self.assertRaisesRegex(ValueError, "the vanilla cell has no gate"):
+            rt.critical_init_(torch.nn.RNN(3, 8), 100, design="v2")
+        with self.assertRaisesRegex(ValueError, "R > 0"):
+            rnnmft.critical_v2("lstm", 100, input_var=0.0)
 
 
 class LoadWeights(unittest.TestCase):

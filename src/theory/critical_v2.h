@@ -1,0 +1,32 @@
+// Critical init v2 (docs/theory.md §13): a spread of timescales whose writes are coupled to their
+// keeps, in place of one keep-gate bias solved for a tied gain of 1.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "spec/init_spec.h"
+
+namespace rnnmft::theory {
+
+struct CriticalV2Options {
+  int seq_len = 1000;     // T: the slowest unit's timescale
+  double data_var = NAN;  // R of the steps that carry data (padding excluded), > 0
+  int input_dim = 1;      // I
+  int width = 128;        // N
+  // The content gate's pre-activation second moment from the inputs, ν²·R (§13.3): unsaturated.
+  double content_input_var = 0.5;
+};
+
+struct CriticalV2 {
+  InitSpec spec;
+  std::vector<std::string> notes;  // what was chosen and why, one line each
+};
+
+// Gated cells: keep-gate timescales uniform on [2, T] (LSTM input gate −b), the content gate
+// (lstm cell, gru candidate, minimal embed) with ν = sqrt(content_input_var / R) and (where it
+// reads the state) orthogonal σ = 1, the other gates at Glorot/orthogonal scales. The vanilla
+// cell has no gate to couple: throws, naming the v1 init that is its critical init.
+CriticalV2 critical_v2(CellType cell, const CriticalV2Options& opt);
+
+}  // namespace rnnmft::theory
