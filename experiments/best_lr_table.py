@@ -23,6 +23,10 @@ def init_name(init):
         return init
     if b.startswith("critical_v2_loguniform"):
         return "critical v2, log-uniform τ"
+    if b.endswith("_glorot_content_input.json"):
+        return "critical v2, content ν at Glorot scale"
+    if b.endswith("_shared_content_recurrent.json"):
+        return "critical v2, content σ at the gates' share"
     if b.startswith("critical_v2"):
         return "critical v2"
     return b
@@ -31,6 +35,20 @@ def init_name(init):
 def task_name(p):
     t = p.get("task", "")
     return t + (f" (permuted {p['permute']})" if p.get("permute") is not None else "")
+
+
+def runs(dirs):
+    """(parameters, result) of every run of the sweeps in `dirs` (sweep.json's base under each
+    run's grid point)."""
+    for d in dirs:
+        base = json.load(open(os.path.join(d, "sweep.json")))["base"]
+        path = os.path.join(d, "results.jsonl")
+        if not os.path.exists(path):
+            sys.exit(f"{d}: no results.jsonl")
+        for line in open(path):
+            if line.strip():
+                r = json.loads(line)
+                yield dict(base, **r["params"]), r
 
 
 def median_steps(xs):
@@ -46,33 +64,24 @@ def main():
     ap.add_argument("--csv")
     a = ap.parse_args()
     groups = {}
-    for d in a.dirs:
-        base = json.load(open(os.path.join(d, "sweep.json")))["base"]
-        path = os.path.join(d, "results.jsonl")
-        if not os.path.exists(path):
-            sys.exit(f"{d}: no results.jsonl")
-        for n, line in enumerate(open(path), 1):
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            p = dict(base, **r["params"])
-            key = (task_name(p), r["seq_len"], p["cell"], init_name(p["init"]), p["lr"])
-            groups.setdefault(key, []).append((p.get("seed", 0), r))
+    for p, r in runs(a.dirs):
+        key = (task_name(p), r["seq_len"], p["cell"], init_name(p["init"]), p["lr"])
+        groups.setdefault(key, []).append((p.get("seed", 0), r))
     rows = []
     for key in sorted(groups):
-        runs = sorted(groups[key], key=lambda x: x[0])
+        members = sorted(groups[key], key=lambda x: x[0])
         row = {"task": key[0], "T": key[1], "cell": key[2], "init": key[3], "lr": key[4],
-               "seeds": " ".join(str(s) for s, _ in runs)}
+               "seeds": " ".join(str(s) for s, _ in members)}
         for t in (0.5, 0.8, 0.9):
-            each = [steps_to(r["curve"], t) for _, r in runs]
+            each = [steps_to(r["curve"], t) for _, r in members]
             m = median_steps(each)
             row[f"to_{int(t * 100)}"] = ("—" if m is None else f"{m:.0f}") + (
                 " (" + ", ".join("—" if e is None else str(e) for e in each) + ")" if len(each) > 1 else "")
-        tests = [r["final_test_acc"] for _, r in runs if r.get("final_test_acc") is not None]
+        tests = [r["final_test_acc"] for _, r in members if r.get("final_test_acc") is not None]
         row["test"] = f"{100 * statistics.median(tests):.1f} %" if tests else "—"
-        row["fell_back"] = sum(1 for _, r in runs
+        row["fell_back"] = sum(1 for _, r in members
                                if max(a for _, a, _ in r["curve"]) >= 0.3 and r["curve"][-1][1] < 0.2)
-        row["minutes"] = f"{statistics.median(r['seconds'] for _, r in runs) / 60:.1f}"
+        row["minutes"] = f"{statistics.median(r['seconds'] for _, r in members) / 60:.1f}"
         rows.append(row)
     cols = ["task", "T", "cell", "init", "lr", "seeds", "to_50", "to_80", "to_90", "test", "fell_back", "minutes"]
     print("| " + " | ".join(cols) + " |")
