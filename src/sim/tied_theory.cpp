@@ -136,13 +136,10 @@ TaskProbe one_population(const InitSpec& spec, const std::vector<double>& x, int
   for (int g = 0; g < Gi; ++g) {
     const GateInit& gi = spec.gate(desc.gates[g]);
     if (g < Gh) sigma[g] = gi.recurrent_std;
-    const double sign = g == desc.keep_gate ? 1.0 : g == desc.input_gate ? -1.0 : 0.0;
     for (int k = 0; k < P; ++k) {
       for (int i = 0; i < I; ++i)
         W[(size_t(g) * P + k) * I + i] = rng.normal(0.0, gi.input_std / std::sqrt(double(I)));
-      beta[size_t(g) * P + k] = keep_bias.empty() || sign == 0
-                                    ? rng.normal(gi.bias_mean, gi.bias_std)
-                                    : sign * keep_bias[size_t(k)];
+      beta[size_t(g) * P + k] = unit_bias(spec, g, k, keep_bias, rng);
     }
   }
   // Populations: 0 the network, 1 its perturbed twin (memory), 2 + g with gate g's bias + δ.

@@ -52,6 +52,15 @@ std::vector<double> draw_keep_biases(const InitSpec& spec, int N, Rng& rng) {
   return b;
 }
 
+double unit_bias(const InitSpec& spec, int gate, int unit, const std::vector<double>& keep_bias,
+                 Rng& rng) {
+  const CellDesc& d = describe(spec.cell);
+  if (!keep_bias.empty() && gate == d.keep_gate) return keep_bias[size_t(unit)];
+  if (!keep_bias.empty() && gate == d.input_gate) return -keep_bias[size_t(unit)];
+  const GateInit& g = spec.gate(d.gates[size_t(gate)]);
+  return rng.normal(g.bias_mean, g.bias_std);
+}
+
 template <typename S>
 void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng, bool with_head) {
   const ModelConfig& c = m.config();
@@ -69,17 +78,13 @@ void draw_from_spec(RnnModel<S>& m, const InitSpec& spec, Rng& rng, bool with_he
   // (drawn before the forget gate) gets minus its unit's keep bias; specs without them draw
   // exactly as before.
   const std::vector<double> keep_bias = draw_keep_biases(spec, N, rng);
-  const CellDesc& d = describe(c.cell);
   for (size_t k = 0; k < names.size(); ++k) {
     const GateInit& g = spec.gate(names[k]);
     const int r0 = int(k) * N;
     for (int i = 0; i < N; ++i)
       for (int j = 0; j < I; ++j)
         wih(r0 + i, j) = S(rng.normal(0.0, g.input_std / std::sqrt(double(I))));
-    const double sign = int(k) == d.keep_gate ? 1.0 : int(k) == d.input_gate ? -1.0 : 0.0;
-    for (int i = 0; i < N; ++i)
-      bih(r0 + i) = keep_bias.empty() || sign == 0 ? S(rng.normal(g.bias_mean, g.bias_std))
-                                                   : S(sign * keep_bias[size_t(i)]);
+    for (int i = 0; i < N; ++i) bih(r0 + i) = S(unit_bias(spec, int(k), i, keep_bias, rng));
     if (int(k) >= recurrent_gates(c.cell)) continue;  // minimal's embed block reads no state
     if (g.orthogonal) {
       Eigen::MatrixXd q = haar_orthogonal(N, N, rng);

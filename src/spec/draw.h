@@ -19,6 +19,11 @@ void draw_from_spec(RnnModel<S>& model, const InitSpec& spec, Rng& rng, bool wit
 // them); draw_from_spec calls it first.
 std::vector<double> draw_keep_biases(const InitSpec& spec, int N, Rng& rng);
 
+// Unit `unit`'s bias in gate `gate`: ±keep_bias[unit] for the gates the timescales draw (keep +,
+// LSTM input −), else N(μ, ρ²) from `rng`.
+double unit_bias(const InitSpec& spec, int gate, int unit, const std::vector<double>& keep_bias,
+                 Rng& rng);
+
 // The presets with their own distributions (docs/cells.md §Presets).
 template <typename S>
 void draw_preset(RnnModel<S>& model, const std::string& preset, int seq_len, Rng& rng);
