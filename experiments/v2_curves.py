@@ -6,7 +6,7 @@ over seeds a thick one.
     python3 experiments/v2_curves.py -o docs/figures/experiments/e20_e29_v2_curves.png \\
         experiments/results/e15_best_lr_t1000 experiments/results/e15_seeds \\
         experiments/results/e17_t3000_best_lr experiments/results/e18_lstm_t3000_seeds \\
-        experiments/results/e19_gru_t3000 experiments/results/e2[0-35-79]_*/
+        experiments/results/e19_gru_t3000 experiments/results/e2[0-57-9]_*/
 """
 import argparse, json, os, sys
 
