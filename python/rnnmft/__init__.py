@@ -403,9 +403,10 @@ def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, wid
     return spec
 
 
-def critical_v2(cell, seq_len=1000, *, input_var, width=128, input_dim=1, gru_variant=None):
+def critical_v2(cell, seq_len=1000, *, input_var, width=128, input_dim=1, gru_variant=None,
+                timescales="log-uniform"):
     """Critical init v2 (docs/theory.md §13): the spec dict that ``rnnmft critical --design v2
-    -o spec.json`` writes. Keep-gate timescales uniform on [2, seq_len], each unit's write coupled
+    -o spec.json`` writes. Keep-gate timescales spread on [2, seq_len], each unit's write coupled
     to its keep (the LSTM's input bias is minus its forget bias), the content gate unsaturated on
     the inputs.
 
@@ -413,6 +414,8 @@ def critical_v2(cell, seq_len=1000, *, input_var, width=128, input_dim=1, gru_va
         (for a padded task: the data steps, not the padding), > 0.
     width, input_dim: N and I (the Glorot scales of the gates depend on them).
     gru_variant: recorded in designed_for for a GRU (the design is the same for both).
+    timescales: "log-uniform" (the default, the fastest spread measured: docs/experiments.md
+        E30–E34) or "uniform" (chrono's spread).
     Gated cells only: the vanilla cell has no gate to couple (use :func:`critical`).
     """
     cell = _cell(cell)
@@ -420,6 +423,10 @@ def critical_v2(cell, seq_len=1000, *, input_var, width=128, input_dim=1, gru_va
            "input_var": _float("input_var", input_var, lo=0.0), **_model_opts(width, input_dim)}
     if gru_variant is not None:
         req["gru_variant"] = _str("gru_variant", gru_variant)
+    timescales = _str("timescales", timescales)
+    if timescales not in ("log-uniform", "uniform"):
+        raise ValueError(f"timescales must be 'log-uniform' or 'uniform' (got {timescales!r})")
+    req["timescales"] = timescales
     return json.loads(_rnnmft.critical_v2(_dumps(req, "request")))
 
 

@@ -79,7 +79,7 @@ def _layer_seed(seed, k):
 
 
 def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_variant=None,
-                   criterion=None, stacked=True, design="v1"):
+                   criterion=None, stacked=True, design="v1", timescales=None):
     """Draws the critical initialization for sequences of length ``seq_len`` into ``module``,
     in place (docs/theory.md §6, §11): every layer and direction, with the C++ draw that
     ``rnnmft train --init spec.json`` uses (W_hh block ~ N(0, σ²/N) or σ·orthogonal, W_ih block
@@ -108,7 +108,8 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
         inputs were independent over time.
 
     design: "v1" (above) or "v2" (docs/theory.md §13, :func:`rnnmft.critical_v2`): keep-gate
-        timescales uniform on [2, seq_len] with each unit's write coupled to its keep, the content
+        timescales spread on [2, seq_len] (``timescales``: "log-uniform", the default, or
+        "uniform"; design="v2" only) with each unit's write coupled to its keep, the content
         gate unsaturated at R = input_var (the second moment over the steps that carry data);
         one-layer LSTM and GRU modules (layers above the first read a state whose scale v2 does
         not design), no ``fix`` or ``criterion``.
@@ -133,6 +134,8 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
     design = _rnnmft_pkg._str("design", design)
     if design not in ("v1", "v2"):
         raise ValueError(f"design must be 'v1' or 'v2' (got {design!r})")
+    if design != "v2" and timescales is not None:
+        raise ValueError("timescales is for design='v2' (design='v1' solves one keep-gate bias)")
     if design == "v2":
         if multi:
             raise ValueError("design='v2' designs one layer: layers above the first read a state "
@@ -140,7 +143,8 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
         if fix is not None or criterion is not None:
             raise ValueError("design='v2' solves nothing: fix and criterion are for design='v1'")
         spec = _rnnmft_pkg.critical_v2(cell, T, input_var=R0, width=N, input_dim=layers[0].input_dim,
-                                       gru_variant=variant)
+                                       gru_variant=variant,
+                                       timescales=timescales or "log-uniform")
         out = []
         for k, ly in enumerate(layers):  # both directions of the one layer
             s = _layer_seed(seed, k)

@@ -272,7 +272,7 @@ void register_theory(CLI::App& app) {
 
 void register_critical(CLI::App& app) {
   struct Args {
-    std::string cell = "lstm", out, criterion, design = "v1";
+    std::string cell = "lstm", out, criterion, design = "v1", timescales;
     int hidden = 128, input_dim = 1;
     theory::CriticalOptions opt;
     bool json = false;
@@ -290,10 +290,14 @@ void register_critical(CLI::App& app) {
                 "tied (default for gated cells: ξ = T and tied gain 1 over T) or untied (m1 = 1)");
   c->add_option("--fix", a->opt.fixes, "gate.param=value held fixed (repeatable)");
   c->add_option("--design", a->design,
-                "v1: keep-gate bias solved for ξ = T and tied gain 1; v2: timescales uniform on "
-                "[2, T] with writes coupled to keeps (docs/theory.md §13)")
+                "v1: keep-gate bias solved for ξ = T and tied gain 1; v2: a spread of timescales "
+                "on [2, T] with writes coupled to keeps (docs/theory.md §13)")
       ->check(CLI::IsMember({"v1", "v2"}))
       ->capture_default_str();
+  c->add_option("--timescales", a->timescales,
+                "--design v2: the spread of keep-gate timescales on [2, T], log-uniform "
+                "(default: fastest measured, docs/experiments.md E30–E34) or uniform (chrono's)")
+      ->check(CLI::IsMember({"log-uniform", "uniform"}));
   c->add_option("--hidden,--width", a->hidden, "N: the width of the tied check and of the spec")
       ->capture_default_str();
   c->add_option("--input-dim", a->input_dim, "I of the tied check")->capture_default_str();
@@ -313,7 +317,7 @@ void register_critical(CLI::App& app) {
     theory::CriticalOptions co = a->opt;
     int input_dim = a->input_dim;
     std::string task_line;
-    double data_var = NAN;
+    double data_var = NAN, v2_data_var = NAN;
     int data_steps = -1;
     if (!a->task.options.name.empty()) {
       if (var_opt->count() > 0) fail("--input-var and --task: the task sets R");
@@ -329,15 +333,18 @@ void register_critical(CLI::App& app) {
         data_var = st.data_var;
         data_steps = st.data_steps;
       }
+      v2_data_var = data_steps_var(st);
     }
     check_model_flags(a->hidden, input_dim, co.seq_len);
     if (a->design == "v2") {
       if (!a->criterion.empty() || !co.fixes.empty())
         fail("--design v2 has no criterion to solve: --criterion and --fix are for v1");
       // R over the steps that carry data: padding says nothing about saturation.
-      const double R = std::isfinite(data_var) ? data_var : co.theory.input_var;
-      theory::CriticalV2 v2 = theory::critical_v2(
-          cell, {.seq_len = co.seq_len, .data_var = R, .input_dim = input_dim, .width = a->hidden});
+      const double R = std::isfinite(v2_data_var) ? v2_data_var : co.theory.input_var;
+      theory::CriticalV2Options vo{.seq_len = co.seq_len, .data_var = R, .input_dim = input_dim,
+                                   .width = a->hidden};
+      if (!a->timescales.empty()) vo.timescales = *Timescales::dist_from_name(a->timescales);
+      theory::CriticalV2 v2 = theory::critical_v2(cell, vo);
       v2.spec.design.task = a->task.options.name;
       v2.spec.design.input_var = co.theory.input_var;  // the task's R, as train compares it
       if (cell == CellType::Gru) v2.spec.design.gru_variant = gru_variant_name(co.theory.gru_variant);
@@ -362,6 +369,8 @@ void register_critical(CLI::App& app) {
       if (!a->out.empty()) fmt::print("  wrote        {}\n", absolute_path(a->out));
       return;
     }
+    if (!a->timescales.empty())
+      fail("--timescales is for --design v2 (v1 solves one keep-gate bias)");
     if (!a->criterion.empty()) co.criterion = theory::parse_criterion(a->criterion);
     theory::CriticalResult r = theory::critical_init(cell, co);
     r.spec.design.width = a->hidden;

@@ -57,8 +57,9 @@ void register_train(CLI::App& app) {
   t->add_option("--hidden", c.hidden, "Hidden units N")->capture_default_str();
   t->add_option("--init", c.init,
                 "pytorch, keras, orthogonal[:gain], chrono[:T_max], critical (solved for the "
-                "task's T and input R, saved as DIR/init_spec.json), a spec .json or weights "
-                ".safetensors")
+                "task's T and input R, saved as DIR/init_spec.json), critical-v2 (log-uniform "
+                "timescales on [2, T], docs/theory.md §13; saved the same way), a spec .json or "
+                "weights .safetensors")
       ->capture_default_str();
   t->add_option("--steps", c.steps, "Training steps")->capture_default_str();
   t->add_option("--batch", c.batch, "Batch size")->capture_default_str();

@@ -20,4 +20,10 @@ struct TaskInputStats {
 
 TaskInputStats task_input_stats(const Task& task);
 
+// R over the steps that carry data, padding excluded: what a gate's saturation depends on
+// (critical init v2, docs/theory.md §13.3).
+inline double data_steps_var(const TaskInputStats& s) {
+  return s.data_steps > 0 && s.data_var > 0 ? s.data_var : s.input_var;
+}
+
 }  // namespace rnnmft

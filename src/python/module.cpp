@@ -83,9 +83,15 @@ std::string critical_json(const std::string& request) {
 
 // `rnnmft critical --design v2 -o` (docs/theory.md §13): the spec, with its notes.
 std::string critical_v2_json(const std::string& request) {
-  const Request r(request, {"cell", "seq_len", "input_var", "hidden", "input_dim", "gru_variant"});
+  const Request r(request, {"cell", "seq_len", "input_var", "hidden", "input_dim", "gru_variant",
+                            "timescales"});
   const CellType cell = parse_cell(r.at("cell").get<std::string>());
   theory::CriticalV2Options o;
+  if (r.has("timescales")) {
+    const auto dist = Timescales::dist_from_name(r.at("timescales").get<std::string>());
+    if (!dist) fail("timescales must be 'log-uniform' or 'uniform'");
+    o.timescales = *dist;
+  }
   o.seq_len = r.get("seq_len", 1000);
   o.data_var = r.get("input_var", std::nan(""));  // a double: NAN is a float
   o.width = r.get("hidden", 128);

@@ -78,9 +78,10 @@ Timescales parse_timescales(const json& t, const InitSpec& s, const std::string&
   bool has_min = false, has_max = false;
   for (auto& [key, v] : t.items()) {
     if (key == "dist") {
-      if (!v.is_string() || (v != "uniform" && v != "log-uniform"))
-        fail("{}: timescales.dist must be \"uniform\" or \"log-uniform\"", where);
-      ts.dist = v == "uniform" ? Timescales::Dist::Uniform : Timescales::Dist::LogUniform;
+      const auto dist = v.is_string() ? Timescales::dist_from_name(v.get<std::string>())
+                                      : std::nullopt;
+      if (!dist) fail("{}: timescales.dist must be \"uniform\" or \"log-uniform\"", where);
+      ts.dist = *dist;
     } else if (key == "min" || key == "max") {
       if (!v.is_number()) fail("{}: timescales.{} must be a number", where, key);
       const double x = v.get<double>();

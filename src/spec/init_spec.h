@@ -8,6 +8,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cells/cell_type.h"
@@ -49,6 +50,12 @@ struct Timescales {
   Dist dist = Dist::Uniform;
   double min = 2, max = 2;
   static const char* dist_name(Dist d) { return d == Dist::Uniform ? "uniform" : "log-uniform"; }
+  // "uniform" or "log-uniform"; nullopt for anything else.
+  static std::optional<Dist> dist_from_name(std::string_view name) {
+    if (name == "uniform") return Dist::Uniform;
+    if (name == "log-uniform") return Dist::LogUniform;
+    return std::nullopt;
+  }
   // E[b] and the standard deviation of b = ln(τ − 1): the Gaussian moments the mean field uses.
   std::pair<double, double> bias_moments() const;
 };

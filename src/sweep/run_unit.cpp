@@ -47,7 +47,8 @@ std::string fix_text(const std::string& key, const json& v) {
 }  // namespace
 
 bool has_gaussian_moments(const std::string& init) {
-  return init == "critical" || is_preset(init) || fs::path(init).extension() == ".json";
+  return init == "critical" || init == "critical-v2" || is_preset(init) ||
+         fs::path(init).extension() == ".json";
 }
 
 std::optional<InitSpec> init_moments(const std::string& init, CellType cell, int hidden,
@@ -307,6 +308,10 @@ void write_unit_spec(const RunUnit& u, TrainConfig& cfg, const Task& task,
     const json entry = critical_entry(u, cfg, task, stats, where);
     spec = InitSpec::from_json(entry.at("spec"), where);
     diagnostics = entry.at("diagnostics");
+  } else if (cfg.init == "critical-v2") {  // closed form: nothing to cache
+    theory::CriticalV2 v = design_run_critical_v2(cfg, task, stats);
+    spec = std::move(v.spec);
+    diagnostics = {{"design", "v2"}, {"notes", v.notes}, {"task_inputs", stats.description}};
   } else if (!u.spec_overrides.empty()) {
     spec = init_moments(cfg.init, parse_cell(cfg.cell), cfg.hidden, task.input_dim(),
                         task.seq_len());

@@ -357,10 +357,10 @@ namespace {
 // with Gaussian moments, critical_fix and critical_criterion with init "critical".
 void check_unit_init(RunUnit& u, json& cfg, const std::string& where) {
   std::string init = cfg["init"];
-  if (!is_preset(init) && init != "critical") {
+  if (!is_preset(init) && init != "critical" && init != "critical-v2") {
     if (!fs::is_regular_file(init))
       fail("{}: init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
-           "critical) nor an existing file",
+           "critical, critical-v2) nor an existing file",
            where, init);
     init = absolute_path(init);
     cfg["init"] = init;
@@ -395,7 +395,7 @@ void check_init_files(const std::vector<RunUnit>& units, const std::string& sour
     const std::string init = u.config.at("init"), cell = u.config.at("cell"),
                       gru = u.config.at("gru_variant");
     const int hidden = u.config.at("hidden");
-    if (is_preset(init) || init == "critical" ||
+    if (is_preset(init) || init == "critical" || init == "critical-v2" ||
         !seen.insert(fmt::format("{}\n{}\n{}\n{}", init, cell, gru, hidden)).second)
       continue;
     try {

@@ -57,15 +57,15 @@ CriticalV2 critical_v2(CellType cell, const CriticalV2Options& opt) {
     s.gates[name] = g;
   }
   // §13.1: the slowest unit keeps its state for T steps; every unit's drift gain is 1.
-  s.timescales = Timescales{.dist = Timescales::Dist::Uniform, .min = 2.0,
-                            .max = double(opt.seq_len)};
+  s.timescales = Timescales{.dist = opt.timescales, .min = 2.0, .max = double(opt.seq_len)};
+  const char* spread = Timescales::dist_name(opt.timescales);
   s.design.seq_len = opt.seq_len;
   s.design.width = N;
-  s.design.criterion = "v2: timescales uniform on [2, T], writes coupled to keeps";
+  s.design.criterion = fmt::format("v2: timescales {} on [2, T], writes coupled to keeps", spread);
   r.notes.push_back(fmt::format(
-      "keep-gate timescales τ uniform on [2, {}] ({} bias ln(τ − 1){}): the slowest units keep "
+      "keep-gate timescales τ {} on [2, {}] ({} bias ln(τ − 1){}): the slowest units keep "
       "the state for T steps, and every unit's write 1/τ matches its forgetting (drift gain 1)",
-      opt.seq_len, d.gates[size_t(d.keep_gate)],
+      spread, opt.seq_len, d.gates[size_t(d.keep_gate)],
       d.input_gate >= 0 ? fmt::format(", {} bias −ln(τ − 1)", d.gates[size_t(d.input_gate)])
                         : std::string()));
   r.notes.push_back(fmt::format(

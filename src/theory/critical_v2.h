@@ -16,6 +16,9 @@ struct CriticalV2Options {
   int width = 128;        // N
   // The content gate's pre-activation second moment from the inputs, ν²·R (§13.3): unsaturated.
   double content_input_var = 0.5;
+  // The spread of keep-gate timescales on [2, T] (§13.2): log-uniform trains fastest wherever
+  // both were measured (docs/experiments.md E23, E29–E34); uniform is chrono's spread.
+  Timescales::Dist timescales = Timescales::Dist::LogUniform;
 };
 
 struct CriticalV2 {
@@ -23,7 +26,7 @@ struct CriticalV2 {
   std::vector<std::string> notes;  // what was chosen and why, one line each
 };
 
-// Gated cells: keep-gate timescales uniform on [2, T] (LSTM input gate −b), the content gate
+// Gated cells: keep-gate timescales log-uniform (or uniform) on [2, T] (LSTM input gate −b), the content gate
 // (lstm cell, gru candidate, minimal embed) with ν = sqrt(content_input_var / R) and (where it
 // reads the state) orthogonal σ = 1, the other gates at Glorot/orthogonal scales. The vanilla
 // cell has no gate to couple: throws, naming the v1 init that is its critical init.

@@ -87,6 +87,25 @@ SolvedInit solve_critical_init(const RunDir& d, const TrainConfig& cfg, const Ta
   return s;
 }
 
+// --init critical-v2: designed in closed form (no solve), drawn, and saved as init_spec.json.
+SolvedInit design_critical_v2_init(const RunDir& d, const TrainConfig& cfg, const Task& task,
+                                   RnnModel<float>& model) {
+  const TaskInputStats stats = task_input_stats(task);
+  const theory::CriticalV2 v = design_run_critical_v2(cfg, task, stats);
+  initialize_model_from_spec(model, v.spec, cfg.seed);
+  SolvedInit s;
+  s.spec_file = v.spec.to_json();
+  s.spec_file["diagnostics"] = {{"design", "v2"}, {"notes", v.notes},
+                                {"task_inputs", stats.description}};
+  s.line = fmt::format(
+      "init critical-v2: {} with timescales {} on [2, {}] and writes coupled to keeps, its content "
+      "gate unsaturated at R = {:.4g} over the data steps ({}); spec in {}",
+      cfg.cell, Timescales::dist_name(v.spec.timescales->dist), task.seq_len(),
+      data_steps_var(stats), stats.description,
+      absolute_path((d.dir / "init_spec.json").string()));
+  return s;
+}
+
 }  // namespace
 
 RunStart restore_checkpoint(const RunDir& d, const TrainConfig& cfg, RnnModel<float>& model,
@@ -140,12 +159,14 @@ RunStart restore_checkpoint(const RunDir& d, const TrainConfig& cfg, RnnModel<fl
 
 RunStart init_new_run(const RunDir& d, const TrainConfig& cfg, const Task& task,
                       RnnModel<float>& model) {
-  SolvedInit solved;  // --init critical only
+  SolvedInit solved;  // --init critical and critical-v2 only
   std::vector<std::string> warnings;
   // A resumed run reloads its checkpoint instead: the critical init is solved once, here.
   if (cfg.init == "critical") {
     solved = solve_critical_init(d, cfg, task, model);
     warnings = solved.warnings;
+  } else if (cfg.init == "critical-v2") {
+    solved = design_critical_v2_init(d, cfg, task, model);
   } else if (auto spec = initialize_model(model, cfg.init, task.seq_len(), cfg.seed);
              spec && !spec->design.empty()) {
     const TaskInputStats stats = task_input_stats(task);

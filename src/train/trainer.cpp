@@ -34,8 +34,8 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
   } else if ((init.size() > 12 && init.substr(init.size() - 12) == ".safetensors") ||
              (fs::is_regular_file(init) && looks_like_safetensors(init))) {
     import_weights(model, read_safetensors(init));
-  } else if (init == "critical") {
-    fail("--init critical depends on the task: train() solves it (solve_run_critical)");
+  } else if (init == "critical" || init == "critical-v2") {
+    fail("--init {} depends on the task: init_new_run designs it", init);
   } else if (fs::is_regular_file(init)) {
     InitSpec spec = load_spec_file(init);
     draw_from_spec(model, spec, rng);
@@ -43,7 +43,7 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
   } else {
     fail(
         "--init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
-        "critical) nor an existing spec file or .safetensors weights file",
+        "critical, critical-v2) nor an existing spec file or .safetensors weights file",
         init);
   }
   return std::nullopt;
@@ -79,6 +79,21 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
   r.spec.source = fmt::format("critical init for {} at T = {}, R = {:.4g}", cell_name(cell),
                               d.seq_len, d.input_var);
   return r;
+}
+
+theory::CriticalV2 design_run_critical_v2(const TrainConfig& cfg, const Task& task,
+                                          const TaskInputStats& stats) {
+  const CellType cell = parse_cell(cfg.cell);
+  theory::CriticalV2 v = theory::critical_v2(cell, {.seq_len = task.seq_len(),
+                                                    .data_var = data_steps_var(stats),
+                                                    .input_dim = task.input_dim(),
+                                                    .width = cfg.hidden});
+  SpecDesign& d = v.spec.design;
+  d.task = cfg.task.name;
+  d.input_var = stats.input_var;  // the task's R, as design_mismatches compares it
+  if (describe(cell).reset_gate) d.gru_variant = gru_variant_name(parse_gru_variant(cfg.gru_variant));
+  v.spec.source = fmt::format("critical v2 for T = {}", task.seq_len());
+  return v;
 }
 
 RnnModel<float> load_run_model(const std::string& dir) {

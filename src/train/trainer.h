@@ -13,6 +13,7 @@
 #include "data/tasks.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
+#include "theory/critical_v2.h"
 #include "train/step_engine.h"
 
 namespace rnnmft {
@@ -22,7 +23,8 @@ struct TrainConfig {
   std::string data_dir;  // empty: the default data directory
   std::string cell = "lstm", gru_variant = "reset-after";
   int hidden = 128;
-  std::string init = "pytorch";  // preset, "critical", spec JSON file or weights .safetensors
+  // preset, "critical", "critical-v2", spec JSON file or weights .safetensors
+  std::string init = "pytorch";
   int64_t steps = 1000;
   int batch = 64;
   std::string optimizer = "adam";
@@ -61,7 +63,8 @@ EvalResult evaluate_on_engine(StepEngine& engine, const Task& task, Split split,
                               int batch);
 
 // Draws or loads the initial weights: a preset, an init spec file, or a weights file. Returns
-// the spec when the init is a spec file. ("critical" needs the task: see solve_run_critical.)
+// the spec when the init is a spec file. ("critical" and "critical-v2" need the task: see
+// solve_run_critical and design_run_critical_v2.)
 std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::string& init,
                                          int seq_len, uint64_t seed);
 
@@ -76,6 +79,12 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
                                           const TaskInputStats& stats,
                                           const std::vector<std::string>& fixes = {},
                                           std::optional<theory::Criterion> criterion = {});
+
+// --init critical-v2 (docs/theory.md §13): theory::critical_v2 for the run's cell at the task's
+// T, I and R over the steps that carry data (data_steps_var), width N, log-uniform timescales;
+// its design fields set from the run, as `rnnmft critical --design v2 --task` sets them.
+theory::CriticalV2 design_run_critical_v2(const TrainConfig& cfg, const Task& task,
+                                          const TaskInputStats& stats);
 
 // Runs (or, with resume, continues) a training run through its stages (train/run_stages.h);
 // returns the final metrics JSON. With `slot`, the steps and evaluations run on that place of an

@@ -159,7 +159,7 @@ expect_fail "few samples" "--samples must be at least 1000" "$BIN" theory --cell
 $py - "$tmp/v2.json" "$tmp/v2j.json" <<'PY' && ok || bad "critical --design v2 spec"
 import json, math, sys
 s, j = (json.load(open(p)) for p in sys.argv[1:3])
-assert s["timescales"] == {"dist": "uniform", "min": 2.0, "max": 200.0}, s
+assert s["timescales"] == {"dist": "log-uniform", "min": 2.0, "max": 200.0}, s
 R = float(j["task_inputs"].split("(R = ")[1].split(")")[0])  # the data steps' R
 nu = s["gates"]["cell"]["input_std"]
 assert abs(nu * nu * R - 0.5) < 0.01, (nu, R)  # ν²R = 1/2 up to the printed R's precision
@@ -167,7 +167,40 @@ assert s["gates"]["forget"]["bias_mean"] == 0 and s["designed_for"]["seq_len"] =
 assert j["design"] == "v2" and j["spec"] == s and len(j["notes"]) == 2
 PY
 out="$("$BIN" train --task mnist-padded --unit row --seq-len 200 --cell lstm --hidden 16 --steps 2 --init "$tmp/v2.json" --out "$tmp/v2run" 2>&1)" && ! grep -qi "warning" <<<"$out" && ok || { bad "train --init v2 spec"; echo "$out" | tail -3; }
-"$BIN" theory --init "$tmp/v2.json" --seq-len 200 --no-tied-check | grep -qF "timescales   τ uniform on [2, 200] per unit: forget bias ln(τ − 1), input bias −ln(τ − 1)" && ok || bad "theory shows timescales"
+"$BIN" theory --init "$tmp/v2.json" --seq-len 200 --no-tied-check | grep -qF "timescales   τ log-uniform on [2, 200] per unit: forget bias ln(τ − 1), input bias −ln(τ − 1)" && ok || bad "theory shows timescales"
+# --timescales uniform: chrono's spread, the same gates.
+"$BIN" critical --design v2 --timescales uniform --cell lstm --task mnist-padded --unit row --seq-len 200 --hidden 16 -o "$tmp/v2u.json" > /dev/null || bad "critical --design v2 --timescales uniform"
+$py - "$tmp/v2.json" "$tmp/v2u.json" <<'PY' && ok || bad "--timescales uniform"
+import json, sys
+s, u = (json.load(open(p)) for p in sys.argv[1:3])
+assert u["timescales"] == {"dist": "uniform", "min": 2.0, "max": 200.0}, u
+assert u["gates"] == s["gates"]
+PY
+# train --init critical-v2 designs the same spec for the task as critical --design v2 --task, and
+# a sweep's critical-v2 run writes it too.
+"$BIN" train --task mnist-padded --unit row --seq-len 200 --cell lstm --hidden 16 --steps 2 --init critical-v2 --out "$tmp/v2named" > "$tmp/v2named.txt" 2>&1 || { bad "train --init critical-v2"; tail -3 "$tmp/v2named.txt"; }
+grep -qF "init critical-v2: lstm with timescales log-uniform on [2, 200] and writes coupled to keeps" "$tmp/v2named.txt" && ! grep -qi "warning" "$tmp/v2named.txt" && ok || { bad "train --init critical-v2 says what it drew"; tail -3 "$tmp/v2named.txt"; }
+$py - "$tmp/v2.json" "$tmp/v2named/init_spec.json" <<'PY' && ok || bad "train --init critical-v2 = critical --design v2 --task"
+import json, sys
+s, t = (json.load(open(p)) for p in sys.argv[1:3])
+assert t["gates"] == s["gates"] and t["timescales"] == s["timescales"], (s, t)
+assert t["designed_for"] == s["designed_for"], (s["designed_for"], t["designed_for"])
+assert t["diagnostics"]["design"] == "v2"
+PY
+cat > "$tmp/v2sweep.json" <<'JSON'
+{"name": "v2named", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 200, "cell": "lstm",
+ "hidden": 16, "steps": 2, "batch": 4, "eval_every": 2, "eval_limit": 8, "test_limit": 8,
+ "init": "critical-v2"}, "grid": {"seed": [0]}}
+JSON
+"$BIN" sweep "$tmp/v2sweep.json" --out "$tmp/v2sweep" > "$tmp/v2sweep.txt" 2>&1 || { bad "sweep init critical-v2"; tail -3 "$tmp/v2sweep.txt"; }
+$py - "$tmp/v2.json" "$tmp/v2sweep" <<'PY' && ok || bad "sweep critical-v2 spec"
+import glob, json, sys
+s = json.load(open(sys.argv[1]))
+[p] = glob.glob(sys.argv[2] + "/runs/*/init_spec.json")
+t = json.load(open(p))
+assert t["gates"] == s["gates"] and t["timescales"] == s["timescales"], (s, t)
+PY
+expect_fail "timescales on v1" "--timescales is for --design v2" "$BIN" critical --cell gru --timescales uniform --no-tied-check
 expect_fail "v2 vanilla" "the vanilla cell has no gate" "$BIN" critical --design v2 --cell vanilla --input-var 1
 expect_fail "v2 criterion" "--criterion and --fix are for v1" "$BIN" critical --design v2 --cell gru --input-var 1 --criterion tied
 expect_fail "v2 no R" "R > 0 over the steps that carry data" "$BIN" critical --design v2 --cell gru --input-var 0

@@ -62,7 +62,7 @@ expect_fail "bad cell" "unknown cell 'lstmx'" "$BIN" train --task mnist-row --ce
 expect_fail "bad lr" "--lr must be a positive" "$BIN" train --task mnist-row --lr -1 --out "$tmp/x"
 expect_fail "bad optimizer" "unknown optimizer 'adamw'" "$BIN" train --task mnist-row --optimizer adamw --out "$tmp/x"
 expect_fail "bad init" "neither a preset" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
-expect_fail "bad init lists critical" "chrono[:T_max], critical)" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
+expect_fail "bad init lists critical" "chrono[:T_max], critical, critical-v2)" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
 echo '{"cell": "lstm", "gates": {"input": {"recurrent_std": -1}}}' > "$tmp/neg.json"
 expect_fail "negative std" "input.recurrent_std = -1 is negative" "$BIN" train --task mnist-row --init "$tmp/neg.json" --out "$tmp/x"
 echo '{"cell": "gru", "gates": {}}' > "$tmp/gru.json"

@@ -174,7 +174,8 @@ class CriticalV2(unittest.TestCase):
                 with open(sp) as f:
                     from_cli = json.load(f)
                 self.assertEqual(spec["gates"], from_cli["gates"], cell)
-                self.assertEqual(spec["timescales"], {"dist": "uniform", "min": 2.0, "max": float(T)})
+                self.assertEqual(spec["timescales"],
+                                 {"dist": "log-uniform", "min": 2.0, "max": float(T)})
                 self.assertEqual(spec["timescales"], from_cli["timescales"])
                 w = trained_draw(d, cell, N, sp, seed)
             for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0"):
@@ -184,9 +185,23 @@ class CriticalV2(unittest.TestCase):
             keep = b[N:2 * N]  # LSTM forget (i f g o), GRU update (r z n)
             tau = 1 + np.exp(keep)
             self.assertTrue(np.all(tau >= 2 - 1e-4) and np.all(tau <= T * (1 + 1e-5)), cell)
-            self.assertGreater(float(np.std(tau)), 0.2 * T / math.sqrt(12), cell)  # a spread
+            # A spread: ln τ is uniform on [ln 2, ln T] (std ln(T/2)/√12).
+            self.assertGreater(float(np.std(np.log(tau))), 0.5 * math.log(T / 2) / math.sqrt(12),
+                               cell)
             if cell == "lstm":
                 np.testing.assert_array_equal(b[:N], -b[N:2 * N])
+
+    def test_uniform_timescales(self):
+        m = torch.nn.GRU(4, 16)
+        spec = rt.critical_init_(m, 200, seed=1, input_var=0.5, design="v2",
+                                 timescales="uniform")[0]["spec"]
+        self.assertEqual(spec["timescales"], {"dist": "uniform", "min": 2.0, "max": 200.0})
+        self.assertEqual(spec["gates"], rnnmft.critical_v2("gru", 200, input_var=0.5, width=16,
+                                                           input_dim=4)["gates"])
+        with self.assertRaisesRegex(ValueError, "timescales must be 'log-uniform' or 'uniform'"):
+            rnnmft.critical_v2("gru", 200, input_var=0.5, timescales="linear")
+        with self.assertRaisesRegex(ValueError, "timescales is for design='v2'"):
+            rt.critical_init_(m, 200, timescales="uniform")
 
     def test_refusals(self):
         with self.assertRaisesRegex(ValueError, "design='v2' designs one layer"):
