@@ -415,7 +415,7 @@ def critical_v2(cell, seq_len=1000, *, input_var, width=128, input_dim=1, gru_va
     width, input_dim: N and I (the Glorot scales of the gates depend on them).
     gru_variant: recorded in designed_for for a GRU (the design is the same for both).
     timescales: "log-uniform" (the default, the fastest spread measured: docs/experiments.md
-        E30–E34) or "uniform" (chrono's spread).
+        E30–E37) or "uniform" (chrono's spread).
     Gated cells only: the vanilla cell has no gate to couple (use :func:`critical`).
     """
     cell = _cell(cell)

@@ -296,7 +296,7 @@ void register_critical(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--timescales", a->timescales,
                 "--design v2: the spread of keep-gate timescales on [2, T], log-uniform "
-                "(default: fastest measured, docs/experiments.md E30–E34) or uniform (chrono's)")
+                "(default: fastest measured, docs/experiments.md E30–E37) or uniform (chrono's)")
       ->check(CLI::IsMember({"log-uniform", "uniform"}));
   c->add_option("--hidden,--width", a->hidden, "N: the width of the tied check and of the spec")
       ->capture_default_str();

@@ -17,7 +17,7 @@ struct CriticalV2Options {
   // The content gate's pre-activation second moment from the inputs, ν²·R (§13.3): unsaturated.
   double content_input_var = 0.5;
   // The spread of keep-gate timescales on [2, T] (§13.2): log-uniform trains fastest wherever
-  // both were measured (docs/experiments.md E23, E29–E34); uniform is chrono's spread.
+  // both were measured (docs/experiments.md E23, E29–E37); uniform is chrono's spread.
   Timescales::Dist timescales = Timescales::Dist::LogUniform;
 };
 
