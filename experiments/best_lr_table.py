@@ -17,7 +17,8 @@ def steps_to(curve, t):
 
 
 def init_name(init):
-    """A spec file's init by what it is: critical_v2_lstm_t1000.json → "critical v2"."""
+    """A spec file's init by what it is: critical_v2_lstm_t1000.json → "critical v2, uniform τ"
+    (E20–E29's v2; critical_v2_loguniform_* is today's v2)."""
     b = os.path.basename(init)
     if not b.endswith(".json"):
         return init
@@ -28,7 +29,7 @@ def init_name(init):
     if b.endswith("_shared_content_recurrent.json"):
         return "critical v2, content σ at the gates' share"
     if b.startswith("critical_v2"):
-        return "critical v2"
+        return "critical v2, uniform τ"
     return b
 
 

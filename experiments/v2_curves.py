@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Validation curves of critical init v2, chrono and today's critical init at lr 4e-3
-(docs/experiments.md, E20–E29): one panel per (task, cell), each seed a thin line, the median
+(docs/experiments.md, E20–E37): one panel per (task, cell), each seed a thin line, the median
 over seeds a thick one.
 
     python3 experiments/v2_curves.py -o docs/figures/experiments/e20_e29_v2_curves.png \\
@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from best_lr_table import init_name, runs, task_name  # noqa: E402
 
-COLORS = {"critical v2": "C0", "chrono": "C1", "critical": "C2", "critical v2, log-uniform τ": "C4"}
+COLORS = {"critical v2, uniform τ": "C0", "chrono": "C1", "critical": "C2", "critical v2, log-uniform τ": "C4"}
 
 
 def main():
@@ -61,7 +61,7 @@ def main():
         ax.axis("off")
     fig.suptitle(f"Critical init v2 against chrono and today's critical init, Adam lr {a.lr:g}, N = 64 "
                  "(thin: each seed; thick: median; dotted: 80 %)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))  # room for the title above the top panels
     fig.savefig(a.out, dpi=110)
     print("wrote", a.out)
 
