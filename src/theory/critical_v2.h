@@ -26,9 +26,9 @@ struct CriticalV2 {
   std::vector<std::string> notes;  // what was chosen and why, one line each
 };
 
-// Gated cells: keep-gate timescales log-uniform (or uniform) on [2, T] (LSTM input gate −b), the content gate
-// (lstm cell, gru candidate, minimal embed) with ν = sqrt(content_input_var / R) and (where it
-// reads the state) orthogonal σ = 1, the other gates at Glorot/orthogonal scales. The vanilla
+// Gated cells: keep-gate timescales log-uniform (or uniform) on [2, T] (LSTM input gate −b),
+// the content gate (lstm cell, gru candidate, minimal embed) with ν = sqrt(content_input_var / R)
+// and (where it reads the state) orthogonal σ = 1, the other gates at Glorot/orthogonal scales. The vanilla
 // cell has no gate to couple: throws, naming the v1 init that is its critical init.
 CriticalV2 critical_v2(CellType cell, const CriticalV2Options& opt);
 
