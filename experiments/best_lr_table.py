@@ -16,9 +16,12 @@ def steps_to(curve, t):
     return next((s for s, a, _ in curve if a is not None and a >= t), None)
 
 
-def init_name(init):
-    """A spec file's init by what it is: critical_v2_lstm_t1000.json → "critical v2, uniform τ"
-    (E20–E29's v2; critical_v2_loguniform_* is today's v2)."""
+def init_name(init, spec=None):
+    """An init by what it is: critical_v2_lstm_t1000.json → "critical v2, uniform τ" (E20–E29's
+    v2; critical_v2_loguniform_* is today's v2). "critical" by the spec its run drew (`spec`, the
+    results line's): v1's solved point before it named v2 for the gated cells."""
+    if init == "critical" and spec is not None:
+        return "critical (v2)" if "timescales" in spec else "critical (v1)"
     b = os.path.basename(init)
     if not b.endswith(".json"):
         return init
@@ -66,7 +69,7 @@ def main():
     a = ap.parse_args()
     groups = {}
     for p, r in runs(a.dirs):
-        key = (task_name(p), r["seq_len"], p["cell"], init_name(p["init"]), p["lr"])
+        key = (task_name(p), r["seq_len"], p["cell"], init_name(p["init"], r.get("spec")), p["lr"])
         groups.setdefault(key, []).append((p.get("seed", 0), r))
     rows = []
     for key in sorted(groups):

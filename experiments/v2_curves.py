@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Validation curves of critical init v2, chrono and today's critical init at lr 4e-3
+"""Validation curves of critical init v2, chrono and critical-v1 (the solved init) at lr 4e-3
 (docs/experiments.md, E20–E37): one panel per (task, cell), each seed a thin line, the median
 over seeds a thick one.
 
@@ -18,7 +18,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from best_lr_table import init_name, runs, task_name  # noqa: E402
 
-COLORS = {"critical v2, uniform τ": "C0", "chrono": "C1", "critical": "C2", "critical v2, log-uniform τ": "C4"}
+COLORS = {"critical v2, uniform τ": "C0", "chrono": "C1", "critical (v1)": "C2", "critical-v1": "C2",
+          "critical v2, log-uniform τ": "C4", "critical (v2)": "C4", "critical-v2": "C4"}
 
 
 def main():
@@ -32,7 +33,7 @@ def main():
     for p, r in runs(a.dirs):
         if abs(p["lr"] - a.lr) > 1e-12 or p["steps"] > a.max_steps:
             continue
-        name = init_name(p["init"])
+        name = init_name(p["init"], r.get("spec"))
         if name not in COLORS:
             continue
         key = (task_name(p), r["seq_len"], p["cell"])
@@ -59,7 +60,7 @@ def main():
         ax.legend(fontsize=8, loc="lower right")
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
-    fig.suptitle(f"Critical init v2 against chrono and today's critical init, Adam lr {a.lr:g}, N = 64 "
+    fig.suptitle(f"Critical init v2 against chrono and critical-v1, Adam lr {a.lr:g}, N = 64 "
                  "(thin: each seed; thick: median; dotted: 80 %)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.985))  # room for the title above the top panels
     fig.savefig(a.out, dpi=110)

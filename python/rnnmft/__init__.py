@@ -179,6 +179,18 @@ def _init(init):
                      f"chrono[:T_max]) nor an existing spec file")
 
 
+def _compare_init(init):
+    """compare's "init": critical-v1 (solved per cell), or what _init accepts."""
+    if init in ("critical", "critical-v2"):
+        raise ValueError(f"compare: {init!r} is critical init v2 for the gated cells, a spread of "
+                         "timescales the mean-field table cannot describe (docs/theory.md §13.1); "
+                         "compare 'critical-v1', the mean-field critical point, and design v2 "
+                         "with rnnmft.critical_v2")
+    if init == "critical-v1":
+        return {"critical": True, "name": "critical-v1"}
+    return _init(init)
+
+
 _THEORY_OPTIONS = ("input_overlap", "order", "samples", "groups", "burn_in", "average", "mc_seed")
 
 
@@ -365,9 +377,11 @@ def trainability(cell, init="pytorch", task="mnist-padded", *, seq_len=None, uni
 def critical(cell, seq_len=1000, *, fix=None, criterion=None, input_var=1.0, width=128,
              input_dim=1, gru_variant="reset-before", tol=0.01, tied_check=True, tied_trials=12,
              tied_seed=0, check=True, **options):
-    """The critical initialization for sequences of length ``seq_len`` (docs/theory.md §6): the
-    spec dict that ``rnnmft critical -o spec.json`` writes (gates, designed_for, and
-    "diagnostics": the theory at the solution, knobs, criterion, verdict, tied check).
+    """The mean-field critical initialization (critical-v1) for sequences of length ``seq_len``
+    (docs/theory.md §6): the spec dict that ``rnnmft critical -o spec.json`` writes (gates,
+    designed_for, and "diagnostics": the theory at the solution, knobs, criterion, verdict, tied
+    check). ``rnnmft train --init critical`` and ``rnnmft.torch.critical_init_`` draw
+    :func:`critical_v2` instead for one-layer gated cells (docs/theory.md §13.5).
 
     fix: {"gate.param": value} held fixed (the CLI's --fix), e.g. {"reset.recurrent_std": 0.5};
         param is recurrent_std, input_std, bias_mean, bias_std or recurrent_dist.
@@ -430,13 +444,15 @@ def critical_v2(cell, seq_len=1000, *, input_var, width=128, input_dim=1, gru_va
     return json.loads(_rnnmft.critical_v2(_dumps(req, "request")))
 
 
-def compare(cells=("lstm", "gru"), inits=("critical", "pytorch", "keras", "chrono"), seq_len=1000,
-            *, width=128, input_dim=1, input_var=1.0, gru_variant="reset-before", tied_check=True,
-            tied_trials=12, tied_seed=0, **options):
-    """The critical init beside the usual ones: ``rnnmft compare --json`` as a list (one dict
-    per cell with "inits": the theory of each init, its spec, verdict and tied check).
+def compare(cells=("lstm", "gru"), inits=("critical-v1", "pytorch", "keras", "chrono"),
+            seq_len=1000, *, width=128, input_dim=1, input_var=1.0, gru_variant="reset-before",
+            tied_check=True, tied_trials=12, tied_seed=0, **options):
+    """The mean-field critical point beside the usual inits: ``rnnmft compare --json`` as a list
+    (one dict per cell with "inits": the theory of each init, its spec, verdict and tied check).
 
-    inits: "critical", presets, spec file paths or spec dicts.
+    inits: "critical-v1" (the mean-field critical point), presets, spec file paths or spec dicts.
+    Critical init v2 (what ``critical_init_`` draws for one-layer gated modules) is a spread of
+    timescales that this mean-field table cannot describe: :func:`critical_v2` designs it.
     """
     if isinstance(cells, str):
         cells = [cells]
@@ -450,7 +466,7 @@ def compare(cells=("lstm", "gru"), inits=("critical", "pytorch", "keras", "chron
         if not v:
             raise ValueError(f"{name} is empty: name at least one")
     req = {"cells": [_cell(c) for c in cells],
-           "inits": [{"critical": True} if i == "critical" else _init(i) for i in inits],
+           "inits": [_compare_init(i) for i in inits],
            "seq_len": _seq_len(seq_len), **_model_opts(width, input_dim),
            **_tied_opts(tied_check, tied_trials, tied_seed),
            **_theory_opts(input_var, gru_variant, **options)}

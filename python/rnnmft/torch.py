@@ -79,7 +79,7 @@ def _layer_seed(seed, k):
 
 
 def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_variant=None,
-                   criterion=None, stacked=True, design="v1", timescales=None):
+                   criterion=None, stacked=True, design=None, timescales=None):
     """Draws the critical initialization for sequences of length ``seq_len`` into ``module``,
     in place (docs/theory.md §6, §11): every layer and direction, with the C++ draw that
     ``rnnmft train --init spec.json`` uses (W_hh block ~ N(0, σ²/N) or σ·orthogonal, W_ih block
@@ -107,16 +107,19 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
         k ≥ 1 is designed as a first layer with R = Q_h (fixed point) of layer k−1, as if its
         inputs were independent over time.
 
-    design: "v1" (above) or "v2" (docs/theory.md §13, :func:`rnnmft.critical_v2`): keep-gate
-        timescales spread on [2, seq_len] (``timescales``: "log-uniform", the default, or
-        "uniform"; design="v2" only) with each unit's write coupled to its keep, the content
-        gate unsaturated at R = input_var (the second moment over the steps that carry data);
-        one-layer LSTM and GRU modules (layers above the first read a state whose scale v2 does
-        not design), no ``fix`` or ``criterion``.
+    design: None (default) draws what ``rnnmft train --init critical`` draws: "v2" for a
+        one-layer LSTM or GRU module, "v1" where v2 does not apply (nn.RNN, a multi-layer module,
+        or ``fix`` / ``criterion`` given, which are v1's). "v1" is the solve described above
+        (``--init critical-v1``); "v2" (docs/theory.md §13, :func:`rnnmft.critical_v2`,
+        ``--init critical-v2``): keep-gate timescales spread on [2, seq_len] (``timescales``:
+        "log-uniform", the default, or "uniform") with each unit's write coupled to its keep,
+        the content gate unsaturated at R = input_var (the second moment over the steps that
+        carry data); one-layer modules only (layers above the first read a state whose scale v2
+        does not design), no ``fix`` or ``criterion``.
 
-    Returns a list with one dict per weight set: "layer", "direction", "input_var", "seed",
-    "spec" (the spec dict, with its diagnostics, as ``rnnmft critical -o`` writes it), and with
-    the stacked design "mean_square" (the prediction for steps [T/2, T)).
+    Returns a list with one dict per weight set: "layer", "direction", "design" ("v1" or "v2"),
+    "input_var", "seed", "spec" (the spec dict, with its diagnostics, as ``rnnmft critical -o``
+    writes it), and with the stacked design "mean_square" (the prediction for steps [T/2, T)).
     """
     cell, N, layers, has_bias = _describe(module)
     if not has_bias:
@@ -131,9 +134,15 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
     seed = _rnnmft_pkg._int("seed", seed, lo=0, hi=2**64 - 1)
     params = dict(module.named_parameters())
     multi = len({ly.layer for ly in layers}) > 1
+    if design is None:  # what the name "critical" draws (docs/theory.md §13.5)
+        design, _ = _rnnmft_pkg._rnnmft.critical_design(cell, fix is not None or
+                                                        criterion is not None, multi)
+        if design == "v1" and timescales is not None:
+            raise ValueError("timescales is for design v2, and this module gets v1 (a vanilla "
+                             "cell, several layers, or fix / criterion given)")
     design = _rnnmft_pkg._str("design", design)
     if design not in ("v1", "v2"):
-        raise ValueError(f"design must be 'v1' or 'v2' (got {design!r})")
+        raise ValueError(f"design must be None, 'v1' or 'v2' (got {design!r})")
     if design != "v2" and timescales is not None:
         raise ValueError("timescales is for design='v2' (design='v1' solves one keep-gate bias)")
     if design == "v2":
@@ -149,8 +158,8 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
         for k, ly in enumerate(layers):  # both directions of the one layer
             s = _layer_seed(seed, k)
             _copy_draw(params, ly, _rnnmft_pkg.draw(spec, ly.input_dim, N, s))
-            out.append({"layer": ly.layer, "direction": ly.direction, "input_var": R0, "seed": s,
-                        "spec": spec})
+            out.append({"layer": ly.layer, "direction": ly.direction, "design": "v2",
+                        "input_var": R0, "seed": s, "spec": spec})
         return out
     run_stacked = _rnnmft_pkg._bool("stacked", stacked) and multi and T <= _STACKED_MAX_LEN
     content = _CONTENT[cell]
@@ -191,8 +200,8 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
                 ms0.append(r["mean_square"])
         s = _layer_seed(seed, k)
         _copy_draw(params, ly, _rnnmft_pkg.draw(spec, ly.input_dim, N, s))
-        o = {"layer": ly.layer, "direction": ly.direction, "input_var": R, "seed": s,
-             "spec": spec}
+        o = {"layer": ly.layer, "direction": ly.direction, "design": "v1", "input_var": R,
+             "seed": s, "spec": spec}
         if run_stacked:
             o["mean_square"] = results[ly.layer][-1]["mean_square"]
         out.append(o)

@@ -1,28 +1,30 @@
-// `rnnmft compare` (the critical init beside the standard ones) and `rnnmft phase` (ξ, m1 and
-// the variance over a grid of two spec parameters).
+// `rnnmft compare` (the mean-field critical point beside the standard inits) and `rnnmft phase` (ξ,
+// m1 and the variance over a grid of two spec parameters).
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/theory_flags.h"
 #include "data/task_stats.h"
 #include "sim/report.h"
+#include "sim/task_probe.h"
 #include "sim/tied_check.h"
 #include "spec/init_spec.h"
 #include "theory/critical.h"
+#include "theory/critical_v2.h"
 #include "theory/mean_field.h"
 #include "theory/phase.h"
-#include "theory/verdict.h"
 #include "theory/trainability.h"
-#include "sim/task_probe.h"
+#include "theory/verdict.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -51,35 +53,42 @@ std::string task_flags(int T) {
   return "--task TASK";
 }
 
-// What to train with, measured (docs/experiments.md E3, E6), and a command that does it.
+// What to train with, measured (docs/experiments.md E30–E37), and a command that does it.
 void print_training_advice(CellType cell, GruVariant variant, int T) {
   const std::string task = task_flags(T);
-  if (cell == CellType::Gru) {
-    const std::string v = fmt::format("--gru-variant {}", gru_variant_name(variant));
+  const bool gru = cell == CellType::Gru;
+  if (cell == CellType::Lstm || gru) {
+    // Steps to 80 % validation accuracy, median of 3 seeds at lr 4e-3 (E30–E37's table): padded
+    // rows at T = 1000, 3000, 5000, then pixel MNIST.
+    const std::array<int, 4> v2 =
+        gru ? std::array{400, 300, 400, 500} : std::array{700, 600, 500, 500};
+    const std::array<int, 4> chrono =
+        gru ? std::array{500, 600, 500, 2100} : std::array{700, 800, 800, 2100};
     fmt::print(
-        "  for training a GRU, chrono init is the recommendation: it learned faster than every\n"
-        "  critical GRU measured (docs/experiments.md E3, E6: padded MNIST rows at T = 1000, 80 %\n"
-        "  validation accuracy in a median of 1100 steps; the critical GRU did not reach 80 % in\n"
-        "  2000). The GRU's one update gate sets both how long it remembers and how strongly it\n"
-        "  writes, and ξ ≥ T caps the write (docs/theory.md §6.6): the critical GRU is the ξ = T\n"
-        "  reference, not the fastest to train.\n"
-        "  train it:          rnnmft train {} --cell gru {} --init chrono:{}\n"
-        "  the critical GRU:  rnnmft train {} --cell gru {} --init critical\n"
-        "  (--init critical solves for the task's length and inputs; {} is the cell of this\n"
-        "  table, reset-after is PyTorch's nn.GRU and train's default)\n",
-        task, v, T, task, v, gru_variant_name(variant));
+        "  for training {}, --init critical is the recommendation: critical init v2, timescales\n"
+        "  log-uniform on [2, T] with each unit's write coupled to its keep (docs/theory.md §13).\n"
+        "  Steps to 80 % validation accuracy, N = 64, Adam 4e-3, median of 3 seeds\n"
+        "  (docs/experiments.md E30–E37{}):\n"
+        "                   padded rows T = 1000   T = 3000   T = 5000   pixel MNIST\n"
+        "    critical v2    {:>18}   {:>8}   {:>8}   {:>11}\n"
+        "    chrono         {:>18}   {:>8}   {:>8}   {:>11}\n"
+        "  v2 is a spread of timescales, not a point of the table above; critical-v1 there is the\n"
+        "  mean-field critical point (ξ = T, tied gain 1).\n"
+        "  train it:  rnnmft train {} --cell {}{} --init critical\n"
+        "  (--init critical designs for the task's length and inputs{})\n",
+        gru ? "a GRU" : "an LSTM", gru ? ", on the reset-after GRU" : "", v2[0], v2[1], v2[2], v2[3],
+        chrono[0], chrono[1], chrono[2], chrono[3], task, cell_name(cell),
+        gru ? fmt::format(" --gru-variant {}", gru_variant_name(variant)) : "",
+        gru ? "; reset-after is PyTorch's nn.GRU and train's default" : "");
     return;
   }
-  if (cell == CellType::Lstm) {
-    fmt::print(
-        "  for training an LSTM, the critical init is the recommendation: the fastest init measured\n"
-        "  at T = 784–1000 (docs/experiments.md E3).\n"
-        "  train it:  rnnmft train {} --cell lstm --init critical\n"
-        "  (--init critical solves for the task's length and inputs)\n",
-        task);
-    return;
-  }
-  fmt::print("  train it:  rnnmft train {} --cell {} --init critical\n", task, cell_name(cell));
+  fmt::print(
+      "  train it:  rnnmft train {} --cell {} --init critical\n"
+      "  (--init critical designs for the task's length and inputs: {})\n",
+      task, cell_name(cell),
+      theory::critical_design(cell, false).v2
+          ? "critical init v2, docs/theory.md §13"
+          : "critical-v1, the mean-field critical point, as this cell has no keep gate");
 }
 
 // What the table's columns are (docs/theory.md).
@@ -110,7 +119,7 @@ void print_column_legend(bool tied) {
 void register_compare(CLI::App& app) {
   struct Args {
     std::vector<std::string> cells = {"lstm", "gru"},
-                             inits = {"critical", "pytorch", "keras", "chrono"};
+                             inits = {"critical-v1", "pytorch", "keras", "chrono"};
     int seq_len = 1000, hidden = 128, input_dim = 1;
     std::string out_dir;
     bool json = false;
@@ -118,15 +127,19 @@ void register_compare(CLI::App& app) {
     TiedFlags tied;
   };
   auto a = std::make_shared<Args>();
-  auto* c = app.add_subcommand("compare", "The critical init side by side with the usual ones");
+  auto* c = app.add_subcommand(
+      "compare",
+      "The mean-field critical point side by side with the usual inits, and what to "
+      "train with");
   c->add_option("--cells", a->cells, "Cells")->capture_default_str();
-  c->add_option("--inits", a->inits, "critical, presets or spec files")->capture_default_str();
+  c->add_option("--inits", a->inits, "critical-v1, presets or spec files")->capture_default_str();
   c->add_option("--seq-len", a->seq_len, "Sequence length T")->capture_default_str();
   c->add_option("--hidden,--width", a->hidden, "N: the presets' moments, the tied check's width")
       ->capture_default_str();
   c->add_option("--input-dim", a->input_dim, "I: the presets' moments, the tied check's inputs")
       ->capture_default_str();
-  c->add_option("--out-dir", a->out_dir, "Write each critical spec here as CELL_critical.json");
+  c->add_option("--out-dir", a->out_dir,
+                "Write each critical-v1 spec here as CELL_critical-v1.json");
   c->add_flag("--json", a->json, "Print JSON (one object per cell)");
   add_theory_flags(c, a->opt);
   add_tied_flags(c, a->tied);
@@ -136,15 +149,24 @@ void register_compare(CLI::App& app) {
     // once rather than after the cells before it.
     std::vector<CellType> cells;
     for (const auto& cell_s : a->cells) cells.push_back(parse_cell(cell_s));
-    for (const auto& init : a->inits)
-      if (init != "critical" && !is_preset(init) && !std::filesystem::is_regular_file(init))
+    for (const auto& init : a->inits) {
+      if (init == "critical" || init == "critical-v2")
         fail(
-            "--inits '{}' is neither critical, a preset (pytorch, keras, orthogonal[:gain], "
+            "--inits {}: the table holds each init's mean field, one timescale per gate; "
+            "critical init v2 (what train --init critical draws for the gated cells) is a spread "
+            "of timescales it cannot describe (docs/theory.md §13.1). Compare critical-v1, the "
+            "mean-field critical point; `rnnmft critical --design v2` and `rnnmft trainability "
+            "--init SPEC --task TASK` show v2",
+            init);
+      if (init != "critical-v1" && !is_preset(init) && !std::filesystem::is_regular_file(init))
+        fail(
+            "--inits '{}' is neither critical-v1, a preset (pytorch, keras, orthogonal[:gain], "
             "chrono[:T_max]) nor an existing spec file",
             init);
+    }
     for (const CellType cell : cells)
       for (const auto& init : a->inits) {
-        if (init == "critical") continue;
+        if (init == "critical-v1") continue;
         if (is_preset(init)) {
           preset_moments(init, cell, a->hidden, a->input_dim, a->seq_len);
         } else {
@@ -178,7 +200,7 @@ void register_compare(CLI::App& app) {
       for (const auto& init : a->inits) {
         Row row;
         row.name = init;
-        if (init == "critical") {
+        if (init == "critical-v1") {
           theory::CriticalOptions co;
           co.seq_len = a->seq_len;
           co.theory = a->opt;
@@ -186,9 +208,10 @@ void register_compare(CLI::App& app) {
           row.spec = cr.spec;
           row.r = cr.diagnostics;
           if (!a->json) {
-            fmt::print("critical spec ({} criterion; solved {}{}):\n",
-                       theory::criterion_name(cr.criterion), cr.knobs_text(),
-                       cr.reached ? "" : "; NOT reached");
+            fmt::print(
+                "critical-v1 spec, the mean-field critical point ({} criterion; solved {}{}):\n",
+                theory::criterion_name(cr.criterion), cr.knobs_text(),
+                cr.reached ? "" : "; NOT reached");
             for (const auto& name : gate_names(cell)) {
               const GateInit& g = cr.spec.gate(name);
               fmt::print(
@@ -201,14 +224,14 @@ void register_compare(CLI::App& app) {
           if (!a->out_dir.empty()) {
             std::filesystem::create_directories(a->out_dir);
             const std::string path = (std::filesystem::path(a->out_dir) /
-                                      (std::string(cell_name(cell)) + "_critical.json"))
+                                      (std::string(cell_name(cell)) + "_critical-v1.json"))
                                          .string();
             save_spec_file(cr.spec, path);
             if (!a->json)
               fmt::print(
                   "  written to {}: designed for T = {} and inputs of second moment R = {:g}{} "
                   "(`rnnmft theory --init {}` shows it); to train on a task, `train --init "
-                  "critical` solves for the task's own length and inputs (below)\n",
+                  "critical-v1` solves it for the task's own length and inputs\n",
                   absolute_path(path), a->seq_len, a->opt.input_var,
                   gru ? fmt::format(", the {} GRU", variant) : "", path);
           }

@@ -290,8 +290,9 @@ void register_critical(CLI::App& app) {
                 "tied (default for gated cells: ξ = T and tied gain 1 over T) or untied (m1 = 1)");
   c->add_option("--fix", a->opt.fixes, "gate.param=value held fixed (repeatable)");
   c->add_option("--design", a->design,
-                "v1: keep-gate bias solved for ξ = T and tied gain 1; v2: a spread of timescales "
-                "on [2, T] with writes coupled to keeps (docs/theory.md §13)")
+                "v1 (critical-v1, the mean-field critical point): keep-gate bias solved for ξ = "
+                "T and tied gain 1; v2 (what train --init critical draws for the gated cells): a "
+                "spread of timescales on [2, T] with writes coupled to keeps (docs/theory.md §13)")
       ->check(CLI::IsMember({"v1", "v2"}))
       ->capture_default_str();
   c->add_option("--timescales", a->timescales,
@@ -312,7 +313,8 @@ void register_critical(CLI::App& app) {
   auto* seq_opt = c->get_option("--seq-len");
   auto* var_opt = c->get_option("--input-var");
   auto* dim_opt = c->get_option("--input-dim");
-  c->callback([a, seq_opt, var_opt, dim_opt] {
+  auto* design_opt = c->get_option("--design");
+  c->callback([a, seq_opt, var_opt, dim_opt, design_opt] {
     const CellType cell = parse_cell(a->cell);
     theory::CriticalOptions co = a->opt;
     int input_dim = a->input_dim;
@@ -347,7 +349,8 @@ void register_critical(CLI::App& app) {
       theory::CriticalV2 v2 = theory::critical_v2(cell, vo);
       v2.spec.design.task = a->task.options.name;
       v2.spec.design.input_var = co.theory.input_var;  // the task's R, as train compares it
-      if (cell == CellType::Gru) v2.spec.design.gru_variant = gru_variant_name(co.theory.gru_variant);
+      if (cell == CellType::Gru)
+        v2.spec.design.gru_variant = gru_variant_name(co.theory.gru_variant);
       v2.spec.source = fmt::format("critical v2 for T = {}", co.seq_len);
       theory::TheoryOptions topt = co.theory;
       topt.horizon = co.seq_len;
@@ -381,6 +384,7 @@ void register_critical(CLI::App& app) {
     const auto tc =
         run_tied_check(r.spec, a->tied, a->hidden, input_dim, T, topt, data_var, data_steps);
     json j = report::critical(r, T, tc);
+    j["design"] = "v1";
     if (!task_line.empty()) j["task_inputs"] = task_line;
     if (!a->out.empty())
       write_file_atomic(a->out, report::critical_spec_file(r, j).dump(2) + "\n");
@@ -398,6 +402,13 @@ void register_critical(CLI::App& app) {
                  r.criterion == theory::Criterion::Tied ? " (target 0)" : "");
       if (tc) fmt::print("  tied check   {}\n", tc->summary());
       for (const auto& n : r.notes) fmt::print("  note         {}\n", n);
+      // This command's default stays v1, the mean-field point; train's "critical" is v2 here.
+      if (design_opt->count() == 0 && theory::critical_design(cell, false).v2)
+        fmt::print(
+            "  note         this is critical-v1, the mean-field critical point; train --init "
+            "critical draws critical init v2 for the {} cell (--design v2 here, "
+            "docs/theory.md §13), which trained faster (docs/experiments.md E30–E37)\n",
+            cell_name(cell));
       if (!a->out.empty()) fmt::print("  wrote        {}\n", absolute_path(a->out));
     }
     if (!r.reached)

@@ -56,10 +56,11 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   t->add_option("--hidden", c.hidden, "Hidden units N")->capture_default_str();
   t->add_option("--init", c.init,
-                "pytorch, keras, orthogonal[:gain], chrono[:T_max], critical (solved for the "
-                "task's T and input R, saved as DIR/init_spec.json), critical-v2 (log-uniform "
-                "timescales on [2, T], docs/theory.md §13; saved the same way), a spec .json or "
-                "weights .safetensors")
+                "pytorch, keras, orthogonal[:gain], chrono[:T_max], critical (designed for the "
+                "task's T and inputs, saved as DIR/init_spec.json: critical-v2 for the gated "
+                "cells, critical-v1 for the vanilla cell), critical-v2 (log-uniform timescales "
+                "on [2, T], docs/theory.md §13), critical-v1 (keep-gate bias solved for ξ = T and "
+                "tied gain 1, §6), a spec .json or weights .safetensors")
       ->capture_default_str();
   t->add_option("--steps", c.steps, "Training steps")->capture_default_str();
   t->add_option("--batch", c.batch, "Batch size")->capture_default_str();

@@ -136,8 +136,8 @@ std::string compare_json(const std::string& request) {
         spec = resolve_spec(init, cell, N, I, T);
         res = theory::analyze(spec, o);
       }
-      jc["inits"].push_back(report::compare_init(init.value("name", std::string("critical")), res,
-                                                 spec, T, tied_check(r, spec, N, I, T, o),
+      jc["inits"].push_back(report::compare_init(init.value("name", std::string("critical-v1")),
+                                                 res, spec, T, tied_check(r, spec, N, I, T, o),
                                                  cr ? &*cr : nullptr));
     }
     all.push_back(jc);
@@ -379,6 +379,18 @@ PYBIND11_MODULE(_rnnmft, m) {
   m.def("critical_v2",
         [](const std::string& q) { return guarded([&] { return rp::critical_v2_json(q); }); },
         py::arg("request"), "critical_v2(request_json) -> JSON text of `rnnmft critical --design v2 -o`.");
+  m.def(
+      "critical_design",
+      [](const std::string& cell, bool v1_knobs, bool stacked) {
+        return guarded([&] {
+          const auto c =
+              rnnmft::theory::critical_design(rnnmft::parse_cell(cell), v1_knobs, stacked);
+          return py::make_tuple(c.v2 ? "v2" : "v1", c.why);
+        });
+      },
+      py::arg("cell"), py::arg("v1_knobs"), py::arg("stacked"),
+      "critical_design(cell, v1_knobs, stacked) -> (design, why): what the name \"critical\" "
+      "draws.");
   m.def("compare", [](const std::string& q) { return guarded([&] { return rp::compare_json(q); }); },
         py::arg("request"), "compare(request_json) -> JSON text of `rnnmft compare --json`.");
   m.def("phase", [](const std::string& q) { return guarded([&] { return rp::phase_arrays(q); }); },

@@ -47,8 +47,7 @@ std::string fix_text(const std::string& key, const json& v) {
 }  // namespace
 
 bool has_gaussian_moments(const std::string& init) {
-  return init == "critical" || init == "critical-v2" || is_preset(init) ||
-         fs::path(init).extension() == ".json";
+  return is_critical_name(init) || is_preset(init) || fs::path(init).extension() == ".json";
 }
 
 std::optional<InitSpec> init_moments(const std::string& init, CellType cell, int hidden,
@@ -304,14 +303,18 @@ void write_unit_spec(const RunUnit& u, TrainConfig& cfg, const Task& task,
                      const std::string& where) {
   std::optional<InitSpec> spec;
   json diagnostics;
-  if (cfg.init == "critical") {
+  // critical_fix and critical_criterion ask for v1's solve (theory::critical_design).
+  const bool v1_knobs = !u.critical_fix.empty() || !u.critical_criterion.empty();
+  if (is_critical_name(cfg.init) && run_critical_design(cfg, v1_knobs).v2) {
+    // Closed form: nothing to cache.
+    theory::CriticalV2 v = design_run_critical_v2(cfg, task, stats);
+    spec = std::move(v.spec);
+    diagnostics = critical_v2_diagnostics(v, stats);
+  } else if (is_critical_name(cfg.init)) {
     const json entry = critical_entry(u, cfg, task, stats, where);
     spec = InitSpec::from_json(entry.at("spec"), where);
     diagnostics = entry.at("diagnostics");
-  } else if (cfg.init == "critical-v2") {  // closed form: nothing to cache
-    theory::CriticalV2 v = design_run_critical_v2(cfg, task, stats);
-    spec = std::move(v.spec);
-    diagnostics = {{"design", "v2"}, {"notes", v.notes}, {"task_inputs", stats.description}};
+    diagnostics["design"] = "v1";
   } else if (!u.spec_overrides.empty()) {
     spec = init_moments(cfg.init, parse_cell(cfg.cell), cfg.hidden, task.input_dim(),
                         task.seq_len());

@@ -354,14 +354,16 @@ namespace {
 
 // The init's settings of one run: an existing spec or weights file (made absolute, so that the
 // run resumes from any working directory), gate.params of its cell, spec parameters on an init
-// with Gaussian moments, critical_fix and critical_criterion with init "critical".
+// with Gaussian moments, critical_fix and critical_criterion with init "critical-v1" or
+// "critical" (which they make v1's solve: theory::critical_design).
 void check_unit_init(RunUnit& u, json& cfg, const std::string& where) {
   std::string init = cfg["init"];
-  if (!is_preset(init) && init != "critical" && init != "critical-v2") {
+  if (!is_preset(init) && !is_critical_name(init)) {
     if (!fs::is_regular_file(init))
-      fail("{}: init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
-           "critical, critical-v2) nor an existing file",
-           where, init);
+      fail(
+          "{}: init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
+          "critical, critical-v1, critical-v2) nor an existing file",
+          where, init);
     init = absolute_path(init);
     cfg["init"] = init;
   }
@@ -379,8 +381,13 @@ void check_unit_init(RunUnit& u, json& cfg, const std::string& where) {
     fail("{}: spec parameters ({}) need an init with Gaussian moments (a preset, critical or a "
          "spec .json), not the weights file '{}'",
          where, u.spec_overrides.dump(), init);
-  if (!u.critical_fix.empty() && init != "critical")
-    fail("{}: critical_fix applies to init \"critical\" only (init is \"{}\")", where, init);
+  for (const auto& [key, set] : {std::pair{"critical_fix", !u.critical_fix.empty()},
+                                 std::pair{"critical_criterion", !u.critical_criterion.empty()}})
+    if (set && init != "critical" && init != "critical-v1")
+      fail(
+          "{}: {} sets a knob of v1's solve: it applies to init \"critical-v1\" (or "
+          "\"critical\", which it then makes v1) only (init is \"{}\")",
+          where, key, init);
   if (!u.critical_criterion.empty() && u.critical_criterion != "tied" &&
       u.critical_criterion != "untied")
     fail("{}: critical_criterion must be tied or untied (got \"{}\")", where,
@@ -395,7 +402,7 @@ void check_init_files(const std::vector<RunUnit>& units, const std::string& sour
     const std::string init = u.config.at("init"), cell = u.config.at("cell"),
                       gru = u.config.at("gru_variant");
     const int hidden = u.config.at("hidden");
-    if (is_preset(init) || init == "critical" || init == "critical-v2" ||
+    if (is_preset(init) || is_critical_name(init) ||
         !seen.insert(fmt::format("{}\n{}\n{}\n{}", init, cell, gru, hidden)).second)
       continue;
     try {

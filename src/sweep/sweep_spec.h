@@ -49,7 +49,7 @@ struct RunUnit {
   nlohmann::json params;          // axis name → value
   nlohmann::json config;          // TrainConfig JSON (out = the run directory)
   nlohmann::json spec_overrides;  // "gate.param" → value
-  nlohmann::json critical_fix;    // "gate.param" → value, for init "critical"
+  nlohmann::json critical_fix;    // "gate.param" → value, for init "critical-v1" (or "critical")
   std::string critical_criterion;  // "" (default), tied or untied
   std::string git;                // revision of the code that made the unit
   std::string cache_dir;          // shared by the sweep's runs: critical specs solved once

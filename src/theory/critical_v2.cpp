@@ -19,6 +19,18 @@ const char* content_gate(CellType cell) {
 
 }  // namespace
 
+CriticalDesignChoice critical_design(CellType cell, bool v1_knobs, bool stacked) {
+  if (!content_gate(cell) || describe(cell).keep_gate < 0)
+    return {.v2 = false,
+            .why = fmt::format("the {} cell has no keep gate whose timescales v2 spreads",
+                               cell_name(cell))};
+  if (stacked)
+    return {.v2 = false,
+            .why = "layers above the first read a state whose scale v2 does not design"};
+  if (v1_knobs) return {.v2 = false, .why = "a fix or a criterion asks for v1's solve"};
+  return {};
+}
+
 CriticalV2 critical_v2(CellType cell, const CriticalV2Options& opt) {
   const CellDesc& d = describe(cell);
   const char* content = content_gate(cell);

@@ -32,4 +32,16 @@ struct CriticalV2 {
 // cell has no gate to couple: throws, naming the v1 init that is its critical init.
 CriticalV2 critical_v2(CellType cell, const CriticalV2Options& opt);
 
+// Which design the name "critical" draws (train --init critical, a sweep's "init": "critical",
+// rnnmft.torch.critical_init_; docs/theory.md §13.5): v2 wherever it applies, since it trains
+// fastest (docs/experiments.md E30–E37), and v1's solved critical point where it does not — the
+// vanilla cell (no keep gate to spread), a stacked module (v2 does not scale the state that
+// layers above the first read) and a request for v1's solve (a fix or a criterion). `why` says
+// which, empty for v2. "critical-v1" and "critical-v2" name one design whatever the cell.
+struct CriticalDesignChoice {
+  bool v2 = true;
+  std::string why;
+};
+CriticalDesignChoice critical_design(CellType cell, bool v1_knobs, bool stacked = false);
+
 }  // namespace rnnmft::theory

@@ -55,39 +55,44 @@ bool truncate_log(const std::string& path, int64_t step, bool drop_train_at_step
   return val_at_step;
 }
 
-// --init critical for a new run: the model drawn from the solved spec; init_spec.json's content,
-// the line that reports it, and a warning when the search missed its criterion.
+// A critical init for a new run: the model drawn from the designed spec; init_spec.json's
+// content, the line that reports it, and a warning when v1's search missed its criterion.
 struct SolvedInit {
   json spec_file;
   std::string line;
   std::vector<std::string> warnings;
 };
 
+// --init critical-v1, or critical where v2 does not apply (`why`: theory::critical_design's
+// reason; empty for critical-v1).
 SolvedInit solve_critical_init(const RunDir& d, const TrainConfig& cfg, const Task& task,
-                               RnnModel<float>& model) {
+                               RnnModel<float>& model, const std::string& why) {
   const TaskInputStats stats = task_input_stats(task);
   const theory::CriticalResult r = solve_run_critical(cfg, task, stats);
   initialize_model_from_spec(model, r.spec, cfg.seed);
   SolvedInit s;
   if (!r.reached)
     s.warnings.push_back(fmt::format(
-        "--init critical: the {} criterion was not reached for {} (T·ln m1 = {:.4f}, ln G_T = "
+        "--init {}: the {} criterion was not reached for {} (T·ln m1 = {:.4f}, ln G_T = "
         "{:.4f}); the spec is the nearest the search found (notes in init_spec.json)",
-        theory::criterion_name(r.criterion), cfg.cell, r.log_m1_T, r.log_gain_T));
+        cfg.init, theory::criterion_name(r.criterion), cfg.cell, r.log_m1_T, r.log_gain_T));
   json diag = r.to_json();
+  diag["design"] = "v1";
   diag["task_inputs"] = stats.description;
   s.spec_file = r.spec.to_json();
   s.spec_file["diagnostics"] = diag;
   s.line = fmt::format(
-      "init critical ({} criterion): solved {} for {} at T = {}, R = {:.4g} ({}); m1 = {:.4f}, "
+      "init {} ({}{} criterion): solved {} for {} at T = {}, R = {:.4g} ({}); m1 = {:.4f}, "
       "ξ = {:.4g}, tied gain over T = {:.3g}; spec in {}",
-      theory::criterion_name(r.criterion), r.knobs_text(), cfg.cell, task.seq_len(),
-      stats.input_var, stats.description, r.diagnostics.jacobian.m1, r.diagnostics.xi(),
-      std::exp(r.log_gain_T), absolute_path((d.dir / "init_spec.json").string()));
+      cfg.init, why.empty() ? "" : "v1: " + why + "; ", theory::criterion_name(r.criterion),
+      r.knobs_text(), cfg.cell, task.seq_len(), stats.input_var, stats.description,
+      r.diagnostics.jacobian.m1, r.diagnostics.xi(), std::exp(r.log_gain_T),
+      absolute_path((d.dir / "init_spec.json").string()));
   return s;
 }
 
-// --init critical-v2: designed in closed form (no solve), drawn, and saved as init_spec.json.
+// --init critical-v2 (and critical on a gated cell): designed in closed form (no solve), drawn,
+// and saved as init_spec.json.
 SolvedInit design_critical_v2_init(const RunDir& d, const TrainConfig& cfg, const Task& task,
                                    RnnModel<float>& model) {
   const TaskInputStats stats = task_input_stats(task);
@@ -95,14 +100,13 @@ SolvedInit design_critical_v2_init(const RunDir& d, const TrainConfig& cfg, cons
   initialize_model_from_spec(model, v.spec, cfg.seed);
   SolvedInit s;
   s.spec_file = v.spec.to_json();
-  s.spec_file["diagnostics"] = {{"design", "v2"}, {"notes", v.notes},
-                                {"task_inputs", stats.description}};
+  s.spec_file["diagnostics"] = critical_v2_diagnostics(v, stats);
   s.line = fmt::format(
-      "init critical-v2: {} with timescales {} on [2, {}] and writes coupled to keeps, its content "
+      "init {}{}: {} with timescales {} on [2, {}] and writes coupled to keeps, its content "
       "gate unsaturated at R = {:.4g} over the data steps ({}); spec in {}",
-      cfg.cell, Timescales::dist_name(v.spec.timescales->dist), task.seq_len(),
-      data_steps_var(stats), stats.description,
-      absolute_path((d.dir / "init_spec.json").string()));
+      cfg.init, cfg.init == "critical" ? " (v2)" : "", cfg.cell,
+      Timescales::dist_name(v.spec.timescales->dist), task.seq_len(), data_steps_var(stats),
+      stats.description, absolute_path((d.dir / "init_spec.json").string()));
   return s;
 }
 
@@ -159,14 +163,14 @@ RunStart restore_checkpoint(const RunDir& d, const TrainConfig& cfg, RnnModel<fl
 
 RunStart init_new_run(const RunDir& d, const TrainConfig& cfg, const Task& task,
                       RnnModel<float>& model) {
-  SolvedInit solved;  // --init critical and critical-v2 only
+  SolvedInit solved;  // --init critical, critical-v1 and critical-v2 only
   std::vector<std::string> warnings;
   // A resumed run reloads its checkpoint instead: the critical init is solved once, here.
-  if (cfg.init == "critical") {
-    solved = solve_critical_init(d, cfg, task, model);
+  if (is_critical_name(cfg.init)) {
+    const theory::CriticalDesignChoice choice = run_critical_design(cfg);
+    solved = choice.v2 ? design_critical_v2_init(d, cfg, task, model)
+                       : solve_critical_init(d, cfg, task, model, choice.why);
     warnings = solved.warnings;
-  } else if (cfg.init == "critical-v2") {
-    solved = design_critical_v2_init(d, cfg, task, model);
   } else if (auto spec = initialize_model(model, cfg.init, task.seq_len(), cfg.seed);
              spec && !spec->design.empty()) {
     const TaskInputStats stats = task_input_stats(task);

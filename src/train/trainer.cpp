@@ -34,7 +34,7 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
   } else if ((init.size() > 12 && init.substr(init.size() - 12) == ".safetensors") ||
              (fs::is_regular_file(init) && looks_like_safetensors(init))) {
     import_weights(model, read_safetensors(init));
-  } else if (init == "critical" || init == "critical-v2") {
+  } else if (is_critical_name(init)) {
     fail("--init {} depends on the task: init_new_run designs it", init);
   } else if (fs::is_regular_file(init)) {
     InitSpec spec = load_spec_file(init);
@@ -43,7 +43,8 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
   } else {
     fail(
         "--init '{}' is neither a preset (pytorch, keras, orthogonal[:gain], chrono[:T_max], "
-        "critical, critical-v2) nor an existing spec file or .safetensors weights file",
+        "critical, critical-v1, critical-v2) nor an existing spec file or .safetensors weights "
+        "file",
         init);
   }
   return std::nullopt;
@@ -79,6 +80,20 @@ theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& ta
   r.spec.source = fmt::format("critical init for {} at T = {}, R = {:.4g}", cell_name(cell),
                               d.seq_len, d.input_var);
   return r;
+}
+
+bool is_critical_name(const std::string& init) {
+  return init == "critical" || init == "critical-v1" || init == "critical-v2";
+}
+
+theory::CriticalDesignChoice run_critical_design(const TrainConfig& cfg, bool v1_knobs) {
+  if (cfg.init == "critical-v1") return {.v2 = false};
+  if (cfg.init == "critical-v2") return {};
+  return theory::critical_design(parse_cell(cfg.cell), v1_knobs);
+}
+
+nlohmann::json critical_v2_diagnostics(const theory::CriticalV2& v, const TaskInputStats& stats) {
+  return {{"design", "v2"}, {"notes", v.notes}, {"task_inputs", stats.description}};
 }
 
 theory::CriticalV2 design_run_critical_v2(const TrainConfig& cfg, const Task& task,

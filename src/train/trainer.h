@@ -23,7 +23,7 @@ struct TrainConfig {
   std::string data_dir;  // empty: the default data directory
   std::string cell = "lstm", gru_variant = "reset-after";
   int hidden = 128;
-  // preset, "critical", "critical-v2", spec JSON file or weights .safetensors
+  // preset, "critical", "critical-v1", "critical-v2", spec JSON file or weights .safetensors
   std::string init = "pytorch";
   int64_t steps = 1000;
   int batch = 64;
@@ -63,7 +63,7 @@ EvalResult evaluate_on_engine(StepEngine& engine, const Task& task, Split split,
                               int batch);
 
 // Draws or loads the initial weights: a preset, an init spec file, or a weights file. Returns
-// the spec when the init is a spec file. ("critical" and "critical-v2" need the task: see
+// the spec when the init is a spec file. (The critical inits need the task: see
 // solve_run_critical and design_run_critical_v2.)
 std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::string& init,
                                          int seq_len, uint64_t seed);
@@ -71,18 +71,30 @@ std::optional<InitSpec> initialize_model(RnnModel<float>& model, const std::stri
 // Draws the weights from a spec through the same seeded stream as initialize_model.
 void initialize_model_from_spec(RnnModel<float>& model, const InitSpec& spec, uint64_t seed);
 
-// --init critical: theory::critical_init for the run's cell at the task's T and R (GRU: the
-// run's variant), its design fields set from the run. Says on stderr what it solves for before
-// the solve (seconds to tens of seconds) and how long it took after.
+// "critical", "critical-v1" or "critical-v2": an init designed for the run's task.
+bool is_critical_name(const std::string& init);
+
+// The design a critical init name draws for the run (theory::critical_design): critical-v1 and
+// critical-v2 theirs, "critical" v2 for a gated cell unless `v1_knobs` (a sweep's critical_fix or
+// critical_criterion) asks for v1's solve.
+theory::CriticalDesignChoice run_critical_design(const TrainConfig& cfg, bool v1_knobs = false);
+
+// init_spec.json's diagnostics for a v2 design: {design, notes, task_inputs}.
+nlohmann::json critical_v2_diagnostics(const theory::CriticalV2& v, const TaskInputStats& stats);
+
+// --init critical-v1 (and critical where it draws v1): theory::critical_init for the run's cell at
+// the task's T and R (GRU: the run's variant), its design fields set from the run. Says on stderr
+// what it solves for before the solve (seconds to tens of seconds) and how long it took after.
 // `fixes` ("gate.param=value") and `criterion` as in theory::CriticalOptions.
 theory::CriticalResult solve_run_critical(const TrainConfig& cfg, const Task& task,
                                           const TaskInputStats& stats,
                                           const std::vector<std::string>& fixes = {},
                                           std::optional<theory::Criterion> criterion = {});
 
-// --init critical-v2 (docs/theory.md §13): theory::critical_v2 for the run's cell at the task's
-// T, I and R over the steps that carry data (data_steps_var), width N, log-uniform timescales;
-// its design fields set from the run, as `rnnmft critical --design v2 --task` sets them.
+// --init critical-v2, and critical on a gated cell (docs/theory.md §13): theory::critical_v2 for
+// the run's cell at the task's T, I and R over the steps that carry data (data_steps_var), width N,
+// log-uniform timescales; its design fields set from the run, as `rnnmft critical --design v2
+// --task` sets them.
 theory::CriticalV2 design_run_critical_v2(const TrainConfig& cfg, const Task& task,
                                           const TaskInputStats& stats);
 

@@ -10,7 +10,7 @@ base='"task": "mnist-padded", "unit": "row", "seq_len": 40, "hidden": 8, "batch"
       "eval_every": 10, "eval_limit": 100, "test_limit": 100, "checkpoint_every": 10'
 cat >"$tmp/tiny.json" <<JSON
 {"name": "tiny", "base": {$base, "steps": 20, "cell": "gru", "gru_variant": "reset-before"},
- "grid": {"init": ["pytorch", "critical"], "seed": [0, 1]}}
+ "grid": {"init": ["pytorch", "critical-v1"], "seed": [0, 1]}}
 JSON
 
 # 1. A tiny sweep end to end: one line per run, with the fields the report reads.
@@ -28,13 +28,13 @@ for l in lines:
     assert [c[0] for c in l["curve"]] == [10, 20], l["curve"]
     assert 0 <= l["final_test_acc"] <= 1
     # The theory's verdict on the init: the critical spec is designed for xi >= T = 40.
-    if l["params"]["init"] == "critical":
+    if l["params"]["init"] == "critical-v1":
         assert l["xi_infinite"] or l["xi"] >= 30, l["xi"]
         assert l["spec"]["designed_for"]["seq_len"] == 40
     else:
         assert l["xi"] < 10, l["xi"]
 PY
-# Runs that differ only in their seed share one critical solve.
+# Runs that differ only in their seed share one critical-v1 solve.
 [ "$(grep -l "critical spec from" "$tmp"/s1/runs/*/output.log | wc -l)" = 1 ] && ok || bad "critical spec not shared"
 # A second run of the same command does nothing.
 expect_ok "rerun is a no-op" "4 already finished, 0 to do" "$BIN" sweep "$tmp/tiny.json" --out "$tmp/s1"

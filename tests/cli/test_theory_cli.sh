@@ -126,13 +126,13 @@ assert (ts["xi"] is None) == ts["xi_infinite"]
 PY
 
 # compare --json: one object per cell, every init with its theory, verdict and tied check.
-"$BIN" compare --cells gru --inits critical pytorch --seq-len 300 --hidden 32 --json > "$tmp/cmp.json" || bad "compare --json"
+"$BIN" compare --cells gru --inits critical-v1 pytorch --seq-len 300 --hidden 32 --json > "$tmp/cmp.json" || bad "compare --json"
 $py - "$tmp/cmp.json" <<'PY' && ok || bad "compare JSON"
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert len(j) == 1 and j[0]["cell"] == "gru" and j[0]["seq_len"] == 300
 names = [r["init"] for r in j[0]["inits"]]
-assert names == ["critical", "pytorch"]
+assert names == ["critical-v1", "pytorch"]
 for r in j[0]["inits"]:
     assert {"timescale", "jacobian", "verdict", "tied_check", "spec", "tied_gain"} <= set(r)
 assert j[0]["inits"][0]["tied_check"]["holds"]
@@ -177,7 +177,7 @@ assert u["timescales"] == {"dist": "uniform", "min": 2.0, "max": 200.0}, u
 assert u["gates"] == s["gates"]
 PY
 # train --init critical-v2 designs the same spec for the task as critical --design v2 --task, and
-# a sweep's critical-v2 run writes it too.
+# a sweep's critical-v2 and critical runs write it too (critical is v2 for a gated cell).
 "$BIN" train --task mnist-padded --unit row --seq-len 200 --cell lstm --hidden 16 --steps 2 --init critical-v2 --out "$tmp/v2named" > "$tmp/v2named.txt" 2>&1 || { bad "train --init critical-v2"; tail -3 "$tmp/v2named.txt"; }
 grep -qF "init critical-v2: lstm with timescales log-uniform on [2, 200] and writes coupled to keeps" "$tmp/v2named.txt" && ! grep -qi "warning" "$tmp/v2named.txt" && ok || { bad "train --init critical-v2 says what it drew"; tail -3 "$tmp/v2named.txt"; }
 $py - "$tmp/v2.json" "$tmp/v2named/init_spec.json" <<'PY' && ok || bad "train --init critical-v2 = critical --design v2 --task"
@@ -190,16 +190,39 @@ PY
 cat > "$tmp/v2sweep.json" <<'JSON'
 {"name": "v2named", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 200, "cell": "lstm",
  "hidden": 16, "steps": 2, "batch": 4, "eval_every": 2, "eval_limit": 8, "test_limit": 8,
- "init": "critical-v2"}, "grid": {"seed": [0]}}
+ "seed": 0}, "grid": {"init": ["critical-v2", "critical"]}}
 JSON
 "$BIN" sweep "$tmp/v2sweep.json" --out "$tmp/v2sweep" > "$tmp/v2sweep.txt" 2>&1 || { bad "sweep init critical-v2"; tail -3 "$tmp/v2sweep.txt"; }
-$py - "$tmp/v2.json" "$tmp/v2sweep" <<'PY' && ok || bad "sweep critical-v2 spec"
+$py - "$tmp/v2.json" "$tmp/v2sweep" <<'PY' && ok || bad "sweep critical-v2 and critical spec"
 import glob, json, sys
 s = json.load(open(sys.argv[1]))
-[p] = glob.glob(sys.argv[2] + "/runs/*/init_spec.json")
-t = json.load(open(p))
-assert t["gates"] == s["gates"] and t["timescales"] == s["timescales"], (s, t)
+ps = glob.glob(sys.argv[2] + "/runs/*/init_spec.json")
+assert len(ps) == 2, ps
+for p in ps:
+    t = json.load(open(p))
+    assert t["gates"] == s["gates"] and t["timescales"] == s["timescales"], (p, s, t)
+    assert t["diagnostics"]["design"] == "v2", t["diagnostics"]
 PY
+# critical_criterion (a knob of v1's solve) makes "critical" v1's solve, and the spec says so.
+cat > "$tmp/v1knob.json" <<'JSON'
+{"base": {"task": "mnist-padded", "unit": "row", "seq_len": 60, "cell": "gru", "hidden": 4,
+ "steps": 1, "batch": 4, "eval_every": 1, "eval_limit": 8, "test_limit": 8, "init": "critical",
+ "critical_criterion": "tied"}, "grid": {"seed": [0]}}
+JSON
+"$BIN" sweep "$tmp/v1knob.json" --out "$tmp/v1knob" > "$tmp/v1knob.txt" 2>&1 || { bad "sweep critical with critical_criterion"; tail -3 "$tmp/v1knob.txt"; }
+$py - "$tmp/v1knob" <<'PY' && ok || bad "sweep critical with a v1 knob solved v1"
+import glob, json, sys
+[p] = glob.glob(sys.argv[1] + "/runs/*/init_spec.json")
+t = json.load(open(p))
+assert "timescales" not in t and t["diagnostics"]["design"] == "v1", t
+assert t["diagnostics"]["reached"] is True, t["diagnostics"]
+PY
+# rnnmft critical solves v1 unless --design v2, and for a gated cell says that train's critical is v2.
+expect_ok "critical says it is v1" "this is critical-v1, the mean-field critical point; train --init critical draws critical init v2 for the gru cell" \
+  "$BIN" critical --cell gru --seq-len 200 --no-tied-check
+out="$("$BIN" critical --cell vanilla --seq-len 200 --no-tied-check 2>&1)" || bad "critical vanilla: $out"
+grep -q "this is critical-v1" <<<"$out" && bad "critical vanilla: no v2 for this cell to point to" || ok
+"$BIN" critical --cell gru --seq-len 200 --no-tied-check --json | $py -c 'import json, sys; assert json.load(sys.stdin)["design"] == "v1"' && ok || bad "critical --json: design v1"
 expect_fail "timescales on v1" "--timescales is for --design v2" "$BIN" critical --cell gru --timescales uniform --no-tied-check
 expect_fail "v2 vanilla" "the vanilla cell has no gate" "$BIN" critical --design v2 --cell vanilla --input-var 1
 expect_fail "v2 criterion" "--criterion and --fix are for v1" "$BIN" critical --design v2 --cell gru --input-var 1 --criterion tied
@@ -211,20 +234,26 @@ expect_fail "v2 design name" "--design" "$BIN" critical --design v3 --cell gru
 out="$("$BIN" compare --cells lstm rnn --seq-len 300 --no-tied-check 2>&1)"; rc=$?
 if [ $rc -eq 1 ] && grep -qF "init chrono needs a gated cell" <<<"$out" && ! grep -qF "== lstm" <<<"$out"; then ok; else
   bad "compare --cells lstm rnn: validated up front (exit $rc)"; echo "$out" | tail -3; fi
-expect_fail "compare: bad init" "--inits 'xavier' is neither critical, a preset" "$BIN" compare --cells gru --inits critical xavier --no-tied-check
-# The GRU: a legend for the columns, chrono recommended (docs/experiments.md E6), and train
-# commands that train as suggested without a single warning.
+expect_fail "compare: bad init" "--inits 'xavier' is neither critical-v1, a preset" "$BIN" compare --cells gru --inits critical-v1 xavier --no-tied-check
+# critical (v2 for the gated cells) is a spread of timescales, not a point of the mean-field table.
+expect_fail "compare: critical" "--inits critical: the table holds each init's mean field" "$BIN" compare --cells gru --inits critical --no-tied-check
+expect_fail "compare: critical-v2" "is a spread of timescales it cannot describe" "$BIN" compare --cells lstm --inits pytorch critical-v2 --no-tied-check
+# The GRU: a legend for the columns, --init critical (v2) recommended with what was measured
+# (docs/experiments.md E30–E37), and a train command that trains as suggested without a warning.
 "$BIN" compare --cells gru --seq-len 300 --hidden 32 --tied-trials 1 --out-dir "$tmp/cmpdir" > "$tmp/cmp_gru.txt" 2>&1 || bad "compare gru"
 $py - "$tmp/cmp_gru.txt" "$tmp/cmp_cmds.txt" <<'PY' && ok || bad "compare text: legend, GRU advice, train commands"
 import re, sys
 t = open(sys.argv[1]).read()
 for col in ("χ ", "ξ ", "c* ", "m1, m2", "m1^T", "tied G_T", "tied ρ", "tied χ", "tied Q×"):
     assert re.search(r"^  " + re.escape(col), t, re.M), f"no legend line for {col!r}:\n{t}"
-assert "chrono init is the recommendation" in t and "E6" in t, t
+assert "for training a GRU, --init critical is the recommendation" in t and "E30–E37" in t, t
+assert re.search(r"^    critical v2 +400 +300 +400 +500$", t, re.M), t
+assert re.search(r"^    chrono +500 +600 +500 +2100$", t, re.M), t
 assert "--init out" not in t and "use: rnnmft train --init" not in t, t
-cmds = re.findall(r"^  (?:train it|the critical GRU):\s+(rnnmft train .*)$", t, re.M)
-assert len(cmds) == 2, cmds
-assert "--init chrono:300" in cmds[0] and "--init critical" in cmds[1], cmds
+assert re.search(r"^  critical-v1 +\d", t, re.M), t  # the table's mean-field critical point
+cmds = re.findall(r"^  train it:\s+(rnnmft train .*)$", t, re.M)
+assert len(cmds) == 1, cmds
+assert cmds[0].endswith("--init critical"), cmds
 assert all("--gru-variant reset-before" in c and "--task mnist-padded --unit row --seq-len 300" in c for c in cmds), cmds
 open(sys.argv[2], "w").write("\n".join(c.replace("rnnmft train ", "", 1) for c in cmds) + "\n")
 PY
@@ -236,17 +265,18 @@ while read -r line; do
   if [ $rc -eq 0 ] && ! grep -qi "warning" <<<"$out"; then ok; else
     bad "suggested command 'train $line' (exit $rc)"; echo "$out" | grep -i -m3 "warning\|error"; fi
 done <"$tmp/cmp_cmds.txt"
-[ $n -eq 2 ] && ok || bad "compare: $n suggested GRU commands"
+[ $n -eq 1 ] && ok || bad "compare: $n suggested GRU commands"
+grep -qF "init critical (v2): gru with timescales log-uniform" <<<"$out" && ok || bad "the suggested GRU command drew v2: $out"
 # The LSTM, with a spec file whose long path does not break the table's columns.
 mkdir -p "$tmp/a rather long directory name"
-cp "$tmp/cmpdir/gru_critical.json" "$tmp/g.json"
+cp "$tmp/cmpdir/gru_critical-v1.json" "$tmp/g.json"
 "$BIN" critical --cell lstm --seq-len 300 --no-tied-check -o "$tmp/a rather long directory name/lstm_spec.json" >/dev/null 2>&1 || bad "critical lstm"
-"$BIN" compare --cells lstm --seq-len 300 --no-tied-check --inits critical pytorch "$tmp/a rather long directory name/lstm_spec.json" > "$tmp/cmp_lstm.txt" 2>&1 || bad "compare lstm with a spec path"
+"$BIN" compare --cells lstm --seq-len 300 --no-tied-check --inits critical-v1 pytorch "$tmp/a rather long directory name/lstm_spec.json" > "$tmp/cmp_lstm.txt" 2>&1 || bad "compare lstm with a spec path"
 $py - "$tmp/cmp_lstm.txt" "$tmp/a rather long directory name/lstm_spec.json" <<'PY' && ok || bad "compare lstm: table alignment, train command"
 import sys
 t, path = open(sys.argv[1]).read(), sys.argv[2]
 lines = t.split("\n")
-names = ["critical", "pytorch", path]
+names = ["critical-v1", "pytorch", path]
 W = max(10, max(len(n) for n in names))
 h = next(i for i, l in enumerate(lines) if l.startswith("  init "))
 table = lines[h:h + 4]
@@ -261,7 +291,7 @@ for name in names:
     assert len(verdict) == 1 and verdict[0][3 + W] != " ", (W, verdict)
 assert "rnnmft train --task mnist-padded --unit row --seq-len 300 --cell lstm --init critical" in t, t
 PY
-expect_fail "compare: a spec of another cell" "is a spec for the gru cell, compared here with --cells lstm" "$BIN" compare --cells lstm --inits critical "$tmp/g.json" --no-tied-check
+expect_fail "compare: a spec of another cell" "is a spec for the gru cell, compared here with --cells lstm" "$BIN" compare --cells lstm --inits critical-v1 "$tmp/g.json" --no-tied-check
 
 # docs/theory.md §3.4's worked example, as written, gives the numbers it prints.
 $py - "$(dirname "${BASH_SOURCE[0]}")/../../docs/theory.md" "$BIN" "$tmp" <<'PY' && ok || bad "docs/theory.md §3.4 worked example"

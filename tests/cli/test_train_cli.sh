@@ -62,7 +62,7 @@ expect_fail "bad cell" "unknown cell 'lstmx'" "$BIN" train --task mnist-row --ce
 expect_fail "bad lr" "--lr must be a positive" "$BIN" train --task mnist-row --lr -1 --out "$tmp/x"
 expect_fail "bad optimizer" "unknown optimizer 'adamw'" "$BIN" train --task mnist-row --optimizer adamw --out "$tmp/x"
 expect_fail "bad init" "neither a preset" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
-expect_fail "bad init lists critical" "chrono[:T_max], critical, critical-v2)" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
+expect_fail "bad init lists critical" "chrono[:T_max], critical, critical-v1, critical-v2)" "$BIN" train --task mnist-row --init nosuch --out "$tmp/x"
 echo '{"cell": "lstm", "gates": {"input": {"recurrent_std": -1}}}' > "$tmp/neg.json"
 expect_fail "negative std" "input.recurrent_std = -1 is negative" "$BIN" train --task mnist-row --init "$tmp/neg.json" --out "$tmp/x"
 echo '{"cell": "gru", "gates": {}}' > "$tmp/gru.json"
@@ -80,18 +80,18 @@ out="$("$BIN" eval --weights "$tmp/full.safetensors" --task mnist-row --split te
 grep -q '"accuracy"' <<<"$out" && grep -q '"loss"' <<<"$out" && ok || bad "eval --json: $out"
 "$BIN" train --task mnist-row --cell gru --hidden 16 --steps 1 --init "$tmp/full.safetensors" --out "$tmp/init" >/dev/null 2>&1 && ok || bad "init from weights"
 
-# 6. --init critical: solved for the task's T and R, saved as DIR/init_spec.json with what it was
-#    designed for; a resumed run does not solve it again.
+# 6. --init critical-v1: solved for the task's T and R, saved as DIR/init_spec.json with what it
+#    was designed for; a resumed run does not solve it again.
 tiny=(--task mnist-padded --seq-len 60 --unit row --hidden 8 --steps 2 --batch 8 --eval-limit 16 --test-limit 16)
-expect_ok "train --init critical" "init critical (tied criterion): solved forget.bias_mean" "$BIN" train "${tiny[@]}" --init critical --out "$tmp/crit"
-$py - "$tmp/crit/init_spec.json" <<'PY' && ok || bad "init_spec.json of --init critical"
+expect_ok "train --init critical-v1" "init critical-v1 (tied criterion): solved forget.bias_mean" "$BIN" train "${tiny[@]}" --init critical-v1 --out "$tmp/crit"
+$py - "$tmp/crit/init_spec.json" <<'PY' && ok || bad "init_spec.json of --init critical-v1"
 import json, sys
 s = json.load(open(sys.argv[1]))
 d = s["designed_for"]
 assert s["cell"] == "lstm" and d["cell"] == "lstm", s
 assert d["seq_len"] == 60 and d["input_var"] == 0 and d["width"] == 8, d
 assert d["task"] == "mnist-padded" and "gru_variant" not in d, d
-assert s["diagnostics"]["reached"] is True, s["diagnostics"]
+assert s["diagnostics"]["reached"] is True and s["diagnostics"]["design"] == "v1", s["diagnostics"]
 PY
 [ ! -e "$tmp/crit/init_spec.json.tmp" ] && ok || bad "init_spec.json.tmp left behind"
 cp "$tmp/crit/init_spec.json" "$tmp/crit_spec_before.json"
@@ -101,6 +101,23 @@ cmp -s "$tmp/crit/init_spec.json" "$tmp/crit_spec_before.json" && ok || bad "res
 # The saved spec used again for the same run shape: nothing to warn about.
 out="$("$BIN" train "${tiny[@]}" --init "$tmp/crit/init_spec.json" --out "$tmp/crit_again" 2>&1)" || bad "train from init_spec.json: $out"
 grep -q "warning:" <<<"$out" && bad "a matching spec warned: $out" || ok
+# --init critical is critical-v2 for a gated cell (the same spec, said so), and v1's solve for the
+# vanilla cell, which has no keep gate (theory::critical_design).
+expect_ok "train --init critical on the lstm" "init critical (v2): lstm with timescales log-uniform on [2, 60]" "$BIN" train "${tiny[@]}" --init critical --out "$tmp/crit_named"
+"$BIN" train "${tiny[@]}" --init critical-v2 --out "$tmp/crit_v2" >/dev/null 2>&1 || bad "train --init critical-v2"
+$py - "$tmp/crit_named/init_spec.json" "$tmp/crit_v2/init_spec.json" <<'PY' && ok || bad "--init critical = critical-v2 on the lstm"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a == b and a["diagnostics"]["design"] == "v2" and a["timescales"]["dist"] == "log-uniform", (a, b)
+PY
+# The same spec and seed: the same weights, so the same losses step by step.
+$py - "$tmp/crit_named/log.jsonl" "$tmp/crit_v2/log.jsonl" <<'PY' && ok || bad "--init critical and critical-v2 trained alike"
+import json, sys
+a, b = ([json.loads(l)["loss"] for l in open(p) if '"loss"' in l] for p in sys.argv[1:3])
+assert a and a == b, (a, b)
+PY
+expect_ok "train --init critical on the vanilla cell" "init critical (v1: the vanilla cell has no keep gate whose timescales v2 spreads; " "$BIN" train "${tiny[@]}" --cell vanilla --init critical --out "$tmp/crit_vanilla"
+grep -q '"design": "v1"' "$tmp/crit_vanilla/init_spec.json" && ok || bad "vanilla --init critical: init_spec.json says v1"
 # GRU: the critical init is solved for the run's variant (reset-after: docs/theory.md §3.4) and
 # says so in designed_for; a spec solved for the other variant warns.
 out="$("$BIN" train "${tiny[@]}" --cell gru --init critical --out "$tmp/crit_gru" 2>&1)" || bad "critical gru reset-after: $out"

@@ -90,15 +90,15 @@ same_log "$tmp/ediv/log.jsonl" "$d/log.jsonl" && grep -q '"error":"diverged: ' "
 same_checkpoint "$tmp/whole/checkpoint.safetensors" "$tmp/ext/checkpoint.safetensors" && ok || bad "the extended run's checkpoint differs"
 same_log "$tmp/whole/log.jsonl" "$tmp/ext/log.jsonl" && ok || { bad "the extended run's log differs"; diff <(notime "$tmp/whole/log.jsonl") <(notime "$tmp/ext/log.jsonl") | head -5; }
 
-# 4. --init critical says what it solves for before the solve, and how long it took after.
+# 4. --init critical-v1 says what it solves for before the solve, and how long it took after.
 crit=(--task mnist-padded --seq-len 60 --unit row --hidden 8 --steps 1 --batch 8 --eval-limit 16 --test-limit 16)
-out="$("$BIN" train "${crit[@]}" --cell gru --init critical --out "$tmp/crit" 2>&1)" || bad "train --init critical: $out"
+out="$("$BIN" train "${crit[@]}" --cell gru --init critical-v1 --out "$tmp/crit" 2>&1)" || bad "train --init critical-v1: $out"
 $py - "$out" <<'PY' && ok || { bad "no progress line around the critical solve"; echo "$out" | head -5; }
 import re, sys
 lines = sys.argv[1].splitlines()
 start = next(i for i, l in enumerate(lines) if l.startswith("solving the critical init for gru at T = 60, R = 0 (mnist-padded: "))
 end = next(i for i, l in enumerate(lines) if re.fullmatch(r"critical init solved in \d+\.\d s", l))
-done = next(i for i, l in enumerate(lines) if l.startswith("init critical (tied criterion): solved"))
+done = next(i for i, l in enumerate(lines) if l.startswith("init critical-v1 (tied criterion): solved"))
 assert start < end < done, (start, end, done)
 PY
 out="$("$BIN" train --resume "$tmp/crit" --steps 2 2>&1)" || bad "resume of the critical run: $out"

@@ -66,8 +66,11 @@ class PaddedRows(unittest.TestCase):
         torch.manual_seed(0)
         net = Net(cls)
         if critical:
-            # Most of the sequence is the zero stretch: design for inputs of second moment 0.
-            rt.critical_init_(net.rnn, seq_len=T, seed=0, input_var=0.0)
+            # The default design (v2 for a one-layer module) reads R over the steps that carry
+            # data, the 28 rows, as `rnnmft train --init critical` does (docs/theory.md §13.3).
+            R = float(np.mean((self.X[:2000] / 255.0) ** 2))
+            out = rt.critical_init_(net.rnn, seq_len=T, seed=0, input_var=R)
+            self.assertEqual(out[0]["design"], "v2")
         opt = torch.optim.Adam(net.parameters(), lr=LR)
         rng = np.random.default_rng(0)
         t0 = time.time()

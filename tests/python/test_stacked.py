@@ -75,9 +75,10 @@ def check_stacked_critical(test, cell, seed=1, check_one_layer=True):
         test.assertEqual(o["spec"]["diagnostics"]["stacked"]["layer"], o["layer"])
     if not check_one_layer:
         return m, out, d, ms
-    # Layer 0 is the one-layer design, drawn as before.
+    # Layer 0 is the one-layer v1 design, drawn as before (a stacked module gets v1).
+    test.assertEqual({o["design"] for o in out}, {"v1"})
     one = make(cell, 1)
-    rt.critical_init_(one, seq_len=T, seed=seed)
+    rt.critical_init_(one, seq_len=T, seed=seed, design="v1")
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0"):
         test.assertTrue(torch.equal(getattr(one, name), getattr(m, name)), name)
     return m, out, d, ms

@@ -38,7 +38,7 @@ class RoundTrip(unittest.TestCase):
     def test_lstm_roundtrip(self):
         N, I, T = 256, 28, 1000
         lstm = torch.nn.LSTM(I, N, batch_first=True)
-        out = rt.critical_init_(lstm, seq_len=T, seed=5)
+        out = rt.critical_init_(lstm, seq_len=T, seed=5, design="v1")
         spec = out[0]["spec"]
         self.assertFalse(lstm.bias_hh_l0.detach().any())
         d = rt.diagnose(lstm, seq_len=T)
@@ -56,6 +56,7 @@ class RoundTrip(unittest.TestCase):
         gru = torch.nn.GRU(I, N, num_layers=2)
         out = rt.critical_init_(gru, seq_len=T, fix={"reset.recurrent_std": 0.5}, seed=0)
         self.assertEqual([(o["layer"], o["direction"]) for o in out], [(0, "forward"), (1, "forward")])
+        self.assertEqual([o["design"] for o in out], ["v1", "v1"])  # two layers and a fix: v1
         # Layer 2 is designed for the input second moment the theory predicts for layer 1's h.
         q1 = out[0]["spec"]["diagnostics"]["fixed_point"]["Q_h"]
         self.assertAlmostEqual(out[1]["input_var"], q1)
@@ -87,6 +88,9 @@ class RoundTrip(unittest.TestCase):
             m = cls(8, 32)
             o = rt.critical_init_(m, seq_len=100, seed=2)
             self.assertEqual(o[0]["spec"]["cell"], cell)
+            # What `train --init critical` draws: v2 for the gated cells, v1 for the vanilla one.
+            self.assertEqual(o[0]["design"], "v1" if cell == "vanilla" else "v2", cell)
+            self.assertEqual("timescales" in o[0]["spec"], cell != "vanilla", cell)
             self.assertEqual(len(rt.diagnose(m, seq_len=100)), 1)
 
 
@@ -142,7 +146,8 @@ class SameDrawAsTrain(unittest.TestCase):
         N, I, seed = 32, 28, 7
         for cell, cls in [("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)]:
             m = cls(I, N)
-            spec = rt.critical_init_(m, seq_len=300, seed=seed, input_var=0.0)[0]["spec"]
+            spec = rt.critical_init_(m, seq_len=300, seed=seed, input_var=0.0,
+                                     design="v1")[0]["spec"]
             with tempfile.TemporaryDirectory() as d:
                 sp = os.path.join(d, "spec.json")
                 with open(sp, "w") as f:
@@ -201,12 +206,44 @@ class CriticalV2(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "timescales must be 'log-uniform' or 'uniform'"):
             rnnmft.critical_v2("gru", 200, input_var=0.5, timescales="linear")
         with self.assertRaisesRegex(ValueError, "timescales is for design='v2'"):
-            rt.critical_init_(m, 200, timescales="uniform")
+            rt.critical_init_(m, 200, timescales="uniform", design="v1")
+        with self.assertRaisesRegex(ValueError, "timescales is for design v2, and this module gets v1"):
+            rt.critical_init_(torch.nn.RNN(4, 16), 200, timescales="uniform")
+        # The default design with timescales: v2 for a one-layer GRU.
+        spec_u = rt.critical_init_(m, 200, seed=1, input_var=0.5, timescales="uniform")[0]["spec"]
+        self.assertEqual(spec_u, spec)
+
+    def test_default_is_train_init_critical(self):
+        """The default design draws the weights `rnnmft train --init critical --seed S` starts
+        from (v2 for a one-layer LSTM or GRU), designed for the task's R (mnist-row: every step
+        carries data, so R over the data steps is the task's R)."""
+        N, I, T, seed = 16, 28, 28, 4
+        for cell, cls in [("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)]:
+            with tempfile.TemporaryDirectory() as d:
+                run = os.path.join(d, "run")
+                cli("train", "--task", "mnist-row", "--cell", cell, "--hidden", N, "--init",
+                    "critical", "--seed", seed, "--steps", 1, "--optimizer", "sgd", "--lr",
+                    "1e-30", "--batch", 8, "--eval-every", 1000, "--out", run)
+                with open(os.path.join(run, "init_spec.json")) as f:
+                    run_spec = json.load(f)
+                wp = os.path.join(d, "w.safetensors")
+                cli("export", run, "-o", wp)
+                w = rnnmft.load_weights(wp)
+            self.assertEqual(run_spec["diagnostics"]["design"], "v2", cell)
+            m = cls(I, N)
+            out = rt.critical_init_(m, seq_len=T, seed=seed,
+                                    input_var=run_spec["designed_for"]["input_var"])
+            self.assertEqual(out[0]["design"], "v2", cell)
+            self.assertEqual(out[0]["spec"]["gates"], run_spec["gates"], cell)
+            self.assertEqual(out[0]["spec"]["timescales"], run_spec["timescales"], cell)
+            for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0"):
+                a, b = getattr(m, k).detach().numpy(), w[f"rnn.{k}"]
+                self.assertLess(float(np.max(np.abs(a - b))), 1e-6, f"{cell} {k}")
 
     def test_refusals(self):
         with self.assertRaisesRegex(ValueError, "design='v2' designs one layer"):
             rt.critical_init_(torch.nn.LSTM(3, 8, num_layers=2), 100, input_var=1.0, design="v2")
-        with self.assertRaisesRegex(ValueError, "design must be 'v1' or 'v2'"):
+        with self.assertRaisesRegex(ValueError, "design must be None, 'v1' or 'v2'"):
             rt.critical_init_(torch.nn.LSTM(3, 8), 100, design="v3")
         with self.assertRaisesRegex(ValueError, "fix and criterion are for design='v1'"):
             rt.critical_init_(torch.nn.GRU(3, 8), 100, design="v2", criterion="tied")

@@ -111,5 +111,26 @@ TEST(CriticalV2, CellStateBoundedAndSensitivityNearOne) {
   }
 }
 
+// What the name "critical" draws (docs/theory.md §13.5): v2 for one layer of a gated cell, v1
+// for the vanilla cell, a stacked module or v1's knobs, each with its reason.
+TEST(CriticalV2, WhatCriticalNames) {
+  for (CellType c : {CellType::Lstm, CellType::Gru, CellType::Minimal}) {
+    const auto d = theory::critical_design(c, false);
+    EXPECT_TRUE(d.v2) << cell_name(c);
+    EXPECT_TRUE(d.why.empty()) << d.why;
+    EXPECT_NO_THROW(theory::critical_v2(c, {.seq_len = 100, .data_var = 0.1}));
+  }
+  const auto vanilla = theory::critical_design(CellType::Vanilla, false);
+  EXPECT_FALSE(vanilla.v2);
+  EXPECT_NE(vanilla.why.find("vanilla cell has no keep gate"), std::string::npos) << vanilla.why;
+  EXPECT_THROW(theory::critical_v2(CellType::Vanilla, {.seq_len = 100, .data_var = 0.1}), Error);
+  const auto stacked = theory::critical_design(CellType::Lstm, false, true);
+  EXPECT_FALSE(stacked.v2);
+  EXPECT_NE(stacked.why.find("layers above the first"), std::string::npos) << stacked.why;
+  const auto knobs = theory::critical_design(CellType::Gru, true);
+  EXPECT_FALSE(knobs.v2);
+  EXPECT_NE(knobs.why.find("v1's solve"), std::string::npos) << knobs.why;
+}
+
 }  // namespace
 }  // namespace rnnmft

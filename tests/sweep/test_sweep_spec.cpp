@@ -138,7 +138,12 @@ TEST(SweepSpec, RunConfigurationsAreValidatedBeforeWork) {
             std::string::npos);
   EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row", "critical_fix": {"forget.bias_mean": 1}},
                              "grid": {"init": ["pytorch"]}})")
-                .find("critical_fix applies to init \"critical\" only"),
+                .find("critical_fix sets a knob of v1's solve: it applies to init \"critical-v1\""),
+            std::string::npos);
+  // critical-v2 solves nothing: v1's knobs are refused there, not silently dropped.
+  EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row", "critical_criterion": "untied"},
+                             "grid": {"init": ["critical-v2"]}})")
+                .find("critical_criterion sets a knob of v1's solve"),
             std::string::npos);
   EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row"}, "grid": {"lr": [-1]}})").find("--lr"),
             std::string::npos);
