@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "cells/rnn_model.h"
 #include "sim/task_probe.h"
@@ -109,6 +110,48 @@ TEST(CriticalV2, CellStateBoundedAndSensitivityNearOne) {
     // The v1 init drifts: the same measurement is tens (docs/experiments.md, E15–E19).
     EXPECT_GT(s1, 10.0);
   }
+}
+
+// The longest length v2 is for (T = 10 000), over widths and draws: the slowest unit keeps for
+// T steps, the cell state does not drift over the 9972 zero steps after the data, and c_T stays
+// insensitive to the cell gate's bias (§13.1 quotes the ranges this prints).
+TEST(CriticalV2, HoldsAtTenThousandSteps) {
+  const int I = 28, T = 10000, S = 2, data = 28;
+  double lo_c = 1e9, hi_c = 0, lo_s = 1e9, hi_s = 0;
+  for (int N : {32, 64})
+    for (uint64_t seed : {1, 2, 3, 4}) {
+      SCOPED_TRACE(testing::Message() << "N = " << N << ", seed " << seed);
+      const InitSpec spec = theory::critical_v2(CellType::Lstm, {.seq_len = T, .data_var = 0.2,
+                                                                 .input_dim = I, .width = N})
+                                .spec;
+      ASSERT_TRUE(spec.timescales.has_value());
+      EXPECT_EQ(spec.timescales->max, double(T));
+      Rng xr(seed + 10);
+      const std::vector<double> x = padded_rows(S, T, I, data, xr);
+      RnnModel<double> net(ModelConfig{CellType::Lstm, GruVariant::ResetAfter, I, N, 10});
+      Rng rng(seed);
+      draw_from_spec(net, spec, rng, false);
+      // A unit of timescale τ has keep-gate bias ln(τ − 1) (§13.1): at most ln(T − 1), and the
+      // slowest of N draws of ln τ, uniform on [ln 2, ln T], is above ln(T/2) but for odds 2^-N.
+      const auto b = net.b_ih(net.params().data());
+      const int keep = describe(CellType::Lstm).keep_gate;
+      const double b_max = b.segment(keep * N, N).maxCoeff();
+      EXPECT_LE(b_max, std::log(T - 1.0) + 1e-9);
+      EXPECT_GT(b_max, std::log(0.5 * T));
+      // |c| peaks while the data drive the gates (keep + write is 1 only on average there,
+      // §13.1); over the zero stretch it only decays.
+      const double c_data = max_abs_cell(net, x, S, data + 1), c_all = max_abs_cell(net, x, S, T);
+      EXPECT_LE(c_all, c_data + 0.01);
+      EXPECT_LT(c_data, 1.5);  // tanh(1.5) = 0.91: not saturated
+      Rng pr(seed + 20);
+      const sim::NetworkProbe probe = sim::probe_network(net, x, S, T, data, 0.05, 1, pr);
+      const double sens = std::sqrt(probe.dc2[2]) / 0.05;  // RMS |Δc_T|/δ, cell gate's bias
+      EXPECT_LT(sens, 1.5);
+      lo_c = std::min(lo_c, c_all), hi_c = std::max(hi_c, c_all);
+      lo_s = std::min(lo_s, sens), hi_s = std::max(hi_s, sens);
+    }
+  std::printf("T = %d, N = 32 and 64, 4 draws each: max |c| %.2f–%.2f, |Δc_T|/δ %.2f–%.2f\n", T,
+              lo_c, hi_c, lo_s, hi_s);
 }
 
 // What the name "critical" draws (docs/theory.md §13.5): v2 for one layer of a gated cell, v1
