@@ -18,10 +18,15 @@ def steps_to(curve, t):
 
 def init_name(init, spec=None):
     """An init by what it is: critical_v2_lstm_t1000.json → "critical v2, uniform τ" (E20–E29's
-    v2; critical_v2_loguniform_* is today's v2). "critical" by the spec its run drew (`spec`, the
-    results line's): v1's solved point before it named v2 for the gated cells."""
-    if init == "critical" and spec is not None:
-        return "critical (v2)" if "timescales" in spec else "critical (v1)"
+    v2; critical_v2_loguniform_* is today's v2). The critical names by the spec the run drew
+    (`spec`, the results line's), so that one design gets one name: "critical" was v1's solved
+    point before it named v2 for the gated cells."""
+    if init in ("critical", "critical-v1", "critical-v2") and spec is not None:
+        ts = spec.get("timescales")
+        if ts is None:
+            return "critical (v1)"
+        return "critical v2, log-uniform τ" if ts.get("dist") == "log-uniform" \
+            else "critical v2, uniform τ"
     b = os.path.basename(init)
     if not b.endswith(".json"):
         return init

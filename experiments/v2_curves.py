@@ -18,8 +18,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from best_lr_table import init_name, runs, task_name  # noqa: E402
 
-COLORS = {"critical v2, uniform τ": "C0", "chrono": "C1", "critical (v1)": "C2", "critical-v1": "C2",
-          "critical v2, log-uniform τ": "C4", "critical (v2)": "C4", "critical-v2": "C4"}
+COLORS = {"critical v2, uniform τ": "C0", "chrono": "C1", "critical (v1)": "C2",
+          "critical v2, log-uniform τ": "C4"}
 
 
 def main():

@@ -3,10 +3,11 @@
 # write, byte for byte, except the fields documented as varying between runs: "time_s" (log),
 # "train_time_s" and "ms_per_step" (metrics.json), "wall_time_s" (checkpoint metadata),
 # "seconds" and "git" (results lines, result.json, unit.json) — docs/training.md, docs/cluster.md.
-# The runs: new, resumed, extended past their end with --steps on --resume, --init critical (and
-# resumed), a spec designed for another run (warnings), diverging (a huge lr; an exploding loss),
-# other devices and optimizers, a sweep with the critical solve and spec parameters, and a packed
-# sweep (cpu-ensemble) with diverging runs; exported weights and eval output of every run.
+# The runs: new, resumed, extended past their end with --steps on --resume, --init critical-v1
+# (and resumed), a spec designed for another run (warnings), diverging (a huge lr; an exploding
+# loss), other devices and optimizers, a sweep with the critical-v1 solve, critical (v2) and spec
+# parameters, and a packed sweep (cpu-ensemble) with diverging runs; exported weights and eval
+# output of every run.
 # Progress text (stderr, output.log, pack logs) is compared with its times and rates masked (a
 # pack's log as a set of lines: its runs print from their own threads);
 # IGNORE_STDERR_RE (an extended regex) drops lines that only one build is meant to print.
@@ -34,7 +35,7 @@ scenarios() {
     "$B" train --resume resumed --steps 30
     "$B" train "${row[@]}" --steps 20 --out extended
     "$B" train --resume extended --steps 30
-    "$B" train "${pad[@]}" --cell gru --init critical --steps 8 --checkpoint-every 4 --out critical
+    "$B" train "${pad[@]}" --cell gru --init critical-v1 --steps 8 --checkpoint-every 4 --out critical
     "$B" train --resume critical --steps 12
     "$B" train "${pad[@]}" --cell gru --seq-len 100 --init critical/init_spec.json --steps 4 \
       --out warned
@@ -52,7 +53,7 @@ scenarios() {
 {"name": "cmp", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 40, "hidden": 8,
   "batch": 8, "steps": 12, "eval_every": 5, "eval_limit": 30, "test_limit": 30, "log_every": 3,
   "checkpoint_every": 6, "lr": 0.01},
- "grid": {"cell": ["gru", "minimal"], "init": ["critical", "pytorch"], "seed": [0, 1]}}
+ "grid": {"cell": ["gru", "minimal"], "init": ["critical-v1", "critical", "pytorch"], "seed": [0, 1]}}
 JSON
   cat >spec.json <<'JSON'
 {"name": "specs", "base": {"task": "mnist-row", "cell": "lstm", "hidden": 8, "batch": 8,

@@ -3,7 +3,7 @@
 
     import torch, rnnmft
     lstm = torch.nn.LSTM(input_size=28, hidden_size=128)
-    rnnmft.torch.critical_init_(lstm, seq_len=1000)      # in place, every layer
+    rnnmft.torch.critical_init_(lstm, seq_len=1000, input_var=0.112)  # in place (v2)
     print(rnnmft.torch.diagnose(lstm, seq_len=1000))    # ξ, χ, m1, m2, verdict per layer
 
 Handles nn.LSTM, nn.GRU, nn.RNN (tanh), multi-layer, bidirectional (each direction) and
@@ -135,11 +135,17 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
     params = dict(module.named_parameters())
     multi = len({ly.layer for ly in layers}) > 1
     if design is None:  # what the name "critical" draws (docs/theory.md §13.5)
-        design, _ = _rnnmft_pkg._rnnmft.critical_design(cell, fix is not None or
+        design, _ = _rnnmft_pkg._rnnmft.critical_design(cell, bool(fix) or
                                                         criterion is not None, multi)
         if design == "v1" and timescales is not None:
             raise ValueError("timescales is for design v2, and this module gets v1 (a vanilla "
                              "cell, several layers, or fix / criterion given)")
+        if design == "v2" and not R0 > 0:
+            raise ValueError(f"critical_init_ draws critical init v2 for a one-layer {cell} "
+                             "module (docs/theory.md §13.5), designed for input_var = R > 0, the "
+                             "inputs' second moment over the steps that carry data (0.112 for "
+                             f"MNIST on [0, 1], padded or not; got {R0}); or pass design='v1' "
+                             "for the solved init at R = 0")
     design = _rnnmft_pkg._str("design", design)
     if design not in ("v1", "v2"):
         raise ValueError(f"design must be None, 'v1' or 'v2' (got {design!r})")
@@ -149,7 +155,7 @@ def critical_init_(module, seq_len, fix=None, seed=None, *, input_var=1.0, gru_v
         if multi:
             raise ValueError("design='v2' designs one layer: layers above the first read a state "
                              "whose scale it does not set (use design='v1' for stacked modules)")
-        if fix is not None or criterion is not None:
+        if fix or criterion is not None:
             raise ValueError("design='v2' solves nothing: fix and criterion are for design='v1'")
         spec = _rnnmft_pkg.critical_v2(cell, T, input_var=R0, width=N, input_dim=layers[0].input_dim,
                                        gru_variant=variant,

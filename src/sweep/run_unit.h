@@ -1,5 +1,5 @@
 // One run of a sweep, start to finish (or from its checkpoint to finish): resolve the init
-// (preset, spec overrides, or the critical spec solved for the run), train, ask the theory about
+// (preset, spec overrides, or the critical spec designed for the run), train, ask the theory about
 // the init at the run's T, and write the results line (docs/experiments.md §Results).
 #pragma once
 

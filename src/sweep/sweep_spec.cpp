@@ -12,6 +12,7 @@
 #include "spec/init_spec.h"
 #include "sweep/run_unit.h"
 #include "theory/critical.h"
+#include "theory/critical_v2.h"
 #include "train/trainer.h"
 #include "train/weights_io.h"
 #include "util/error.h"
@@ -367,13 +368,21 @@ void check_unit_init(RunUnit& u, json& cfg, const std::string& where) {
     init = absolute_path(init);
     cfg["init"] = init;
   }
-  // Every gate.param names a gate of the run's cell (checked here, not in the run process).
+  // Every gate.param names a gate of the run's cell and a parameter its init has: a v2 spec
+  // draws the keep gates' biases from its timescales (checked here, not in the run process).
   try {
-    InitSpec probe = theory::critical_base(parse_cell(cfg["cell"].get<std::string>()), 100, 1.0);
-    for (const json* set : {&u.spec_overrides, &u.critical_fix})
-      for (const auto& [k, v] : set->items())
-        theory::apply_fix(probe, fmt::format("{}={:.17g}", k, v.get<double>()),
-                          set == &u.critical_fix ? "critical_fix" : "spec parameter");
+    const CellType cell = parse_cell(cfg["cell"].get<std::string>());
+    const bool v1_knobs = !u.critical_fix.empty() || !u.critical_criterion.empty();
+    const bool v2 =
+        init == "critical-v2" || (init == "critical" && theory::critical_design(cell, v1_knobs).v2);
+    InitSpec probe = theory::critical_base(cell, 100, 1.0);
+    InitSpec spec_probe =
+        v2 ? theory::critical_v2(cell, {.seq_len = 100, .data_var = 1.0}).spec : probe;
+    for (const auto& [k, v] : u.spec_overrides.items())
+      theory::apply_fix(spec_probe, fmt::format("{}={:.17g}", k, v.get<double>()),
+                        "spec parameter");
+    for (const auto& [k, v] : u.critical_fix.items())
+      theory::apply_fix(probe, fmt::format("{}={:.17g}", k, v.get<double>()), "critical_fix");
   } catch (const Error& e) {
     fail("{}: {}", where, e.what());
   }

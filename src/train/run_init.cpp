@@ -103,10 +103,12 @@ SolvedInit design_critical_v2_init(const RunDir& d, const TrainConfig& cfg, cons
   s.spec_file["diagnostics"] = critical_v2_diagnostics(v, stats);
   s.line = fmt::format(
       "init {}{}: {} with timescales {} on [2, {}] and writes coupled to keeps, its content "
-      "gate unsaturated at R = {:.4g} over the data steps ({}); spec in {}",
+      "gate unsaturated at R = {:.4g}, the inputs' second moment over the {} steps that carry "
+      "data; spec in {}",
       cfg.init, cfg.init == "critical" ? " (v2)" : "", cfg.cell,
       Timescales::dist_name(v.spec.timescales->dist), task.seq_len(), data_steps_var(stats),
-      stats.description, absolute_path((d.dir / "init_spec.json").string()));
+      stats.data_steps > 0 ? stats.data_steps : task.seq_len(),
+      absolute_path((d.dir / "init_spec.json").string()));
   return s;
 }
 

@@ -5,7 +5,7 @@
 //   resolve_config      the configuration the run trains with (a resumed run's saved one)
 //   run_task, check_run_inputs   the task's data, and what must hold before the first step
 //   restore_checkpoint | init_new_run   the model's parameters and optimizer state: from the
-//                       checkpoint, or drawn from the init (the critical solve, init_spec.json)
+//                       checkpoint, or drawn from the init (a critical design, init_spec.json)
 //   TrainingLoop        batches, divergence guard, log, validation, checkpoints
 //   final_evaluation    validation and test at the end, metrics.json
 #pragma once
@@ -79,8 +79,8 @@ struct RunStart {
 RunStart restore_checkpoint(const RunDir& d, const TrainConfig& cfg, RnnModel<float>& model,
                             Optimizer& opt);
 
-// A new run: the initial weights (preset, spec, weights file, or the critical init solved for
-// the task), then DIR/init_spec.json (critical) and DIR/config.json; the solved init and the
+// A new run: the initial weights (preset, spec, weights file, or a critical init designed for
+// the task), then DIR/init_spec.json (critical) and DIR/config.json; the designed init and the
 // warnings of a spec designed for another run go to stderr, the warnings also to the log.
 RunStart init_new_run(const RunDir& d, const TrainConfig& cfg, const Task& task,
                       RnnModel<float>& model);

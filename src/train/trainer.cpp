@@ -87,7 +87,7 @@ bool is_critical_name(const std::string& init) {
 }
 
 theory::CriticalDesignChoice run_critical_design(const TrainConfig& cfg, bool v1_knobs) {
-  if (cfg.init == "critical-v1") return {.v2 = false};
+  if (cfg.init == "critical-v1") return {.v2 = false, .why = ""};
   if (cfg.init == "critical-v2") return {};
   return theory::critical_design(parse_cell(cfg.cell), v1_knobs);
 }

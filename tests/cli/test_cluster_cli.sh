@@ -11,7 +11,7 @@ cat >"$tmp/grid.json" <<'JSON'
 {"name": "grid", "base": {"task": "mnist-padded", "unit": "row", "seq_len": 40, "hidden": 8, "batch": 16,
   "lr": 0.01, "steps": 20, "eval_every": 10, "eval_limit": 100, "test_limit": 100,
   "checkpoint_every": 10, "cell": "gru", "threads": 1},
- "grid": {"init": ["pytorch", "critical"], "seed": [0, 1, 2]}}
+ "grid": {"init": ["pytorch", "critical-v1"], "seed": [0, 1, 2]}}
 JSON
 same() {  # same runs, same lines but for "seconds" and "git"
   $py - "$@" <<'PY'

@@ -251,6 +251,15 @@ class CriticalV2(unittest.TestCase):
             rt.critical_init_(torch.nn.RNN(3, 8), 100, design="v2")
         with self.assertRaisesRegex(ValueError, "R > 0"):
             rnnmft.critical_v2("lstm", 100, input_var=0.0)
+        # The default is v2 for one layer: R = 0 (a padded task's v1 design) is refused, saying
+        # which design was chosen and how to get v1.
+        with self.assertRaisesRegex(ValueError, "draws critical init v2 for a one-layer lstm .*"
+                                                "design='v1'"):
+            rt.critical_init_(torch.nn.LSTM(3, 8), 100, input_var=0.0)
+        self.assertEqual(rt.critical_init_(torch.nn.LSTM(3, 8), 100, input_var=0.0,
+                                           design="v1")[0]["design"], "v1")
+        # An empty fix asks for nothing: v2, as a sweep's empty critical_fix.
+        self.assertEqual(rt.critical_init_(torch.nn.GRU(3, 8), 100, fix={})[0]["design"], "v2")
 
 
 class LoadWeights(unittest.TestCase):

@@ -145,6 +145,21 @@ TEST(SweepSpec, RunConfigurationsAreValidatedBeforeWork) {
                              "grid": {"init": ["critical-v2"]}})")
                 .find("critical_criterion sets a knob of v1's solve"),
             std::string::npos);
+  // "critical" is v2 on the LSTM: its forget biases come from the timescales, so a spec
+  // parameter on them is refused before any run, not in each run; v1 (a critical_fix) takes it.
+  EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row", "init": "critical"},
+                             "grid": {"forget.bias_mean": [1, 2]}})")
+                .find("the spec draws forget's biases from its timescales"),
+            std::string::npos);
+  EXPECT_EQ(expand_error(R"({"base": {"task": "mnist-row", "init": "critical",
+                                      "critical_fix": {"cell.input_std": 0.5}},
+                             "grid": {"forget.bias_mean": [1, 2]}})"),
+            "");
+  EXPECT_NE(
+      expand_error(R"({"base": {"task": "mnist-row", "init": "critical-v2", "cell": "vanilla"},
+                             "grid": {"seed": [0]}})")
+          .find("the vanilla cell has no gate"),
+      std::string::npos);
   EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row"}, "grid": {"lr": [-1]}})").find("--lr"),
             std::string::npos);
   EXPECT_NE(expand_error(R"({"base": {"task": "mnist-row"}, "grid": {"init": ["no/such/spec.json"]}})")
