@@ -303,9 +303,8 @@ void write_unit_spec(const RunUnit& u, TrainConfig& cfg, const Task& task,
                      const std::string& where) {
   std::optional<InitSpec> spec;
   json diagnostics;
-  // critical_fix and critical_criterion ask for v1's solve (theory::critical_design).
-  const bool v1_knobs = !u.critical_fix.empty() || !u.critical_criterion.empty();
-  if (is_critical_name(cfg.init) && run_critical_design(cfg, v1_knobs).v2) {
+  if (is_critical_name(cfg.init) &&
+      critical_name_design(cfg.init, parse_cell(cfg.cell), u.asks_v1_solve()).v2) {
     // Closed form: nothing to cache.
     theory::CriticalV2 v = design_run_critical_v2(cfg, task, stats);
     spec = std::move(v.spec);

@@ -372,9 +372,8 @@ void check_unit_init(RunUnit& u, json& cfg, const std::string& where) {
   // draws the keep gates' biases from its timescales (checked here, not in the run process).
   try {
     const CellType cell = parse_cell(cfg["cell"].get<std::string>());
-    const bool v1_knobs = !u.critical_fix.empty() || !u.critical_criterion.empty();
     const bool v2 =
-        init == "critical-v2" || (init == "critical" && theory::critical_design(cell, v1_knobs).v2);
+        is_critical_name(init) && critical_name_design(init, cell, u.asks_v1_solve()).v2;
     InitSpec probe = theory::critical_base(cell, 100, 1.0);
     InitSpec spec_probe =
         v2 ? theory::critical_v2(cell, {.seq_len = 100, .data_var = 1.0}).spec : probe;

@@ -51,6 +51,8 @@ struct RunUnit {
   nlohmann::json spec_overrides;  // "gate.param" → value
   nlohmann::json critical_fix;    // "gate.param" → value, for init "critical-v1" (or "critical")
   std::string critical_criterion;  // "" (default), tied or untied
+  // critical_fix or critical_criterion set: knobs of v1's solve (theory::critical_design).
+  bool asks_v1_solve() const { return !critical_fix.empty() || !critical_criterion.empty(); }
   std::string git;                // revision of the code that made the unit
   std::string cache_dir;          // shared by the sweep's runs: critical specs solved once
 

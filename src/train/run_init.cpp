@@ -169,7 +169,8 @@ RunStart init_new_run(const RunDir& d, const TrainConfig& cfg, const Task& task,
   std::vector<std::string> warnings;
   // A resumed run reloads its checkpoint instead: the critical init is solved once, here.
   if (is_critical_name(cfg.init)) {
-    const theory::CriticalDesignChoice choice = run_critical_design(cfg);
+    const theory::CriticalDesignChoice choice =
+        critical_name_design(cfg.init, parse_cell(cfg.cell));
     solved = choice.v2 ? design_critical_v2_init(d, cfg, task, model)
                        : solve_critical_init(d, cfg, task, model, choice.why);
     warnings = solved.warnings;

@@ -86,10 +86,11 @@ bool is_critical_name(const std::string& init) {
   return init == "critical" || init == "critical-v1" || init == "critical-v2";
 }
 
-theory::CriticalDesignChoice run_critical_design(const TrainConfig& cfg, bool v1_knobs) {
-  if (cfg.init == "critical-v1") return {.v2 = false, .why = ""};
-  if (cfg.init == "critical-v2") return {};
-  return theory::critical_design(parse_cell(cfg.cell), v1_knobs);
+theory::CriticalDesignChoice critical_name_design(const std::string& init, CellType cell,
+                                                  bool v1_knobs) {
+  if (init == "critical-v1") return {.v2 = false, .why = ""};
+  if (init == "critical-v2") return {};
+  return theory::critical_design(cell, v1_knobs);
 }
 
 nlohmann::json critical_v2_diagnostics(const theory::CriticalV2& v, const TaskInputStats& stats) {

@@ -74,10 +74,11 @@ void initialize_model_from_spec(RnnModel<float>& model, const InitSpec& spec, ui
 // "critical", "critical-v1" or "critical-v2": an init designed for the run's task.
 bool is_critical_name(const std::string& init);
 
-// The design a critical init name draws for the run (theory::critical_design): critical-v1 and
-// critical-v2 theirs, "critical" v2 for a gated cell unless `v1_knobs` (a sweep's critical_fix or
-// critical_criterion) asks for v1's solve.
-theory::CriticalDesignChoice run_critical_design(const TrainConfig& cfg, bool v1_knobs = false);
+// The design a critical init name (is_critical_name) draws for a run of `cell`
+// (theory::critical_design): critical-v1 and critical-v2 theirs, "critical" v2 for a gated cell
+// unless `v1_knobs` (a sweep's critical_fix or critical_criterion) asks for v1's solve.
+theory::CriticalDesignChoice critical_name_design(const std::string& init, CellType cell,
+                                                  bool v1_knobs = false);
 
 // init_spec.json's diagnostics for a v2 design: {design, notes, task_inputs}.
 nlohmann::json critical_v2_diagnostics(const theory::CriticalV2& v, const TaskInputStats& stats);
